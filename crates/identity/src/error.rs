@@ -37,7 +37,10 @@ impl std::fmt::Display for KeyAccessReason {
         match self {
             Self::Symlink => f.write_str("it is a symbolic link"),
             Self::GroupOrOtherAccess { mode } => {
-                write!(f, "group or other users have access (mode {mode:04o}; 0600 for files, 0700 for folders required)")
+                write!(
+                    f,
+                    "group or other users have access (mode {mode:04o}; 0600 for files, 0700 for folders required)"
+                )
             }
             Self::WrongOwner { owner, expected } => {
                 write!(f, "it is owned by uid {owner}, not by this process's uid {expected}")

@@ -38,8 +38,9 @@ pub(crate) fn encode(certificate: &[u8], key: &[u8], password: &str) -> Result<S
         return Err(invalid(format!("the password must have at least {MIN_PASSWORD_LEN} characters")));
     }
     let info = PrivateKeyInfoOwned::from_der(key).map_err(|e| invalid(format!("private key: {e}")))?;
-    let encrypted =
-        info.encrypt_with_rng(&mut rand::rng(), password.as_bytes()).map_err(|e| invalid(format!("encryption: {e}")))?;
+    let encrypted = info
+        .encrypt_with_rng(&mut rand::rng(), password.as_bytes())
+        .map_err(|e| invalid(format!("encryption: {e}")))?;
     let mut out = format!("{HEADER}\n");
     out.push_str(&to_pem(CERT_LABEL, certificate));
     out.push_str(&to_pem(KEY_LABEL, encrypted.as_bytes()));
@@ -62,7 +63,8 @@ pub(crate) fn decode(text: &str, password: &str, provider: &dyn CryptoProvider) 
     };
     let certificate = one(CERT_LABEL)?;
     let encrypted = one(KEY_LABEL)?;
-    let encrypted = EncryptedPrivateKeyInfoOwned::from_der(&encrypted).map_err(|e| invalid(format!("key block: {e}")))?;
+    let encrypted =
+        EncryptedPrivateKeyInfoOwned::from_der(&encrypted).map_err(|e| invalid(format!("key block: {e}")))?;
     let key = encrypted.decrypt(password.as_bytes()).map_err(|_| invalid("wrong password or damaged key"))?;
     let key: Pkcs8Der = Zeroizing::new(key.as_bytes().to_vec());
     // Normalise: re-encode so what is stored is exactly PKCS#8 DER.
@@ -70,7 +72,8 @@ pub(crate) fn decode(text: &str, password: &str, provider: &dyn CryptoProvider) 
         .and_then(|k| k.to_der())
         .map(Zeroizing::new)
         .map_err(|e| invalid(format!("decrypted key: {e}")))?;
-    let info = IdentityInfo::from_certificate_with(&certificate, provider).map_err(|e| invalid(format!("certificate: {e}")))?;
+    let info = IdentityInfo::from_certificate_with(&certificate, provider)
+        .map_err(|e| invalid(format!("certificate: {e}")))?;
     let signer = provider.signing_key(&key).map_err(|e| invalid(format!("private key: {e}")))?;
     if signer.public_key_der() != info.public_key_der() {
         return Err(invalid("the private key does not belong to the certificate"));

@@ -41,7 +41,8 @@ pub struct IdentityInfo {
 impl IdentityInfo {
     /// Verifies an identity certificate (DER) and reads the identity from it.
     pub fn from_certificate(der: &[u8]) -> Result<Self> {
-        Self::from_certificate_with(der, default_provider()).map_err(|reason| IdentityError::corrupt("<memory>", reason))
+        Self::from_certificate_with(der, default_provider())
+            .map_err(|reason| IdentityError::corrupt("<memory>", reason))
     }
 
     pub(crate) fn from_certificate_with(
@@ -197,7 +198,11 @@ impl Identity {
         let key = load_signing_key(&self.inner.key_path, self.inner.provider, &self.inner.info.public_key)?;
         // Two threads may race to decode; either result is the same key.
         let _ = self.inner.key.set(key);
-        self.inner.key.get().map(|k| k.as_ref()).ok_or_else(|| IdentityError::corrupt(&self.inner.key_path, "key cache"))
+        self.inner
+            .key
+            .get()
+            .map(|k| k.as_ref())
+            .ok_or_else(|| IdentityError::corrupt(&self.inner.key_path, "key cache"))
     }
 
     /// Signs `message` (RSA PKCS#1 v1.5, SHA-256).

@@ -184,7 +184,10 @@ impl Keystore {
             .map_err(|reason| IdentityError::corrupt(&path, reason))?;
         let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if info.peer_name().authority().to_hex() != folder {
-            return Err(IdentityError::corrupt(&path, format!("certificate is for {}, not for this folder", info.peer_name())));
+            return Err(IdentityError::corrupt(
+                &path,
+                format!("certificate is for {}, not for this folder", info.peer_name()),
+            ));
         }
         Ok(info)
     }
@@ -340,7 +343,10 @@ mod tests {
     fn same_key_twice_is_refused_and_other_classifier_is_not_found() {
         let (_tmp, store) = new_store();
         let a = store.create_with_key("a", None, &testing::key(0)).unwrap();
-        assert!(matches!(store.create_with_key("a", None, &testing::key(0)), Err(IdentityError::IdentityExists { .. })));
+        assert!(matches!(
+            store.create_with_key("a", None, &testing::key(0)),
+            Err(IdentityError::IdentityExists { .. })
+        ));
         let other = PeerName::parse(&format!("{}.other", a.peer_name().authority().to_hex())).unwrap();
         assert!(matches!(store.get(&other), Err(IdentityError::IdentityNotFound { .. })));
         assert!(matches!(store.get(&PeerName::parse("0.a").unwrap()), Err(IdentityError::IdentityNotFound { .. })));

@@ -128,11 +128,8 @@ pub fn validate_classifier(classifier: &str) -> Result<()> {
         return Err(invalid("empty"));
     }
     // Bound the work before counting: a UTF-8 byte is at most one UTF-16 unit.
-    let len = if classifier.len() > 4 * MAX_CLASSIFIER_UTF16 {
-        classifier.len()
-    } else {
-        classifier.encode_utf16().count()
-    };
+    let len =
+        if classifier.len() > 4 * MAX_CLASSIFIER_UTF16 { classifier.len() } else { classifier.encode_utf16().count() };
     if len > MAX_CLASSIFIER_UTF16 {
         return Err(IdentityError::ClassifierTooLong { len, max: MAX_CLASSIFIER_UTF16 });
     }
@@ -196,7 +193,10 @@ mod tests {
         assert!(PeerName::parse(&format!("0.{}", "x".repeat(149))).is_ok());
         // 149 UTF-16 units, counted as Windows counts them: an astral character is two.
         let astral = "😀".repeat(75);
-        assert!(matches!(PeerName::parse(&format!("0.{astral}")), Err(IdentityError::ClassifierTooLong { len: 150, .. })));
+        assert!(matches!(
+            PeerName::parse(&format!("0.{astral}")),
+            Err(IdentityError::ClassifierTooLong { len: 150, .. })
+        ));
         assert!(matches!(PeerName::parse(&"0.".repeat(2000)), Err(IdentityError::InvalidPeerName { .. })));
     }
 

@@ -178,11 +178,17 @@ mod tests {
         write_private_file(&file, b"secret").unwrap();
 
         fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
-        assert_eq!(reason(read_private_file(&file)), (file.clone(), KeyAccessReason::GroupOrOtherAccess { mode: 0o640 }));
+        assert_eq!(
+            reason(read_private_file(&file)),
+            (file.clone(), KeyAccessReason::GroupOrOtherAccess { mode: 0o640 })
+        );
         fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
 
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(reason(read_private_file(&file)), (dir.clone(), KeyAccessReason::GroupOrOtherAccess { mode: 0o755 }));
+        assert_eq!(
+            reason(read_private_file(&file)),
+            (dir.clone(), KeyAccessReason::GroupOrOtherAccess { mode: 0o755 })
+        );
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
 
         let link = dir.join("link");

@@ -63,8 +63,8 @@ pub fn issue(template: &CertificateTemplate<'_>, issuer_key: &dyn SigningKey) ->
         provider: "x509",
         what: format!("certificate encoding ({what}): {e}"),
     };
-    let spki = SubjectPublicKeyInfoOwned::from_der(template.subject_public_key)
-        .map_err(|e| enc("subject public key", &e))?;
+    let spki =
+        SubjectPublicKeyInfoOwned::from_der(template.subject_public_key).map_err(|e| enc("subject public key", &e))?;
     let validity = Validity::new(
         to_time(template.not_before).map_err(|e| enc("not before", &e))?,
         to_time(template.not_after).map_err(|e| enc("not after", &e))?,
@@ -81,11 +81,7 @@ pub fn issue(template: &CertificateTemplate<'_>, issuer_key: &dyn SigningKey) ->
             .extensions
             .iter()
             .map(|(oid, critical, value)| {
-                Ok(Extension {
-                    extn_id: *oid,
-                    critical: *critical,
-                    extn_value: OctetString::new(value.clone())?,
-                })
+                Ok(Extension { extn_id: *oid, critical: *critical, extn_value: OctetString::new(value.clone())? })
             })
             .collect::<der::Result<_>>()
             .map_err(|e| enc("extension", &e))?,
@@ -112,7 +108,8 @@ fn to_time(t: SystemTime) -> der::Result<Time> {
 fn make_name(attrs: &[(ObjectIdentifier, String)]) -> der::Result<Name> {
     let mut seq = RdnSequence::default();
     for (oid, value) in attrs {
-        let atv = x509_cert::attr::AttributeTypeAndValue { oid: *oid, value: Any::new(Tag::Utf8String, value.as_bytes())? };
+        let atv =
+            x509_cert::attr::AttributeTypeAndValue { oid: *oid, value: Any::new(Tag::Utf8String, value.as_bytes())? };
         seq.push(RelativeDistinguishedName::try_from(vec![atv])?);
     }
     Name::from_der(&seq.to_der()?)
@@ -249,7 +246,10 @@ pub fn parse_and_verify(
         return Err("trailing bytes after the certificate".into());
     }
     if cert.signature_algorithm.algorithm.to_id_string() != OID_SHA256_WITH_RSA.to_string() {
-        return Err(format!("signature algorithm {} is not sha256WithRSAEncryption", cert.signature_algorithm.algorithm));
+        return Err(format!(
+            "signature algorithm {} is not sha256WithRSAEncryption",
+            cert.signature_algorithm.algorithm
+        ));
     }
     let public_key = cert.public_key().raw.to_vec();
     let issuer_key = issuer_public_key.unwrap_or(&public_key);
@@ -267,10 +267,8 @@ pub fn parse_and_verify(
     let mut extensions = Vec::new();
     for ext in cert.extensions() {
         let oid = ext.oid.to_id_string();
-        if oid == "2.5.29.19" {
-            if let x509_parser::extensions::ParsedExtension::BasicConstraints(bc) = ext.parsed_extension() {
-                is_ca = bc.ca;
-            }
+        if let x509_parser::extensions::ParsedExtension::BasicConstraints(bc) = ext.parsed_extension() {
+            is_ca = bc.ca;
         }
         if !standard.contains(&oid.as_str()) {
             extensions.push((oid, ext.critical, ext.value.to_vec()));

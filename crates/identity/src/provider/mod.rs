@@ -75,13 +75,17 @@ pub fn default_provider() -> &'static dyn CryptoProvider {
 
 /// Every provider compiled into this build, default first.
 pub fn providers() -> Vec<&'static dyn CryptoProvider> {
-    #[allow(unused_mut)]
-    let mut all: Vec<&'static dyn CryptoProvider> = Vec::new();
-    #[cfg(feature = "aws-lc-rs")]
-    all.push(&AWS_LC);
-    #[cfg(feature = "rust-crypto")]
-    all.push(&RUST_CRYPTO);
-    all
+    let all: [Option<&'static dyn CryptoProvider>; 2] = [
+        #[cfg(feature = "aws-lc-rs")]
+        Some(&AWS_LC),
+        #[cfg(not(feature = "aws-lc-rs"))]
+        None,
+        #[cfg(feature = "rust-crypto")]
+        Some(&RUST_CRYPTO),
+        #[cfg(not(feature = "rust-crypto"))]
+        None,
+    ];
+    all.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
@@ -112,8 +116,7 @@ mod tests {
     fn providers_agree_on_public_keys_and_generate_usable_keys() {
         let all = providers();
         let key = crate::testing::key(1);
-        let spkis: Vec<Vec<u8>> =
-            all.iter().map(|p| p.signing_key(&key).unwrap().public_key_der().to_vec()).collect();
+        let spkis: Vec<Vec<u8>> = all.iter().map(|p| p.signing_key(&key).unwrap().public_key_der().to_vec()).collect();
         assert!(spkis.windows(2).all(|w| w[0] == w[1]));
         for p in all {
             let fresh = p.generate_key().unwrap();

@@ -34,7 +34,8 @@ impl CryptoProvider for RustCrypto {
     }
 
     fn signing_key(&self, pkcs8_der: &[u8]) -> Result<Box<dyn SigningKey>> {
-        let key = rsa::PrivateKey::from_pkcs8_der(pkcs8_der).map_err(|e| crypto(format!("private key rejected: {e}")))?;
+        let key =
+            rsa::PrivateKey::from_pkcs8_der(pkcs8_der).map_err(|e| crypto(format!("private key rejected: {e}")))?;
         if key.size() * 8 != super::RSA_KEY_BITS {
             return Err(crypto(format!("key is {} bits, not {}", key.size() * 8, super::RSA_KEY_BITS)));
         }
@@ -47,7 +48,8 @@ impl CryptoProvider for RustCrypto {
     }
 
     fn verifying_key(&self, spki_der: &[u8]) -> Result<Box<dyn VerifyingKey>> {
-        let key = rsa::PublicKey::from_public_key_der(spki_der).map_err(|e| crypto(format!("public key rejected: {e}")))?;
+        let key =
+            rsa::PublicKey::from_public_key_der(spki_der).map_err(|e| crypto(format!("public key rejected: {e}")))?;
         Ok(Box::new(RustCryptoVerifyingKey { key: pkcs1v15::VerifyingKey::<Sha256>::new(key) }))
     }
 }
