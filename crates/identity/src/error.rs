@@ -94,6 +94,12 @@ pub enum IdentityError {
         /// The keystore root.
         root: PathBuf,
     },
+    /// The identity was deleted (by this or another process) after it was looked up.
+    #[error("identity {name} was deleted")]
+    IdentityDeleted {
+        /// Its peer name.
+        name: String,
+    },
     /// An identity of that name exists already.
     #[error("identity {name} already exists")]
     IdentityExists {

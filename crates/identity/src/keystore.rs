@@ -168,8 +168,17 @@ impl Keystore {
             other => other?,
         }
         let key_path = dir.join(KEY);
-        check_private_file(&key_path)?;
-        let info = self.read_info(&dir)?;
+        let checked = check_private_file(&key_path).and_then(|()| self.read_info(&dir));
+        let info = match checked {
+            // The folder appears and disappears whole; a file missing from a folder that is
+            // gone means the identity was deleted meanwhile.
+            Err(IdentityError::NoKeyAccess { reason: KeyAccessReason::Missing, .. })
+                if fs::symlink_metadata(&dir).is_err() =>
+            {
+                return Err(not_found());
+            }
+            other => other?,
+        };
         if info.peer_name() != name {
             // Same key, other classifier: not this identity.
             return Err(not_found());

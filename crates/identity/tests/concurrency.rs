@@ -1,0 +1,120 @@
+//! Several processes create, delete and read identities in one keystore at the same time;
+//! none ever sees a half-written identity, and of two processes creating the same identity
+//! exactly one succeeds.
+//!
+//! The test re-runs its own binary as the worker processes (test `worker`, which does nothing
+//! unless `PEERGROUP_TEST_ROLE` is set).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+use peergroup_identity::{IdentityError, Keystore, PeerName, testing};
+
+const ROLE: &str = "PEERGROUP_TEST_ROLE";
+const HOME: &str = "PEERGROUP_TEST_HOME";
+const KEY: &str = "PEERGROUP_TEST_KEY";
+const WANTED: usize = 20;
+const MAX_ROUNDS: usize = 100_000;
+
+fn spawn(role: &str, home: &Path, key: &Path) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "worker", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(HOME, home)
+        .env(KEY, key)
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn worker() {
+    let Ok(role) = std::env::var(ROLE) else { return };
+    let home = PathBuf::from(std::env::var(HOME).unwrap());
+    let key = std::fs::read(std::env::var(KEY).unwrap()).unwrap();
+    let store = Keystore::open(&home).unwrap();
+    match role.as_str() {
+        "churn" => {
+            // Create and delete one identity again and again, until the readers are done.
+            let mut rounds = 0;
+            while !home.join("stop").exists() && rounds < MAX_ROUNDS {
+                let id = store.create_with_key("churn", None, &key).unwrap();
+                store.delete(id.peer_name()).unwrap();
+                rounds += 1;
+            }
+        }
+        "read" => {
+            let name: PeerName = std::fs::read_to_string(home.join("churn-name")).unwrap().parse().unwrap();
+            let (mut seen, mut missed, mut rounds) = (0, 0, 0);
+            // Until both outcomes have been seen often (bounded, in case the churn stops).
+            while (seen < WANTED || missed < WANTED) && rounds < MAX_ROUNDS {
+                rounds += 1;
+                // Either the whole identity, able to sign, or none.
+                match store.get(&name) {
+                    Ok(id) => match id.sign(b"x") {
+                        Ok(sig) => {
+                            id.verify(b"x", &sig).unwrap();
+                            seen += 1;
+                        }
+                        // Deleted between lookup and first use.
+                        Err(IdentityError::IdentityDeleted { .. }) => missed += 1,
+                        Err(e) => panic!("half-written identity: {e}"),
+                    },
+                    Err(IdentityError::IdentityNotFound { .. }) => missed += 1,
+                    Err(e) => panic!("half-written identity: {e}"),
+                }
+                for info in store.list().unwrap_or_else(|e| panic!("half-written identity listed: {e}")) {
+                    assert!(info.peer_name().is_owned_by(info.public_key_der()));
+                }
+            }
+            eprintln!("reader: identity whole {seen} times, absent {missed} times, in {rounds} rounds");
+            assert!(seen > 0 && missed > 0, "the reader never overlapped the churn");
+        }
+        "race" => match store.create_with_key("race", None, &key) {
+            Ok(_) => std::fs::write(home.join(format!("won-{}", std::process::id())), b"").unwrap(),
+            Err(IdentityError::IdentityExists { .. }) => {}
+            Err(e) => panic!("unexpected: {e}"),
+        },
+        other => panic!("unknown role {other}"),
+    }
+}
+
+#[test]
+fn readers_never_see_half_an_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let store = Keystore::open(&home).unwrap();
+    let key_file = tmp.path().join("key");
+    std::fs::write(&key_file, &*testing::key(0)).unwrap();
+    let probe = store.create_with_key("churn", None, &testing::key(0)).unwrap();
+    std::fs::write(home.join("churn-name"), probe.peer_name().to_string()).unwrap();
+    store.delete(probe.peer_name()).unwrap();
+
+    let mut children =
+        vec![spawn("churn", &home, &key_file), spawn("read", &home, &key_file), spawn("read", &home, &key_file)];
+    for child in &mut children {
+        assert!(child.wait().unwrap().success());
+    }
+    // Nothing half-done is left behind.
+    let leftovers: Vec<_> =
+        std::fs::read_dir(home.join("identities")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn two_processes_creating_one_identity_exactly_one_wins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    Keystore::open(&home).unwrap();
+    let key_file = tmp.path().join("key");
+    std::fs::write(&key_file, &*testing::key(1)).unwrap();
+    let mut children: Vec<Child> = (0..4).map(|_| spawn("race", &home, &key_file)).collect();
+    for child in &mut children {
+        assert!(child.wait().unwrap().success());
+    }
+    let winners = std::fs::read_dir(&home)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("won-"))
+        .count();
+    assert_eq!(winners, 1);
+    assert_eq!(Keystore::open(&home).unwrap().list().unwrap().len(), 1);
+}

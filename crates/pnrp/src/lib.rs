@@ -1,0 +1,1 @@
+//! Cloud discovery for peergroup (work in progress).

@@ -1,0 +1,2 @@
+//! Group security: group root certificates (GRC), group membership certificates (GMC),
+//! chain validation and invitations.

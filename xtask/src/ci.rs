@@ -1,0 +1,158 @@
+//! `cargo xtask ci` and `cargo xtask fuzz`.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{Result, cmd, ensure_cargo_tool, output, root, run};
+
+/// cargo-deny looks for the database in `<db-path>/advisory-db-<hash of the default URL>`.
+const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
+
+fn run_ci(fuzz_secs: u64, deny: bool, fuzz: bool) -> Result {
+    run("format", cmd("cargo", &["fmt", "--all", "--", "--check"]))?;
+    run("clippy", cmd("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    run(
+        "clippy (pure-Rust provider only)",
+        cmd(
+            "cargo",
+            &[
+                "clippy",
+                "-p",
+                "peergroup-identity",
+                "--no-default-features",
+                "--features",
+                "rust-crypto",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    )?;
+    run("tests", cmd("cargo", &["test", "--workspace", "--locked"]))?;
+    run(
+        "tests (pure-Rust provider only)",
+        cmd("cargo", &["test", "-p", "peergroup-identity", "--no-default-features", "--features", "rust-crypto"]),
+    )?;
+    run("docs", {
+        let mut c = cmd("cargo", &["doc", "--workspace", "--no-deps"]);
+        c.env("RUSTDOCFLAGS", "-D warnings");
+        c
+    })?;
+    run("benchmarks, each once", cmd("cargo", &["bench", "-p", "peergroup-benches", "--", "--test"]))?;
+    if fuzz {
+        fuzz_all(fuzz_secs)?;
+    }
+    if deny {
+        cargo_deny()?;
+    }
+    println!("\nxtask ci: every step passed");
+    Ok(())
+}
+
+pub fn command(args: &[String]) -> Result {
+    let mut fuzz_secs = 10;
+    let (mut deny, mut fuzz) = (true, true);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--fuzz-secs" => {
+                fuzz_secs =
+                    it.next().and_then(|s| s.parse().ok()).ok_or("--fuzz-secs takes a whole number of seconds")?;
+            }
+            "--no-deny" => deny = false,
+            "--no-fuzz" => fuzz = false,
+            other => return Err(format!("ci: unknown argument {other}")),
+        }
+    }
+    run_ci(fuzz_secs, deny, fuzz)
+}
+
+/// `cargo xtask fuzz [TARGET | --all] [SECS]`.
+pub fn fuzz_command(args: &[String]) -> Result {
+    let secs = match args.get(1) {
+        Some(s) => s.parse().map_err(|_| format!("fuzz: {s} is not a number of seconds"))?,
+        None => 10,
+    };
+    match args.first().map(String::as_str) {
+        None | Some("--all") => fuzz_all(secs),
+        Some(target) => {
+            ensure_cargo_tool("fuzz", "cargo-fuzz")?;
+            fuzz_one(target, secs)
+        }
+    }
+}
+
+fn fuzz_targets() -> Result<Vec<String>> {
+    let list = output(cmd("cargo", &["fuzz", "list"]))?;
+    Ok(list.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+}
+
+fn fuzz_all(secs: u64) -> Result {
+    ensure_cargo_tool("fuzz", "cargo-fuzz")?;
+    // One build for every target; each run below then starts at once.
+    run("fuzz build", cmd("cargo", &["fuzz", "build", "-s", "none"]))?;
+    for target in fuzz_targets()? {
+        fuzz_one(&target, secs)?;
+    }
+    Ok(())
+}
+
+fn fuzz_one(target: &str, secs: u64) -> Result {
+    // `-s none`: no sanitizer, which is what works on the stable compiler.
+    let time = format!("-max_total_time={secs}");
+    run(&format!("fuzz {target} for {secs} s"), cmd("cargo", &["fuzz", "run", "-s", "none", target, "--", &time]))
+}
+
+fn cargo_deny() -> Result {
+    ensure_cargo_tool("deny", "cargo-deny")?;
+    let db_root = root().join("target/advisory-dbs");
+    match prepare_advisory_db(&db_root)? {
+        true => run("cargo deny (all checks, offline advisory snapshot)", {
+            let mut c = cmd("cargo", &["deny", "--offline", "check"]);
+            c.env("PEERGROUP_ADVISORY_DB", &db_root);
+            c
+        }),
+        false => {
+            eprintln!(
+                "\nWARNING: no advisory snapshot in ../shared/advisory-db: checking bans, licenses and sources only"
+            );
+            run(
+                "cargo deny (bans, licenses, sources)",
+                cmd("cargo", &["deny", "--offline", "check", "bans", "licenses", "sources"]),
+            )
+        }
+    }
+}
+
+/// Unpacks the newest snapshot of `../shared/advisory-db/*.tar.gz` into a git repository where
+/// cargo-deny expects it (`deny.toml` points `db-path` at `target/advisory-dbs`). Returns
+/// whether a snapshot was found.
+fn prepare_advisory_db(db_root: &Path) -> Result<bool> {
+    let shared = root().join("../shared/advisory-db");
+    let mut snapshots: Vec<PathBuf> = std::fs::read_dir(&shared)
+        .map(|dir| dir.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    snapshots.retain(|p| p.to_string_lossy().ends_with(".tar.gz"));
+    snapshots.sort();
+    let Some(snapshot) = snapshots.pop() else { return Ok(false) };
+    let db = db_root.join(ADVISORY_DB_DIR);
+    let stamp = db.join(".peergroup-snapshot");
+    let name = snapshot.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(name.as_str()) {
+        return Ok(true);
+    }
+    let _ = std::fs::remove_dir_all(&db);
+    std::fs::create_dir_all(&db).map_err(|e| format!("cannot create {}: {e}", db.display()))?;
+    let db_s = db.to_string_lossy().into_owned();
+    let snap_s = snapshot.to_string_lossy().into_owned();
+    output(cmd("tar", &["-xzf", &snap_s, "-C", &db_s]))?;
+    // cargo-deny reads the date of the database's HEAD commit, so it must be a repository.
+    output(cmd("git", &["-C", &db_s, "init", "-q"]))?;
+    output(cmd("git", &["-C", &db_s, "add", "-A"]))?;
+    output(cmd(
+        "git",
+        &["-C", &db_s, "-c", "user.name=xtask", "-c", "user.email=xtask@localhost", "commit", "-qm", &name],
+    ))?;
+    std::fs::write(&stamp, &name).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
+    Ok(true)
+}
