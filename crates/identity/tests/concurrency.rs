@@ -89,11 +89,14 @@ fn readers_never_see_half_an_identity() {
     std::fs::write(home.join("churn-name"), probe.peer_name().to_string()).unwrap();
     store.delete(probe.peer_name()).unwrap();
 
-    let mut children =
-        vec![spawn("churn", &home, &key_file), spawn("read", &home, &key_file), spawn("read", &home, &key_file)];
-    for child in &mut children {
-        assert!(child.wait().unwrap().success());
+    let mut churn = spawn("churn", &home, &key_file);
+    let mut readers = [spawn("read", &home, &key_file), spawn("read", &home, &key_file)];
+    for reader in &mut readers {
+        assert!(reader.wait().unwrap().success());
     }
+    // The readers have seen enough: tell the churn to stop after its current round.
+    std::fs::write(home.join("stop"), b"").unwrap();
+    assert!(churn.wait().unwrap().success());
     // Nothing half-done is left behind.
     let leftovers: Vec<_> =
         std::fs::read_dir(home.join("identities")).unwrap().map(|e| e.unwrap().file_name()).collect();

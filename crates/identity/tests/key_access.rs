@@ -181,3 +181,56 @@ fn created_files_and_folders_have_private_modes() {
         assert_eq!(mode(&entry.unwrap().path()), 0o600);
     }
 }
+
+/// The operating system refusing to read a key file that breaks no other rule (mode 0000, ours)
+/// is `Unreadable`. Root reads it anyway, so as root the check runs in a child process that
+/// first drops to the `nobody` user, to whom the keystore is given.
+#[test]
+fn key_file_the_os_refuses_to_read() {
+    const CHILD: &str = "PEERGROUP_TEST_UNREADABLE_HOME";
+    if let Ok(home) = std::env::var(CHILD) {
+        // SAFETY: plain system calls; this child process has no other threads that rely on its ids.
+        unsafe {
+            assert_eq!(libc::setgid(65534), 0, "setgid");
+            assert_eq!(libc::setuid(65534), 0, "setuid");
+        }
+        let name = std::env::var("PEERGROUP_TEST_UNREADABLE_NAME").unwrap().parse().unwrap();
+        let store = Keystore::open(&home).unwrap();
+        let identity = store.get(&name).unwrap();
+        match identity.sign(b"m") {
+            Err(IdentityError::NoKeyAccess { path, reason: KeyAccessReason::Unreadable(_) }) => {
+                assert_eq!(path, identity.key_path());
+            }
+            other => panic!("expected NoKeyAccess Unreadable, got {other:?}"),
+        }
+        return;
+    }
+    let f = Fixture::new();
+    chmod(&f.key(), 0o000);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        let identity = f.get().unwrap();
+        match identity.sign(b"m") {
+            Err(IdentityError::NoKeyAccess { path, reason: KeyAccessReason::Unreadable(_) }) => {
+                assert_eq!(path, f.key())
+            }
+            other => panic!("expected NoKeyAccess Unreadable, got {other:?}"),
+        }
+        return;
+    }
+    let home = f.store.root().to_path_buf();
+    // The temporary folder must be traversable by nobody; the keystore below it becomes theirs.
+    chmod(home.parent().unwrap(), 0o711);
+    for entry in
+        [home.clone(), home.join("identities"), f.identity_dir(), f.key(), f.identity_dir().join("certificate.der")]
+    {
+        std::os::unix::fs::chown(&entry, Some(65534), Some(65534)).unwrap();
+    }
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "key_file_the_os_refuses_to_read", "--nocapture", "--test-threads=1"])
+        .env(CHILD, &home)
+        .env("PEERGROUP_TEST_UNREADABLE_NAME", f.identity.peer_name().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "the child process (as nobody) did not see Unreadable");
+}
