@@ -5,6 +5,8 @@
 //! The test re-runs its own binary as the worker processes (test `worker`, which does nothing
 //! unless `PEERGROUP_TEST_ROLE` is set).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 

@@ -4,6 +4,8 @@
 //! Tests run as root, which ignores mode bits when reading, so these assert on the rules
 //! themselves (mode, owner, file type, links), never on the operating system refusing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
+
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};

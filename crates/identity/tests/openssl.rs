@@ -2,6 +2,8 @@
 //! OpenSSL, the authority is SHA-1 of the public key DER that OpenSSL extracts, and the
 //! export file is standard encrypted PKCS#8 that OpenSSL decrypts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 

@@ -1,5 +1,7 @@
 //! Property tests of the identity layer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
+
 use peergroup_identity::{Keystore, MAX_CLASSIFIER_UTF16, PeerName, testing};
 use proptest::prelude::*;
 
