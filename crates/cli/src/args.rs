@@ -1,0 +1,239 @@
+//! The command-line grammar.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Named, secure peer groups that work offline: identities, clouds, groups and records.
+#[derive(Debug, Parser)]
+#[command(name = "peergroup", version, propagate_version = true)]
+pub struct Cli {
+    /// The peergroup home (keystore root); else $PEERGROUP_HOME, else the XDG data folder.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Peer identities: RSA keys with self-signed certificates.
+    #[command(subcommand)]
+    Identity(IdentityCommand),
+    /// The clouds this host is in.
+    #[command(subcommand)]
+    Cloud(CloudCommand),
+    /// Groups: create, invite, join, open, watch, delete.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Records of a group.
+    #[command(subcommand)]
+    Record(RecordCommand),
+    /// The whole flow in a temporary home: identities, a group, an invitation, a join, two
+    /// processes exchanging records, and the documented errors.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Creates an identity; prints its peer name first.
+    Create {
+        /// The classifier (the part after the dot).
+        classifier: String,
+        /// A friendly name (default: the classifier).
+        #[arg(long)]
+        friendly_name: Option<String>,
+    },
+    /// Lists identities.
+    List,
+    /// Shows one identity.
+    Show { identity: String },
+    /// Deletes an identity and its keys.
+    Delete { identity: String },
+    /// Exports an identity to a password-protected file (password from $PEERGROUP_PASSWORD or --password).
+    Export {
+        identity: String,
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The password (else $PEERGROUP_PASSWORD).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Imports an exported identity; prints its peer name first.
+    Import {
+        /// The export file.
+        file: PathBuf,
+        /// The password (else $PEERGROUP_PASSWORD).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Prints the public identity info an inviter needs (PeerIdentityGetXML).
+    Info {
+        identity: String,
+        /// Write it to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CloudCommand {
+    /// Lists the clouds of this host.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupRef {
+    /// The identity (peer name).
+    #[arg(long)]
+    pub identity: String,
+    /// The group (peer name).
+    #[arg(long)]
+    pub group: String,
+    /// The cloud (default: the one in the group's properties).
+    #[arg(long)]
+    pub cloud: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Member,
+    Administrator,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Creates a group; prints its peer name first.
+    Create {
+        /// The creating identity.
+        #[arg(long)]
+        identity: String,
+        /// The classifier of the group peer name.
+        classifier: String,
+        /// A friendly name (default: the classifier).
+        #[arg(long)]
+        friendly_name: Option<String>,
+        /// The cloud (default: Global_).
+        #[arg(long)]
+        cloud: Option<String>,
+    },
+    /// Lists the groups of an identity.
+    List {
+        #[arg(long)]
+        identity: String,
+    },
+    /// Issues an invitation for the identity whose info file is given.
+    Invite {
+        #[arg(long)]
+        identity: String,
+        #[arg(long)]
+        group: String,
+        /// The invitee's identity info (`peergroup identity info`).
+        #[arg(long, value_name = "IDENTITY-INFO-FILE")]
+        invitee: PathBuf,
+        #[arg(long, value_enum, default_value = "member")]
+        role: RoleArg,
+        /// How long the membership lasts (`30d`, `12h`, `90m`, `45s`); default: the issuer's.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// Write the invitation to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Joins a group with an invitation; prints the group peer name first.
+    Join {
+        #[arg(long)]
+        identity: String,
+        #[arg(long, value_name = "FILE")]
+        invitation: PathBuf,
+        /// Open the group in this cloud once joined, to check it resolves.
+        #[arg(long)]
+        cloud: Option<String>,
+    },
+    /// Opens a group, prints its properties and status, and closes it.
+    Open(GroupRef),
+    /// Opens a group and prints each event until interrupted.
+    Watch {
+        #[command(flatten)]
+        group: GroupRef,
+        /// Stop after this many events (default: never).
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// Prints the properties of a group.
+    Properties(GroupRef),
+    /// Deletes a group of an identity.
+    Delete(GroupRef),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordCommand {
+    /// Adds a record; prints its id first.
+    Add {
+        #[command(flatten)]
+        group: GroupRef,
+        /// The record type (UUID).
+        #[arg(long = "type", value_name = "UUID")]
+        record_type: String,
+        /// An attribute `NAME=VALUE` (string), `NAME:int=N` or `NAME:date=W3C-TIME`.
+        #[arg(long = "attr", value_name = "NAME=VALUE")]
+        attrs: Vec<String>,
+        /// The data, as text.
+        #[arg(long, conflicts_with = "data_file")]
+        data: Option<String>,
+        /// The data, from a file.
+        #[arg(long, value_name = "FILE")]
+        data_file: Option<PathBuf>,
+        /// How long the record lives (default 1 day).
+        #[arg(long, value_name = "DURATION", default_value = "1d")]
+        expires: String,
+    },
+    /// Prints one record.
+    Get {
+        #[command(flatten)]
+        group: GroupRef,
+        #[arg(long, value_name = "UUID")]
+        id: String,
+    },
+    /// Lists records.
+    List {
+        #[command(flatten)]
+        group: GroupRef,
+        #[arg(long = "type", value_name = "UUID")]
+        record_type: Option<String>,
+    },
+    /// Updates a record's attributes, data and expiration.
+    Update {
+        #[command(flatten)]
+        group: GroupRef,
+        #[arg(long, value_name = "UUID")]
+        id: String,
+        #[arg(long = "attr", value_name = "NAME=VALUE")]
+        attrs: Vec<String>,
+        #[arg(long, conflicts_with = "data_file")]
+        data: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        data_file: Option<PathBuf>,
+        /// New lifetime from now (never earlier than the current expiration).
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// Deletes a record.
+    Delete {
+        #[command(flatten)]
+        group: GroupRef,
+        #[arg(long, value_name = "UUID")]
+        id: String,
+    },
+    /// Searches records with a peersearch XML query.
+    Search {
+        #[command(flatten)]
+        group: GroupRef,
+        #[arg(long, value_name = "PEERSEARCH-XML")]
+        query: String,
+    },
+}

@@ -1,0 +1,90 @@
+//! Printing results and errors, as text for people or JSON for scripts.
+
+use std::fmt;
+
+use peergroup::hresult::{self, Hresult};
+use serde_json::{Value, json};
+
+/// An error of the command: one of peergroup's, or one of the command line itself.
+#[derive(Debug)]
+pub enum CliError {
+    /// An error of the library, with its HRESULT.
+    Peergroup(peergroup::Error),
+    /// A value on the command line that is not valid (`E_INVALIDARG`, exit status 2).
+    Usage(String),
+    /// A file the command reads or writes (`E_FAIL`).
+    File { path: std::path::PathBuf, source: std::io::Error },
+}
+
+impl From<peergroup::Error> for CliError {
+    fn from(e: peergroup::Error) -> Self {
+        Self::Peergroup(e)
+    }
+}
+
+impl From<peergroup::state::StateError> for CliError {
+    fn from(e: peergroup::state::StateError) -> Self {
+        Self::Peergroup(e.into())
+    }
+}
+
+impl CliError {
+    pub fn hresult(&self) -> Hresult {
+        match self {
+            Self::Peergroup(e) => e.hresult(),
+            Self::Usage(_) => hresult::E_INVALIDARG,
+            Self::File { .. } => hresult::E_FAIL,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Peergroup(e) => write!(f, "{e}"),
+            Self::Usage(m) => f.write_str(m),
+            Self::File { path, source } => write!(f, "{}: {source}", path.display()),
+        }
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// Where results go.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+}
+
+impl Output {
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    /// Prints a result: the text lines, or the JSON value on one line.
+    pub fn print(&self, text: &str, value: Value) {
+        if self.json {
+            println!("{value}");
+        } else if !text.is_empty() {
+            println!("{}", text.trim_end_matches('\n'));
+        }
+    }
+
+    /// Prints an error: one line on standard error; with `--json` also an object on standard
+    /// output.
+    pub fn error(&self, e: &CliError) {
+        let hr = e.hresult();
+        let name = hr.name().unwrap_or("E_FAIL");
+        eprintln!("peergroup: error: {e} [{name} {hr}]");
+        if self.json {
+            println!("{}", json!({"error": {"name": name, "hresult": format!("{hr}"), "message": e.to_string()}}));
+        }
+    }
+}

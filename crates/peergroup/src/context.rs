@@ -1,0 +1,226 @@
+//! The context: one keystore root, and every operation on its identities and groups.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use peergroup_identity::{Identity, IdentityInfo, Keystore, PeerName};
+use peergroup_pnrp::{Cloud, CloudName, CloudResolver, DnsConfig, InterfaceSource, SystemInterfaces};
+use peergroup_state::security::{
+    InvitationInfo, InvitationRequest, JoinOutcome, Membership, MembershipStore, NewGroup,
+};
+use peergroup_state::{GroupProperties, GroupStore};
+
+use crate::error::{Error, Result};
+use crate::group::Group;
+
+/// Where interfaces come from: the host's, or a fixed list for tests and simulators.
+pub type SharedInterfaces = Arc<dyn InterfaceSource + Send + Sync>;
+
+/// A peergroup context bound to one keystore root (the counterpart of `PeerGroupStartup`'s
+/// session): identities, groups, clouds. Cheap to clone; clones share the DNS cache.
+#[derive(Clone)]
+pub struct Context {
+    keystore: Keystore,
+    memberships: MembershipStore,
+    resolver: Arc<CloudResolver>,
+    interfaces: SharedInterfaces,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("root", &self.keystore.root()).finish_non_exhaustive()
+    }
+}
+
+/// What [`Context::join`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Joined {
+    /// The identity is now a member.
+    Joined(PeerName),
+    /// The identity was a member already: nothing changed (`PEER_S_ALREADY_A_MEMBER`).
+    AlreadyMember(PeerName),
+}
+
+impl Joined {
+    /// The group peer name.
+    pub fn group(&self) -> &PeerName {
+        match self {
+            Self::Joined(g) | Self::AlreadyMember(g) => g,
+        }
+    }
+}
+
+pub(crate) fn parse_name(argument: &'static str, value: &str) -> Result<PeerName> {
+    if value.is_empty() {
+        return Err(Error::InvalidArgument { argument, reason: "required, and empty".into() });
+    }
+    PeerName::parse(value).map_err(|e| Error::InvalidArgument { argument, reason: e.to_string() })
+}
+
+impl Context {
+    /// A context on the keystore at `root` (created when missing), with the system's
+    /// interfaces and the DNS settings of the system overridden by `<root>/config.toml`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let keystore = Keystore::open(root)?;
+        let dns = DnsConfig::load(keystore.root())?;
+        Ok(Self::with_parts(keystore, dns, Arc::new(SystemInterfaces)))
+    }
+
+    /// A context on the default root (`$PEERGROUP_HOME`, else `$XDG_DATA_HOME/peergroup`, else
+    /// `~/.local/share/peergroup`).
+    pub fn open_default() -> Result<Self> {
+        Self::open(Keystore::default_root()?)
+    }
+
+    /// A context from its parts: tests and simulators give fixed interfaces and DNS settings.
+    pub fn with_parts(keystore: Keystore, dns: DnsConfig, interfaces: SharedInterfaces) -> Self {
+        let memberships = MembershipStore::for_keystore(&keystore);
+        Self { keystore, memberships, resolver: Arc::new(CloudResolver::new(dns)), interfaces }
+    }
+
+    /// The keystore root.
+    pub fn root(&self) -> &Path {
+        self.keystore.root()
+    }
+
+    /// The identities (create, list, get, delete, export, import: see [`Keystore`]).
+    pub fn keystore(&self) -> &Keystore {
+        &self.keystore
+    }
+
+    /// Looks an identity up by its peer name (text), checking its key access.
+    pub fn identity(&self, name: &str) -> Result<Identity> {
+        Ok(self.keystore.get(&parse_name("identity", name)?)?)
+    }
+
+    /// The clouds this host is in now (`PeerPnrpGetCloudInfo`).
+    pub fn clouds(&self) -> Result<Vec<Cloud>> {
+        Ok(peergroup_pnrp::discover(self.interfaces.as_ref())?)
+    }
+
+    /// Resolves a cloud name (`None`: `Global_`) to exactly one cloud.
+    pub async fn resolve_cloud(&self, name: Option<&str>) -> Result<Cloud> {
+        Ok(self.resolver.resolve(name, self.interfaces.as_ref()).await?)
+    }
+
+    /// [`Self::resolve_cloud`] for synchronous callers.
+    pub fn resolve_cloud_blocking(&self, name: Option<&str>) -> Result<Cloud> {
+        Ok(self.resolver.resolve_blocking(name, self.interfaces.as_ref())?)
+    }
+
+    fn groups_of(&self, identity: &PeerName) -> Result<GroupStore> {
+        Ok(self.memberships.groups(identity)?)
+    }
+
+    /// Creates a group (`PeerGroupCreate`): its key, root certificate and the creator's
+    /// administrator certificate, its properties and its database, all appearing at once.
+    /// Returns the group peer name.
+    pub fn create_group(&self, identity: &str, group: &NewGroup) -> Result<PeerName> {
+        let creator = self.identity(identity)?;
+        if !group.cloud.name.is_empty() {
+            CloudName::parse(&group.cloud.name)?;
+        }
+        let db = self.memberships.create_group(&creator, group)?;
+        Ok(db.group_peer_name().clone())
+    }
+
+    /// Issues an invitation (`PeerGroupCreateInvitation`) for the identity whose public info
+    /// (`PeerIdentityGetXML` form) is `invitee_xml`. Returns the invitation text.
+    pub fn invite(
+        &self,
+        identity: &str,
+        group: &str,
+        invitee_xml: &str,
+        request: &InvitationRequest,
+    ) -> Result<String> {
+        let issuer = self.identity(identity)?;
+        let group = parse_name("group", group)?;
+        let invitee = IdentityInfo::from_xml(invitee_xml)?;
+        Ok(self.memberships.create_invitation(&issuer, &group, &invitee, request, SystemTime::now())?)
+    }
+
+    /// Reads an invitation without joining (`PeerGroupParseInvitation`).
+    pub fn parse_invitation(&self, text: &str) -> Result<InvitationInfo> {
+        Ok(peergroup_state::security::invitation::parse(text)?)
+    }
+
+    /// Joins a group with an invitation issued to `identity` (`PeerGroupJoin`). Joining twice
+    /// is harmless ([`Joined::AlreadyMember`]).
+    pub fn join(&self, identity: &str, invitation: &str) -> Result<Joined> {
+        let joiner = self.identity(identity)?;
+        Ok(match self.memberships.join(&joiner, invitation, SystemTime::now())? {
+            JoinOutcome::AlreadyMember(m) => Joined::AlreadyMember(m.group().clone()),
+            JoinOutcome::Joined(m) => Joined::Joined(m.group().clone()),
+        })
+    }
+
+    /// The groups `identity` created or joined (`PeerEnumGroups`).
+    pub fn groups(&self, identity: &str) -> Result<Vec<GroupProperties>> {
+        let identity = self.identity(identity)?;
+        Ok(self.groups_of(identity.peer_name())?.list()?)
+    }
+
+    /// Deletes a group of `identity` (`PeerGroupDelete`): database, membership and keys.
+    /// Handles open elsewhere receive a group-deleted event; their later calls fail.
+    pub fn delete_group(&self, identity: &str, group: &str) -> Result<()> {
+        let identity = parse_name("identity", identity)?;
+        let group = parse_name("group", group)?;
+        Ok(self.groups_of(&identity)?.delete(&group)?)
+    }
+
+    /// Opens a group that `identity` created or joined (`PeerGroupOpen`), in `cloud` or, when
+    /// `None`, in the cloud of the group's properties. The steps and their errors are those of
+    /// `docs/open.md`; the handle starts offline.
+    pub async fn open_group(&self, identity: &str, group: &str, cloud: Option<&str>) -> Result<Group> {
+        let prepared = self.prepare_open(identity, group, cloud)?;
+        let cloud_name = cloud.map(str::to_owned).or_else(|| Some(prepared.membership.cloud.name.clone()));
+        let cloud = self.resolve_cloud(cloud_name.as_deref().filter(|n| !n.is_empty())).await?;
+        prepared.finish(self, cloud)
+    }
+
+    /// [`Self::open_group`] for synchronous callers: local clouds need no runtime; a DNS cloud
+    /// is looked up on a runtime made for the call.
+    pub fn open_group_blocking(&self, identity: &str, group: &str, cloud: Option<&str>) -> Result<Group> {
+        let prepared = self.prepare_open(identity, group, cloud)?;
+        let cloud_name = cloud.map(str::to_owned).or_else(|| Some(prepared.membership.cloud.name.clone()));
+        let cloud = self
+            .resolver
+            .resolve_blocking(cloud_name.as_deref().filter(|n| !n.is_empty()), self.interfaces.as_ref())?;
+        prepared.finish(self, cloud)
+    }
+
+    /// Steps 1 to 3 of `PeerGroupOpen`: arguments, identity and its keys, membership and the
+    /// group's keys.
+    fn prepare_open(&self, identity: &str, group: &str, cloud: Option<&str>) -> Result<PreparedOpen> {
+        // 1. Arguments.
+        let identity_name = parse_name("identity", identity)?;
+        let group_name = parse_name("group", group)?;
+        if let Some(cloud) = cloud {
+            CloudName::parse(cloud).map_err(|e| Error::InvalidArgument { argument: "cloud", reason: e.to_string() })?;
+        }
+        // 2. The identity exists and its keys may be used.
+        let identity = self.keystore.get(&identity_name)?;
+        // 3. The identity created or joined the group, and the group's keys may be used.
+        let membership = self.memberships.get(&identity_name, &group_name)?;
+        if membership.is_owner_chain() {
+            self.memberships.group_key(&identity_name, &group_name)?;
+        }
+        Ok(PreparedOpen { identity, group: group_name, membership })
+    }
+}
+
+struct PreparedOpen {
+    identity: Identity,
+    group: PeerName,
+    membership: Membership,
+}
+
+impl PreparedOpen {
+    /// Step 5: the database opens; the handle starts offline.
+    fn finish(self, context: &Context, cloud: Cloud) -> Result<Group> {
+        let store = context.groups_of(self.identity.peer_name())?;
+        let db = store.open(&self.group)?;
+        Group::new(self.identity, self.membership, cloud, db)
+    }
+}

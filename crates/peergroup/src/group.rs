@@ -1,0 +1,174 @@
+//! An open group: the handle `PeerGroupOpen` returns.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use peergroup_identity::{Identity, PeerName};
+use peergroup_pnrp::Cloud;
+use peergroup_state::security::{Membership, Role};
+use peergroup_state::{GroupDb, GroupProperties, ImportSummary, Member, NewRecord, Record, RecordUpdate};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::events::{EventStream, EventType};
+use crate::status::{self, GroupStatus};
+
+/// The most group handles one process keeps open at once; one more is `E_OUTOFMEMORY`.
+pub const MAX_OPEN_GROUPS: usize = 4096;
+
+static OPEN_GROUPS: AtomicUsize = AtomicUsize::new(0);
+
+/// One place among the [`MAX_OPEN_GROUPS`], given back when the handle goes.
+#[derive(Debug)]
+struct Slot;
+
+impl Slot {
+    fn take() -> Result<Self> {
+        let taken = OPEN_GROUPS.fetch_add(1, Ordering::AcqRel);
+        if taken >= MAX_OPEN_GROUPS {
+            OPEN_GROUPS.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::TooManyHandles { open: taken, max: MAX_OPEN_GROUPS });
+        }
+        Ok(Slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        OPEN_GROUPS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An open group (`HGROUP`). Every handle has its own database connection; handles in this
+/// and other processes see each other's changes through [`Group::events`].
+///
+/// The handle starts offline; [`Group::status`] reports the network presence that any process
+/// on this host holds for the group.
+#[derive(Debug)]
+pub struct Group {
+    identity: Identity,
+    membership: Membership,
+    cloud: Cloud,
+    db: GroupDb,
+    _slot: Slot,
+}
+
+impl Group {
+    pub(crate) fn new(identity: Identity, membership: Membership, cloud: Cloud, db: GroupDb) -> Result<Self> {
+        let slot = Slot::take()?;
+        Ok(Self { identity, membership, cloud, db, _slot: slot })
+    }
+
+    /// The group peer name.
+    pub fn peer_name(&self) -> &PeerName {
+        self.db.group_peer_name()
+    }
+
+    /// The identity this handle acts as.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The cloud the group was opened in.
+    pub fn cloud(&self) -> &Cloud {
+        &self.cloud
+    }
+
+    /// This identity's roles in the group.
+    pub fn roles(&self) -> &[Role] {
+        self.membership.roles()
+    }
+
+    /// The membership (certificate chain, cloud, whether synchronised).
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// The group properties (`PeerGroupGetProperties`).
+    pub fn properties(&self) -> Result<GroupProperties> {
+        Ok(self.db.properties()?)
+    }
+
+    /// Changes the friendly name and comment (`PeerGroupSetProperties`; administrators only).
+    pub fn set_properties(&self, friendly_name: &str, comment: &str) -> Result<GroupProperties> {
+        if !self.roles().contains(&Role::Administrator) {
+            return Err(peergroup_state::StateError::NotAuthorized {
+                identity: self.identity.peer_name().to_string(),
+                group: self.peer_name().to_string(),
+                reason: "only administrators change the group properties".into(),
+            }
+            .into());
+        }
+        let mut props = self.db.properties()?;
+        props.friendly_name = friendly_name.to_owned();
+        props.comment = comment.to_owned();
+        Ok(self.db.set_properties(&props)?)
+    }
+
+    /// The status as every process on this host sees it (`PeerGroupGetStatus`).
+    pub fn status(&self) -> Result<GroupStatus> {
+        status::read(&self.db)
+    }
+
+    /// Records this process's network presence for the group, so every handle on this host
+    /// reports it. Phase 2's connector calls this; exposed for tools and tests.
+    #[doc(hidden)]
+    pub fn publish_status(&self, status: &GroupStatus) -> Result<()> {
+        status::write(&self.db, status)
+    }
+
+    /// The members this database knows (`PeerGroupEnumMembers`).
+    pub fn members(&self) -> Result<Vec<Member>> {
+        Ok(self.db.members()?)
+    }
+
+    /// Adds a record signed by this identity (`PeerGroupAddRecord`).
+    pub fn add_record(&self, record: NewRecord) -> Result<Record> {
+        Ok(self.db.add_record(&self.identity, record)?)
+    }
+
+    /// Updates a record's attributes, data and expiration (`PeerGroupUpdateRecord`).
+    pub fn update_record(&self, id: Uuid, update: RecordUpdate) -> Result<Record> {
+        Ok(self.db.update_record(&self.identity, id, update)?)
+    }
+
+    /// Deletes a record, keeping its tombstone for replication (`PeerGroupDeleteRecord`).
+    pub fn delete_record(&self, id: Uuid) -> Result<()> {
+        Ok(self.db.delete_record(&self.identity, id)?)
+    }
+
+    /// One record (`PeerGroupGetRecord`).
+    pub fn record(&self, id: Uuid) -> Result<Record> {
+        Ok(self.db.record(id)?)
+    }
+
+    /// Every live record, or those of one type (`PeerGroupEnumRecords`).
+    pub fn records(&self, record_type: Option<Uuid>) -> Result<Vec<Record>> {
+        Ok(self.db.records(record_type)?)
+    }
+
+    /// The records a `peersearch` query selects (`PeerGroupSearchRecords`).
+    pub fn search(&self, query: &str) -> Result<Vec<Record>> {
+        Ok(self.db.search(query)?)
+    }
+
+    /// Writes the whole database to one file (`PeerGroupExportDatabase`).
+    pub fn export_database(&self, path: &Path) -> Result<()> {
+        Ok(self.db.export(path)?)
+    }
+
+    /// Merges an exported database, verifying every record (`PeerGroupImportDatabase`).
+    pub fn import_database(&self, path: &Path) -> Result<ImportSummary> {
+        Ok(self.db.import(path)?)
+    }
+
+    /// Registers for events of these types (all when empty): changes committed from now on,
+    /// by any process (`PeerGroupRegisterEvent`).
+    pub fn events(&self, types: &[EventType]) -> Result<EventStream> {
+        EventStream::start(self.db.watch()?, types).map_err(Error::Runtime)
+    }
+
+    /// Closes the handle (`PeerGroupClose`); dropping it does the same. Other handles, here
+    /// and in other processes, go on.
+    pub fn close(self) {}
+}

@@ -1,0 +1,65 @@
+//! peergroup: named, secure peer groups whose members hold certificates, share a record
+//! store, work offline, and are opened by several applications at once: Windows Peer-to-Peer
+//! Grouping (`p2p.h`, `PeerGroupOpen` and its family) for every platform.
+//!
+//! A [`Context`] is bound to one keystore root. Through it: identities
+//! ([`Context::keystore`]), groups ([`Context::create_group`], [`Context::invite`],
+//! [`Context::join`], [`Context::delete_group`]) and [`Context::open_group`], which returns a
+//! [`Group`] handle: properties, status, members, records, and [`Group::events`].
+//!
+//! ```
+//! use peergroup::{Context, EventType, Event, NewGroup, NewRecord, Attributes, Timestamp};
+//! use std::time::Duration;
+//!
+//! let home = tempfile::tempdir()?;
+//! let ctx = Context::open(home.path().join("peergroup"))?;
+//! let alice = ctx.keystore().create_with_key("alice", Some("Alice"), &peergroup::testing_key(0))?;
+//! let alice = alice.peer_name().to_string();
+//!
+//! let group = ctx.create_group(&alice, &NewGroup::new("chat", "Chat"))?.to_string();
+//! // Two applications open the same group; the second hears of the first one's record.
+//! let first = ctx.open_group_blocking(&alice, &group, None)?;
+//! let second = ctx.open_group_blocking(&alice, &group, None)?;
+//! let mut events = second.events(&[EventType::RecordChanged])?;
+//! let record = first.add_record(NewRecord {
+//!     record_type: uuid::Uuid::from_u128(7),
+//!     attributes: Attributes::empty(),
+//!     expires: Timestamp::now().saturating_add(Duration::from_secs(60)),
+//!     data: b"hello".to_vec(),
+//! })?;
+//! match events.recv_timeout(Duration::from_secs(5))? {
+//!     Some(Event::RecordChanged { id, .. }) => assert_eq!(id, record.id),
+//!     other => panic!("{other:?}"),
+//! }
+//! assert!(!second.status()?.is_connected()); // offline until some process connects it
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod context;
+mod error;
+mod events;
+mod group;
+pub mod hresult;
+mod status;
+
+pub use context::{Context, Joined, SharedInterfaces};
+pub use error::{Error, Result};
+pub use events::{Event, EventStream, EventType, RecordChange};
+pub use group::{Group, MAX_OPEN_GROUPS};
+pub use hresult::Hresult;
+pub use status::{GroupStatus, PEER_GROUP_STATUS_HAS_CONNECTIONS, PEER_GROUP_STATUS_LISTENING};
+
+pub use peergroup_identity::{self as identity, Identity, IdentityInfo, Keystore, PeerName};
+pub use peergroup_pnrp::{self as pnrp, Cloud, CloudState, Scope};
+pub use peergroup_state::security::{InvitationInfo, InvitationRequest, NewGroup, Role};
+pub use peergroup_state::{
+    self as state, Attribute, AttributeValue, Attributes, GroupProperties, Member, NewRecord, Record, RecordUpdate,
+    Timestamp,
+};
+
+/// A cached test key (PKCS#8 DER RSA-2048): the `n`th of this process, generated once.
+/// For examples and tests: key generation takes tens of milliseconds.
+#[doc(hidden)]
+pub fn testing_key(n: usize) -> peergroup_identity::provider::Pkcs8Der {
+    peergroup_identity::testing::key(n)
+}
