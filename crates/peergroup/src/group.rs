@@ -59,6 +59,16 @@ impl Group {
         Ok(Self { identity, membership, cloud, db, _slot: slot })
     }
 
+    /// The database, unless the group was deleted: its folder is renamed away at once by a
+    /// delete in any process, so one `stat` tells, and a read on a deleted group fails as
+    /// clearly as a write (`PEER_E_INVALID_GROUP`) instead of reading the unlinked file.
+    fn db(&self) -> Result<&GroupDb> {
+        if std::fs::symlink_metadata(self.db.path()).is_err() {
+            return Err(peergroup_state::StateError::GroupDeleted { group: self.peer_name().to_string() }.into());
+        }
+        Ok(&self.db)
+    }
+
     /// The group peer name.
     pub fn peer_name(&self) -> &PeerName {
         self.db.group_peer_name()
@@ -86,7 +96,7 @@ impl Group {
 
     /// The group properties (`PeerGroupGetProperties`).
     pub fn properties(&self) -> Result<GroupProperties> {
-        Ok(self.db.properties()?)
+        Ok(self.db()?.properties()?)
     }
 
     /// Changes the friendly name and comment (`PeerGroupSetProperties`; administrators only).
@@ -99,73 +109,74 @@ impl Group {
             }
             .into());
         }
-        let mut props = self.db.properties()?;
+        let mut props = self.db()?.properties()?;
         props.friendly_name = friendly_name.to_owned();
         props.comment = comment.to_owned();
-        Ok(self.db.set_properties(&props)?)
+        Ok(self.db()?.set_properties(&props)?)
     }
 
     /// The status as every process on this host sees it (`PeerGroupGetStatus`).
     pub fn status(&self) -> Result<GroupStatus> {
-        status::read(&self.db)
+        status::read(self.db()?)
     }
 
-    /// Records this process's network presence for the group, so every handle on this host
-    /// reports it. Phase 2's connector calls this; exposed for tools and tests.
+    /// Records a network presence for the group (of the process `status` names, else this
+    /// one), so every handle on this host reports it while that process lives. Phase 2's
+    /// connector calls this; exposed for tools and tests.
     #[doc(hidden)]
     pub fn publish_status(&self, status: &GroupStatus) -> Result<()> {
-        status::write(&self.db, status)
+        status::write(self.db()?, status)
     }
 
     /// The members this database knows (`PeerGroupEnumMembers`).
     pub fn members(&self) -> Result<Vec<Member>> {
-        Ok(self.db.members()?)
+        Ok(self.db()?.members()?)
     }
 
     /// Adds a record signed by this identity (`PeerGroupAddRecord`).
     pub fn add_record(&self, record: NewRecord) -> Result<Record> {
-        Ok(self.db.add_record(&self.identity, record)?)
+        Ok(self.db()?.add_record(&self.identity, record)?)
     }
 
     /// Updates a record's attributes, data and expiration (`PeerGroupUpdateRecord`).
     pub fn update_record(&self, id: Uuid, update: RecordUpdate) -> Result<Record> {
-        Ok(self.db.update_record(&self.identity, id, update)?)
+        Ok(self.db()?.update_record(&self.identity, id, update)?)
     }
 
     /// Deletes a record, keeping its tombstone for replication (`PeerGroupDeleteRecord`).
     pub fn delete_record(&self, id: Uuid) -> Result<()> {
-        Ok(self.db.delete_record(&self.identity, id)?)
+        Ok(self.db()?.delete_record(&self.identity, id)?)
     }
 
     /// One record (`PeerGroupGetRecord`).
     pub fn record(&self, id: Uuid) -> Result<Record> {
-        Ok(self.db.record(id)?)
+        Ok(self.db()?.record(id)?)
     }
 
     /// Every live record, or those of one type (`PeerGroupEnumRecords`).
     pub fn records(&self, record_type: Option<Uuid>) -> Result<Vec<Record>> {
-        Ok(self.db.records(record_type)?)
+        Ok(self.db()?.records(record_type)?)
     }
 
     /// The records a `peersearch` query selects (`PeerGroupSearchRecords`).
     pub fn search(&self, query: &str) -> Result<Vec<Record>> {
-        Ok(self.db.search(query)?)
+        Ok(self.db()?.search(query)?)
     }
 
     /// Writes the whole database to one file (`PeerGroupExportDatabase`).
     pub fn export_database(&self, path: &Path) -> Result<()> {
-        Ok(self.db.export(path)?)
+        Ok(self.db()?.export(path)?)
     }
 
     /// Merges an exported database, verifying every record (`PeerGroupImportDatabase`).
     pub fn import_database(&self, path: &Path) -> Result<ImportSummary> {
-        Ok(self.db.import(path)?)
+        Ok(self.db()?.import(path)?)
     }
 
     /// Registers for events of these types (all when empty): changes committed from now on,
     /// by any process (`PeerGroupRegisterEvent`).
     pub fn events(&self, types: &[EventType]) -> Result<EventStream> {
-        EventStream::start(self.db.watch()?, types).map_err(Error::Runtime)
+        EventStream::start(self.db()?.watch()?, types).map_err(Error::Runtime)
     }
 
     /// Closes the handle (`PeerGroupClose`); dropping it does the same. Other handles, here

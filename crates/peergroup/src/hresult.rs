@@ -216,3 +216,28 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    use super::*;
+
+    /// `docs/errors.md` names only real codes, with their real values.
+    #[test]
+    fn errors_md_agrees_with_the_constants() {
+        let doc = include_str!("../../../docs/errors.md");
+        let mut checked = 0;
+        for line in doc.lines().filter(|l| l.starts_with('|')) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let (Some(name), Some(value)) = (cells.get(cells.len().saturating_sub(3)), cells.get(cells.len() - 2))
+            else {
+                continue;
+            };
+            let name = name.trim_matches('`');
+            let Some(hex) = value.strip_prefix("0x") else { continue };
+            let hr = Hresult::from_name(name).unwrap_or_else(|| panic!("{name} is not a known code"));
+            assert_eq!(format!("{:08X}", hr.bits()), hex.to_uppercase(), "{name}");
+            checked += 1;
+        }
+        assert!(checked > 40, "only {checked} rows checked");
+    }
+}

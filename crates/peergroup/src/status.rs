@@ -89,9 +89,11 @@ pub(crate) fn read(db: &GroupDb) -> Result<GroupStatus> {
     })
 }
 
-/// Records this process's network presence (phase 2's connector calls this).
+/// Records a network presence: the process named in `status`, else this one (phase 2's
+/// connector calls this).
 pub(crate) fn write(db: &GroupDb, status: &GroupStatus) -> Result<()> {
-    Ok(db.put_blob(STATUS_BLOB, &status.encode(std::process::id()))?)
+    let pid = status.presence_pid.unwrap_or_else(std::process::id);
+    Ok(db.put_blob(STATUS_BLOB, &status.encode(pid))?)
 }
 
 #[cfg(test)]

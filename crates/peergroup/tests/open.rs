@@ -1,0 +1,291 @@
+//! `PeerGroupOpen`, step by step as `docs/open.md` lists them: each outcome, with its HRESULT.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use peergroup::hresult::{self, Hresult};
+use peergroup::pnrp::{DnsConfig, Interface};
+use peergroup::{
+    Attributes, Context, Event, EventType, GroupStatus, InvitationRequest, NewGroup, NewRecord, Role, Timestamp,
+    testing_key,
+};
+
+fn iface(name: &str, index: u32, addr: &str) -> Interface {
+    Interface {
+        name: name.into(),
+        index,
+        up: true,
+        loopback: false,
+        multicast: true,
+        addrs: vec![addr.parse().unwrap()],
+    }
+}
+
+/// Hosts with 0, 1 and 2 link-local interfaces (and a loopback).
+fn host(link_locals: usize) -> Vec<Interface> {
+    let mut list = vec![Interface {
+        name: "lo".into(),
+        index: 1,
+        up: true,
+        loopback: true,
+        multicast: false,
+        addrs: vec!["::1".parse().unwrap()],
+    }];
+    for i in 0..link_locals {
+        list.push(iface(&format!("eth{i}"), 2 + i as u32, &format!("fe80::{}", i + 1)));
+    }
+    list
+}
+
+struct World {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    ctx: Context,
+    alice: String,
+    bob: String,
+    group: String,
+}
+
+impl World {
+    /// Alice created group `chat` in `cloud`, on a host with `link_locals` link-local interfaces.
+    fn new(link_locals: usize, cloud: Option<&str>) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("home");
+        let ctx = Self::context_at(&root, link_locals);
+        let alice = ctx.keystore().create_with_key("alice", Some("Alice"), &testing_key(0)).unwrap();
+        let bob = ctx.keystore().create_with_key("bob", Some("Bob"), &testing_key(1)).unwrap();
+        let mut new = NewGroup::new("chat", "Chat");
+        if let Some(cloud) = cloud {
+            new.cloud.name = cloud.into();
+            new.cloud.scope = 3;
+            new.cloud.flags = 0;
+        }
+        let group = ctx.create_group(&alice.peer_name().to_string(), &new).unwrap().to_string();
+        Self { _tmp: tmp, root, ctx, alice: alice.peer_name().to_string(), bob: bob.peer_name().to_string(), group }
+    }
+
+    fn context_at(root: &std::path::Path, link_locals: usize) -> Context {
+        let keystore = peergroup::Keystore::open(root).unwrap();
+        Context::with_parts(keystore, DnsConfig::default(), Arc::new(host(link_locals)))
+    }
+
+    /// The same keystore seen from a host with another number of link-local interfaces.
+    fn on_host(&self, link_locals: usize) -> Context {
+        Self::context_at(&self.root, link_locals)
+    }
+
+    fn open(&self, identity: &str, group: &str, cloud: Option<&str>) -> Result<peergroup::Group, peergroup::Error> {
+        self.ctx.open_group_blocking(identity, group, cloud)
+    }
+}
+
+#[track_caller]
+fn assert_hr<T: std::fmt::Debug>(result: Result<T, peergroup::Error>, want: Hresult) -> peergroup::Error {
+    match result {
+        Err(e) => {
+            assert_eq!(e.hresult(), want, "{e}");
+            assert_eq!(e.name(), want.name().unwrap());
+            e
+        }
+        Ok(v) => panic!("expected {want:?}, got {v:?}"),
+    }
+}
+
+// ---- 1. arguments ----
+
+#[test]
+fn step1_missing_or_malformed_arguments_are_invalid_arg() {
+    let w = World::new(1, None);
+    assert_hr(w.open("", &w.group, None), hresult::E_INVALIDARG);
+    assert_hr(w.open(&w.alice, "", None), hresult::E_INVALIDARG);
+    assert_hr(w.open("no dot here", &w.group, None), hresult::E_INVALIDARG);
+    assert_hr(w.open(&w.alice, "zz.chat", None), hresult::E_INVALIDARG);
+    assert_hr(w.open(&w.alice, &format!("{}.{}", "a".repeat(40), "c".repeat(150)), None), hresult::E_INVALIDARG);
+    for cloud in ["", "bad\u{1}cloud", &"x".repeat(300)] {
+        let e = assert_hr(w.open(&w.alice, &w.group, Some(cloud)), hresult::E_INVALIDARG);
+        assert!(e.to_string().contains("cloud"), "{e}");
+    }
+}
+
+#[test]
+fn step1_arguments_are_checked_before_anything_else() {
+    // A missing identity with a malformed group is still an argument error, not "not found".
+    let w = World::new(1, None);
+    let unknown = format!("{}.nobody", "1".repeat(40));
+    assert_hr(w.open(&unknown, "malformed", None), hresult::E_INVALIDARG);
+}
+
+// ---- 2. the identity ----
+
+#[test]
+fn step2_unknown_identity() {
+    let w = World::new(1, None);
+    let unknown = format!("{}.nobody", "1".repeat(40));
+    assert_hr(w.open(&unknown, &w.group, None), hresult::PEER_E_IDENTITY_NOT_FOUND);
+}
+
+#[test]
+fn step2_identity_key_not_accessible() {
+    let w = World::new(1, None);
+    let key = w.ctx.identity(&w.alice).unwrap().key_path().to_owned();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let e = assert_hr(w.open(&w.alice, &w.group, None), hresult::PEER_E_NO_KEY_ACCESS);
+    assert!(e.to_string().contains(&key.display().to_string()), "{e}");
+}
+
+#[test]
+fn step2_damaged_identity_certificate_is_a_crypto_error() {
+    let w = World::new(1, None);
+    let key = w.ctx.identity(&w.alice).unwrap().key_path().to_owned();
+    let cert = key.with_file_name("certificate.der");
+    let bytes = std::fs::read(&cert).unwrap();
+    std::fs::write(&cert, &bytes[..bytes.len() / 2]).unwrap();
+    let e = assert_hr(w.open(&w.alice, &w.group, None), hresult::NTE_BAD_KEYSET);
+    assert!(e.to_string().contains("certificate.der"), "{e}");
+}
+
+// ---- 3. the group ----
+
+#[test]
+fn step3_group_not_created_or_joined_by_the_identity() {
+    let w = World::new(1, None);
+    // Bob has not joined Alice's group.
+    assert_hr(w.open(&w.bob, &w.group, None), hresult::PEER_E_NOT_FOUND);
+    let other = format!("{}.chat", "2".repeat(40));
+    assert_hr(w.open(&w.alice, &other, None), hresult::PEER_E_NOT_FOUND);
+}
+
+#[test]
+fn step3_group_key_not_accessible() {
+    let w = World::new(1, None);
+    let group_key = std::fs::read_dir(w.root.join("groups"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|g| g.unwrap().path().join("group.key"))
+        .find(|p| p.exists())
+        .expect("the owner's group key");
+    std::fs::set_permissions(&group_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = assert_hr(w.open(&w.alice, &w.group, None), hresult::PEER_E_NO_KEY_ACCESS);
+    assert!(e.to_string().contains("group.key"), "{e}");
+}
+
+// ---- 4. the cloud ----
+
+#[test]
+fn step4_no_cloud() {
+    let w = World::new(0, None);
+    assert_hr(w.open(&w.alice, &w.group, Some("LinkLocal_")), hresult::PEER_E_NO_CLOUD);
+    assert_hr(w.open(&w.alice, &w.group, Some("SiteLocal_")), hresult::PEER_E_NO_CLOUD);
+}
+
+#[test]
+fn step4_ambiguous_cloud_lists_the_candidates() {
+    let w = World::new(2, None);
+    let e = assert_hr(w.open(&w.alice, &w.group, Some("LinkLocal_")), hresult::PEER_E_CLOUD_NAME_AMBIGUOUS);
+    assert!(e.to_string().contains("LinkLocal_eth0") && e.to_string().contains("LinkLocal_eth1"), "{e}");
+}
+
+#[test]
+fn step4_without_a_cloud_the_groups_own_is_used() {
+    // Created in LinkLocal_: fine on a host with one link-local interface...
+    let w = World::new(1, Some("LinkLocal_"));
+    let g = w.open(&w.alice, &w.group, None).unwrap();
+    assert_eq!(g.cloud().name.to_string(), "LinkLocal_eth0");
+    // ...no cloud on a host with none, ambiguous on a host with two.
+    assert_hr(w.on_host(0).open_group_blocking(&w.alice, &w.group, None), hresult::PEER_E_NO_CLOUD);
+    assert_hr(w.on_host(2).open_group_blocking(&w.alice, &w.group, None), hresult::PEER_E_CLOUD_NAME_AMBIGUOUS);
+    // A cloud given explicitly wins over the stored one.
+    let g = w.on_host(2).open_group_blocking(&w.alice, &w.group, Some("Global_")).unwrap();
+    assert_eq!(g.cloud().name.to_string(), "Global_");
+}
+
+// ---- 5. the handle ----
+
+#[test]
+fn step5_the_handle_starts_offline_and_sees_another_processs_presence() {
+    let w = World::new(1, None);
+    let first = w.open(&w.alice, &w.group, None).unwrap();
+    let second = w.open(&w.alice, &w.group, None).unwrap();
+    assert_eq!(first.status().unwrap(), GroupStatus::OFFLINE);
+    // Another application connects the group: every handle reports it.
+    first.publish_status(&GroupStatus { listening: true, connections: 2, presence_pid: None }).unwrap();
+    let seen = second.status().unwrap();
+    assert!(seen.is_connected() && seen.listening && seen.connections == 2);
+    assert_eq!(seen.presence_pid, Some(std::process::id()));
+}
+
+#[test]
+fn step5_a_presence_left_by_a_dead_process_reads_offline() {
+    let w = World::new(1, None);
+    let g = w.open(&w.alice, &w.group, None).unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    g.publish_status(&GroupStatus { listening: true, connections: 1, presence_pid: Some(dead) }).unwrap();
+    assert_eq!(g.status().unwrap(), GroupStatus::OFFLINE);
+}
+
+// ---- several handles ----
+
+fn new_record(text: &str) -> NewRecord {
+    NewRecord {
+        record_type: uuid::Uuid::from_u128(42),
+        attributes: Attributes::empty(),
+        expires: Timestamp::now().saturating_add(Duration::from_secs(600)),
+        data: text.as_bytes().to_vec(),
+    }
+}
+
+#[test]
+fn handles_are_independent_over_the_same_data() {
+    let w = World::new(1, None);
+    let a = w.open(&w.alice, &w.group, None).unwrap();
+    let b = w.open(&w.alice, &w.group, None).unwrap();
+    let mut events = b.events(&[EventType::RecordChanged]).unwrap();
+    let record = a.add_record(new_record("one")).unwrap();
+    match events.recv_timeout(Duration::from_secs(10)).unwrap() {
+        Some(Event::RecordChanged { id, .. }) => assert_eq!(id, record.id),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(b.record(record.id).unwrap().data, b"one");
+    // Closing one leaves the other working.
+    a.close();
+    let second = b.add_record(new_record("two")).unwrap();
+    assert_eq!(b.records(None).unwrap().len(), 2);
+    assert_eq!(b.record(second.id).unwrap().data, b"two");
+}
+
+#[test]
+fn deleting_the_group_ends_other_handles() {
+    let w = World::new(1, None);
+    let g = w.open(&w.alice, &w.group, None).unwrap();
+    let mut events = g.events(&[]).unwrap();
+    w.ctx.delete_group(&w.alice, &w.group).unwrap();
+    match events.recv_timeout(Duration::from_secs(10)).unwrap() {
+        Some(Event::StatusChanged { deleted: true, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_hr(g.add_record(new_record("late")), hresult::PEER_E_INVALID_GROUP);
+    assert_hr(g.properties(), hresult::PEER_E_INVALID_GROUP);
+    assert_hr(w.open(&w.alice, &w.group, None), hresult::PEER_E_NOT_FOUND);
+}
+
+#[test]
+fn a_joined_member_opens_its_own_copy() {
+    let w = World::new(1, None);
+    let bob = w.ctx.identity(&w.bob).unwrap();
+    let request = InvitationRequest { roles: vec![Role::Member], expiration: None };
+    let invitation = w.ctx.invite(&w.alice, &w.group, &bob.info().to_xml(), &request).unwrap();
+    let joined = w.ctx.join(&w.bob, &invitation).unwrap();
+    assert_eq!(joined.group().to_string(), w.group);
+    assert!(matches!(w.ctx.join(&w.bob, &invitation).unwrap(), peergroup::Joined::AlreadyMember(_)));
+    let g = w.open(&w.bob, &w.group, None).unwrap();
+    assert_eq!(g.roles(), &[Role::Member]);
+    assert_eq!(g.status().unwrap(), GroupStatus::OFFLINE);
+    // Members may not change the group's properties.
+    assert_hr(g.set_properties("mine", ""), hresult::PEER_E_NOT_AUTHORIZED);
+}
