@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 
-use crate::error::{IdentityError, KeyAccessReason, Result};
+use crate::error::{IdentityError, Result};
 use crate::peer_name::PeerName;
 use crate::provider::{CryptoProvider, SigningKey, default_provider};
 use crate::x509::{self, OID_COMMON_NAME, OID_NAME, VerifiedCertificate};
@@ -195,13 +195,10 @@ impl Identity {
         if let Some(key) = self.inner.key.get() {
             return Ok(key.as_ref());
         }
-        let key = match load_signing_key(&self.inner.key_path, self.inner.provider, &self.inner.info.public_key) {
-            Err(IdentityError::NoKeyAccess { reason: KeyAccessReason::Missing, .. })
-                if self.inner.key_path.parent().is_some_and(|dir| std::fs::symlink_metadata(dir).is_err()) =>
-            {
-                return Err(IdentityError::IdentityDeleted { name: self.inner.info.peer_name.to_string() });
-            }
-            other => other?,
+        let dir = self.inner.key_path.parent().unwrap_or(&self.inner.key_path);
+        let load = || load_signing_key(&self.inner.key_path, self.inner.provider, &self.inner.info.public_key);
+        let Some(key) = crate::keystore::read_whole(dir, load)? else {
+            return Err(IdentityError::IdentityDeleted { name: self.inner.info.peer_name.to_string() });
         };
         // Two threads may race to decode; either result is the same key.
         let _ = self.inner.key.set(key);

@@ -163,21 +163,12 @@ impl Keystore {
         check_private_dir(&self.root)?;
         check_private_dir(&self.identities())?;
         let dir = self.dir_of(&name.authority());
-        match check_private_dir(&dir) {
-            Err(IdentityError::NoKeyAccess { reason: KeyAccessReason::Missing, .. }) => return Err(not_found()),
-            other => other?,
-        }
         let key_path = dir.join(KEY);
-        let checked = check_private_file(&key_path).and_then(|()| self.read_info(&dir));
-        let info = match checked {
-            // The folder appears and disappears whole; a file missing from a folder that is
-            // gone means the identity was deleted meanwhile.
-            Err(IdentityError::NoKeyAccess { reason: KeyAccessReason::Missing, .. })
-                if fs::symlink_metadata(&dir).is_err() =>
-            {
-                return Err(not_found());
-            }
-            other => other?,
+        let Some(info) = read_whole(&dir, || {
+            check_private_dir(&dir).and_then(|()| check_private_file(&key_path)).and_then(|()| self.read_info(&dir))
+        })?
+        else {
+            return Err(not_found());
         };
         if info.peer_name() != name {
             // Same key, other classifier: not this identity.
@@ -215,12 +206,8 @@ impl Keystore {
                 continue;
             }
             let dir = entry.path();
-            match self.read_info(&dir) {
-                Ok(info) => out.push(info),
-                // Deleted since the folder was listed.
-                Err(IdentityError::NoKeyAccess { reason: KeyAccessReason::Missing, ref path })
-                    if !dir.exists() || path == &dir => {}
-                Err(e) => return Err(e),
+            if let Some(info) = read_whole(&dir, || self.read_info(&dir))? {
+                out.push(info);
             }
         }
         out.sort_by(|a, b| a.peer_name().cmp(b.peer_name()));
@@ -316,6 +303,30 @@ pub(crate) fn issue_identity_certificate(
         extensions: Vec::new(),
     };
     x509::issue(&template, key)
+}
+
+/// Reads an identity folder with `read`, against other processes that delete it, or delete and
+/// create it again, meanwhile. A folder appears and disappears whole (one rename), so a file
+/// missing from a folder that is gone means "deleted" (`None`), and a file missing from a folder
+/// that is there is read again: a folder replaced meanwhile reads whole on a later attempt
+/// (inode numbers are reused at once, so they cannot tell a new folder from the old one), while
+/// a file that really is missing stays missing on every attempt.
+pub(crate) fn read_whole<T>(dir: &Path, read: impl Fn() -> Result<T>) -> Result<Option<T>> {
+    const ATTEMPTS: usize = 16;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match read() {
+            Err(e @ IdentityError::NoKeyAccess { reason: KeyAccessReason::Missing, .. }) => {
+                match fs::symlink_metadata(dir) {
+                    Err(_) => return Ok(None),
+                    Ok(_) if attempts < ATTEMPTS => continue,
+                    Ok(_) => return Err(e),
+                }
+            }
+            other => return other.map(Some),
+        }
+    }
 }
 
 #[cfg(test)]
