@@ -204,7 +204,7 @@ impl Context {
         // 3. The identity created or joined the group, and the group's keys may be used.
         let membership = self.memberships.get(&identity_name, &group_name)?;
         if membership.is_owner_chain() {
-            self.memberships.group_key(&identity_name, &group_name)?;
+            self.memberships.check_group_key_access(&identity_name, &group_name)?;
         }
         Ok(PreparedOpen { identity, group: group_name, membership })
     }

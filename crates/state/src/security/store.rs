@@ -1,0 +1,350 @@
+//! The persistent side of group security, on top of the group database store
+//! ([`crate::GroupStore`]): each group's folder holds, besides the database,
+//!
+//! ```text
+//! <keystore root>/groups/<identity authority>/<group folder>/    0700  (see docs/storage.md)
+//!     group.db ...                                                     the group database
+//!     membership      0600  PEM "PEERGROUP MEMBERSHIP": chain, cloud, friendly name, synchronised
+//!     group.key       0600  PKCS#8 DER of the group key, the owner's only
+//! ```
+//!
+//! Creating or joining writes these inside the store's creation hook, so a group appears whole
+//! or not at all, and deleting the group ([`crate::GroupStore::delete`]) removes them with the
+//! database. The group key follows the identity keys' rules (`peergroup_identity::secure_fs`):
+//! a file of mode 0600 in folders of mode 0700 owned by the user, never through a link;
+//! anything else is `PEER_E_NO_KEY_ACCESS` naming the path.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use peergroup_identity::provider::Pkcs8Der;
+use peergroup_identity::x509::to_pem;
+use peergroup_identity::{Identity, IdentityInfo, Keystore, PeerName, SigningKey, load_signing_key, secure_fs};
+
+use super::config::{self, ImportedConfig, membership_from_pem, membership_to_pem};
+use super::invitation::{self, InvitationRequest};
+use super::membership::Membership;
+use super::properties::NewGroup;
+use crate::db::GroupDb;
+use crate::error::{Result, StateError};
+use crate::properties::{DEFAULT_PRESENCE_LIFETIME, GroupProperties, Member};
+use crate::store::{DB_FILE, GroupStore};
+
+/// The membership file in a group's folder.
+pub const MEMBERSHIP_FILE: &str = "membership";
+/// The owner's group key file in a group's folder.
+pub const GROUP_KEY_FILE: &str = "group.key";
+
+/// What `PeerGroupJoin` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinOutcome {
+    /// The identity is now a member (not synchronised yet).
+    Joined(Membership),
+    /// The identity was a member already; nothing changed (`PEER_S_ALREADY_A_MEMBER`, a success
+    /// code). Carries the membership kept.
+    AlreadyMember(Membership),
+}
+
+impl JoinOutcome {
+    /// The membership, whichever the outcome.
+    pub fn membership(&self) -> &Membership {
+        match self {
+            JoinOutcome::Joined(m) | JoinOutcome::AlreadyMember(m) => m,
+        }
+    }
+}
+
+/// Group security for every identity of one keystore: create, join, invite, export, import.
+#[derive(Debug, Clone)]
+pub struct MembershipStore {
+    root: PathBuf,
+}
+
+/// The database member entry of a membership: the member's key, roles and chain (PEM, root
+/// first).
+fn member_entry(membership: &Membership) -> Member {
+    let leaf = membership.chain.leaf();
+    Member {
+        peer_name: leaf.subject.clone(),
+        friendly_name: leaf.friendly_name.clone(),
+        public_key: leaf.public_key.clone(),
+        certificate: membership
+            .chain
+            .to_der()
+            .iter()
+            .map(|c| to_pem("CERTIFICATE", c))
+            .collect::<String>()
+            .into_bytes(),
+        roles: leaf.roles.iter().map(|r| r.guid()).collect(),
+        flags: 0,
+    }
+}
+
+/// Properties for a group joined or imported before any synchronisation: what the chain and the
+/// invitation tell (names, cloud), Windows' defaults for the rest. They stand in until the
+/// first synchronisation brings the group's own (`GroupNotReady` until then).
+fn provisional_properties(membership: &Membership) -> Result<GroupProperties> {
+    let group = membership.group().clone();
+    let creator = membership.chain.certificates().get(1).map(|c| c.subject.clone()).unwrap_or_else(|| group.clone());
+    let mut props = GroupProperties::new(group.clone(), creator, &membership.group_friendly_name);
+    if props.friendly_name.is_empty() {
+        props.friendly_name = group.classifier().to_owned();
+    }
+    props.cloud_name = Some(membership.cloud.name.clone());
+    props.cloud_scope = membership.cloud.scope;
+    props.cloud_flags = membership.cloud.flags;
+    Ok(props)
+}
+
+impl NewGroup {
+    /// The database properties of the group created from these properties.
+    pub fn to_properties(&self, group: &PeerName, creator: &PeerName) -> GroupProperties {
+        let mut props = GroupProperties::new(group.clone(), creator.clone(), self.effective_friendly_name());
+        props.comment = self.comment.clone();
+        props.cloud_name = Some(self.cloud.name.clone());
+        props.cloud_scope = self.cloud.scope;
+        props.cloud_flags = self.cloud.flags;
+        props.flags = self.flags;
+        props.member_data_lifetime = u32::try_from(self.effective_member_data_lifetime().as_secs()).unwrap_or(u32::MAX);
+        props.presence_lifetime =
+            u32::try_from(self.presence_lifetime.as_secs()).unwrap_or(u32::MAX).max(DEFAULT_PRESENCE_LIFETIME);
+        props.authentication_schemes = super::AUTH_GMC;
+        props
+    }
+}
+
+impl MembershipStore {
+    /// The store of `keystore`'s identities.
+    pub fn for_keystore(keystore: &Keystore) -> Self {
+        Self::open(keystore.root())
+    }
+
+    /// The store under a keystore root folder.
+    pub fn open(keystore_root: impl AsRef<Path>) -> Self {
+        MembershipStore { root: keystore_root.as_ref().to_owned() }
+    }
+
+    /// The group database store of `identity` (creates its private folder).
+    pub fn groups(&self, identity: &PeerName) -> Result<GroupStore> {
+        GroupStore::at_root(&self.root, identity)
+    }
+
+    /// The folder of `identity`'s membership of `group` (whether or not it exists).
+    pub fn dir(&self, identity: &PeerName, group: &PeerName) -> Result<PathBuf> {
+        Ok(self.groups(identity)?.group_dir(group))
+    }
+
+    /// `PeerGroupCreate`: generates the group key pair with the creator's crypto provider, then
+    /// [`Self::create_group_with_key`].
+    pub fn create_group(&self, creator: &Identity, properties: &NewGroup) -> Result<GroupDb> {
+        properties.validate()?;
+        let key = creator.provider().generate_key()?;
+        self.create_group_with_key(creator, properties, key, SystemTime::now())
+    }
+
+    /// `PeerGroupCreate` with a given group key (PKCS#8 DER): makes the GRC and the creator's
+    /// administrator GMC, and creates the group database with the properties, the creator as
+    /// member, the membership and the group key. Returns the open database.
+    pub fn create_group_with_key(
+        &self,
+        creator: &Identity,
+        properties: &NewGroup,
+        group_key: Pkcs8Der,
+        now: SystemTime,
+    ) -> Result<GroupDb> {
+        let created = properties.create_certificates(creator.info(), group_key, now)?;
+        let membership = Membership {
+            identity: creator.peer_name().clone(),
+            group_friendly_name: properties.effective_friendly_name().to_owned(),
+            cloud: properties.cloud.clone(),
+            chain: created.chain,
+            synchronized: true,
+        };
+        let props = properties.to_properties(&created.group, creator.peer_name());
+        self.groups(creator.peer_name())?.create(&props, |db| {
+            secure_fs::write_private_file(&db.dir().join(GROUP_KEY_FILE), &created.group_key)?;
+            write_membership(db.dir(), &membership)?;
+            db.put_member(&member_entry(&membership))
+        })
+    }
+
+    /// The membership of `identity` in `group` ([`StateError::GroupNotFound`] if none,
+    /// [`StateError::CorruptMembership`] naming the file if it is damaged or missing beside a
+    /// group database). Its chain is validated (not its times: an expired membership still
+    /// opens, and fails to connect).
+    pub fn get(&self, identity: &PeerName, group: &PeerName) -> Result<Membership> {
+        let dir = self.dir(identity, group)?;
+        let path = dir.join(MEMBERSHIP_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if dir.join(DB_FILE).exists() {
+                    return Err(StateError::CorruptMembership { path, reason: "missing beside the database".into() });
+                }
+                return Err(StateError::GroupNotFound { group: group.to_string(), identity: identity.to_string() });
+            }
+            Err(e) => return Err(StateError::Io { path, source: e }),
+        };
+        let membership = membership_from_pem(&text)
+            .map_err(|reason| StateError::CorruptMembership { path: path.clone(), reason })?;
+        if membership.identity != *identity || membership.group() != group {
+            return Err(StateError::CorruptMembership {
+                path,
+                reason: format!("holds {} in {}, not {identity} in {group}", membership.identity, membership.group()),
+            });
+        }
+        Ok(membership)
+    }
+
+    /// The memberships of every group `identity` created, joined or imported (`PeerEnumGroups`),
+    /// sorted by group peer name.
+    pub fn list(&self, identity: &PeerName) -> Result<Vec<Membership>> {
+        self.groups(identity)?.list()?.iter().map(|p| self.get(identity, &p.group_peer_name)).collect()
+    }
+
+    /// Checks that the owner's group key may be used (the file rules of
+    /// [`peergroup_identity::secure_fs`]; `NoKeyAccess` naming the path, also when it is
+    /// missing) without reading or decoding it: what `PeerGroupOpen` needs of the owner.
+    pub fn check_group_key_access(&self, identity: &PeerName, group: &PeerName) -> Result<()> {
+        Ok(secure_fs::check_private_file(&self.dir(identity, group)?.join(GROUP_KEY_FILE))?)
+    }
+
+    /// The group private key, for the owner only: checks the file rules
+    /// ([`peergroup_identity::IdentityError::NoKeyAccess`] naming the path) and that the key is
+    /// the group root's. [`StateError::NotAuthorized`] for a member that does not hold it.
+    pub fn group_key(&self, identity: &PeerName, group: &PeerName) -> Result<Box<dyn SigningKey>> {
+        let membership = self.get(identity, group)?;
+        let path = self.dir(identity, group)?.join(GROUP_KEY_FILE);
+        if std::fs::symlink_metadata(&path).is_err() && !membership.is_owner_chain() {
+            return Err(StateError::NotAuthorized {
+                identity: identity.to_string(),
+                group: group.to_string(),
+                reason: "only the group's creator holds the group key".into(),
+            });
+        }
+        let provider = peergroup_identity::default_provider();
+        Ok(load_signing_key(&path, provider, &membership.chain.root().public_key)?)
+    }
+
+    /// `PeerGroupJoin`: checks the invitation against `identity` ([`invitation::accept`]) and
+    /// the identity's key-file rules, then creates the group database (provisional
+    /// properties, the identity as member) with the membership, not synchronised. Joining a
+    /// group the identity is already in changes nothing ([`JoinOutcome::AlreadyMember`]).
+    pub fn join(&self, identity: &Identity, invitation_text: &str, now: SystemTime) -> Result<JoinOutcome> {
+        let info = invitation::accept(invitation_text, identity.info(), now)?;
+        secure_fs::check_private_file(identity.key_path())?;
+        match self.get(identity.peer_name(), &info.group) {
+            Ok(existing) => return Ok(JoinOutcome::AlreadyMember(existing)),
+            Err(StateError::GroupNotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let membership = info.membership();
+        match self.install(&membership, None) {
+            Ok(()) => Ok(JoinOutcome::Joined(membership)),
+            // Another process joined the same group at the same moment.
+            Err(StateError::GroupExists { .. }) => {
+                Ok(JoinOutcome::AlreadyMember(self.get(identity.peer_name(), &info.group)?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates the group database of a joined or imported membership.
+    fn install(&self, membership: &Membership, group_key: Option<&[u8]>) -> Result<()> {
+        let props = provisional_properties(membership)?;
+        self.groups(&membership.identity)?.create(&props, |db| {
+            if let Some(key) = group_key {
+                secure_fs::write_private_file(&db.dir().join(GROUP_KEY_FILE), key)?;
+            }
+            write_membership(db.dir(), membership)?;
+            db.put_member(&member_entry(membership))
+        })?;
+        Ok(())
+    }
+
+    /// Records that the group has been synchronised with a member (the sync layer calls this
+    /// after its first synchronisation); from then on the group is ready.
+    pub fn mark_synchronized(&self, identity: &PeerName, group: &PeerName) -> Result<Membership> {
+        let mut membership = self.get(identity, group)?;
+        if !membership.synchronized {
+            membership.synchronized = true;
+            write_membership(&self.dir(identity, group)?, &membership)?;
+        }
+        Ok(membership)
+    }
+
+    /// `PeerGroupCreateInvitation` / `PeerGroupIssueCredentials` by `issuer` in `group`
+    /// ([`invitation::create`], signed with the issuer's identity key).
+    pub fn create_invitation(
+        &self,
+        issuer: &Identity,
+        group: &PeerName,
+        invitee: &IdentityInfo,
+        request: &InvitationRequest,
+        now: SystemTime,
+    ) -> Result<String> {
+        let membership = self.get(issuer.peer_name(), group)?;
+        invitation::create(&membership, issuer.signing_key()?, invitee, request, now)
+    }
+
+    /// `PeerGroupExportConfig`: the membership of `identity` in `group`, with the group key if
+    /// it holds it, protected by `password` ([`config::export`]).
+    pub fn export_config(&self, identity: &Identity, group: &PeerName, password: &str) -> Result<String> {
+        // As Windows' NO_KEY_ACCESS check: the identity's own key must be usable here.
+        identity.signing_key()?;
+        let membership = self.get(identity.peer_name(), group)?;
+        let path = self.dir(identity.peer_name(), group)?.join(GROUP_KEY_FILE);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            let key = secure_fs::read_private_file(&path)?;
+            config::export(&membership, Some(&key), password)
+        } else {
+            config::export(&membership, None, password)
+        }
+    }
+
+    /// `PeerGroupImportConfig`: reads an export ([`config::import`]) for `identity`, which must
+    /// exist locally already and be the one the export is for ([`StateError::InvalidConfig`]
+    /// otherwise); an existing membership is [`StateError::GroupExists`] unless `overwrite`
+    /// (then the group is deleted first, database included). The group starts not
+    /// synchronised, as after a join: the export carries no database. Returns the membership
+    /// (identity and group peer name for `PeerGroupOpen`).
+    pub fn import_config(
+        &self,
+        identity: &Identity,
+        text: &str,
+        password: &str,
+        overwrite: bool,
+    ) -> Result<Membership> {
+        let ImportedConfig { mut membership, group_key } = config::import(text, password)?;
+        if membership.identity != *identity.peer_name()
+            || membership.chain.leaf().public_key.as_slice() != identity.public_key_der()
+        {
+            return Err(StateError::InvalidConfig {
+                reason: format!(
+                    "the configuration is for identity {}, not {}",
+                    membership.identity,
+                    identity.peer_name()
+                ),
+            });
+        }
+        membership.synchronized = false;
+        let groups = self.groups(identity.peer_name())?;
+        let group = membership.group().clone();
+        if groups.group_dir(&group).exists() {
+            if !overwrite {
+                return Err(StateError::GroupExists {
+                    group: group.to_string(),
+                    identity: identity.peer_name().to_string(),
+                });
+            }
+            groups.delete(&group)?;
+        }
+        self.install(&membership, group_key.as_deref().map(|k| k.as_slice()))?;
+        Ok(membership)
+    }
+}
+
+fn write_membership(dir: &Path, membership: &Membership) -> Result<()> {
+    secure_fs::replace_private_file(&dir.join(MEMBERSHIP_FILE), membership_to_pem(membership)?.as_bytes())?;
+    Ok(())
+}
