@@ -1,1 +1,78 @@
-//! Cloud discovery for peergroup (work in progress).
+//! Cloud discovery for peergroup: which clouds this host is in, and which one a cloud name
+//! means.
+//!
+//! Windows' PNRP is gone; peergroup defines clouds on what exists today. The host's network
+//! interfaces give the global cloud `Global_` and one `LinkLocal_<interface>` /
+//! `SiteLocal_<interface>` cloud per suitable interface; DNS gives private clouds named by a
+//! domain (`_peergroup._udp.<domain>` SRV records list their seeds). `docs/clouds.md` has the
+//! names, scopes, states, the DNS descriptor and the resolution rule.
+//!
+//! The rules are pure functions over an interface list ([`clouds_from_interfaces`],
+//! [`select`], [`decide_dns`], [`parse_descriptor`]); the real sources sit behind
+//! [`InterfaceSource`] ([`SystemInterfaces`] reads `getifaddrs`) and [`CloudResolver`] (DNS
+//! with hickory-resolver, bounded by a timeout, answers cached for their TTL).
+//!
+//! ```
+//! use peergroup_pnrp::{CloudResolver, CloudState, DnsConfig, Interface, PnrpError, Scope, discover};
+//!
+//! // A fixed host: loopback, and one Ethernet interface with only a link-local address.
+//! let lo = Interface { name: "lo".into(), index: 1, up: true, loopback: true, multicast: false,
+//!                      addrs: vec!["::1".parse()?] };
+//! let eth0 = Interface { name: "eth0".into(), index: 2, up: true, loopback: false, multicast: true,
+//!                        addrs: vec!["fe80::1".parse()?] };
+//! let host = vec![lo, eth0.clone()];
+//!
+//! let clouds = discover(&host)?;
+//! let names: Vec<String> = clouds.iter().map(|c| c.name.to_string()).collect();
+//! assert_eq!(names, ["Global_", "LinkLocal_eth0"]);
+//! assert_eq!(clouds[0].state, CloudState::NoNet); // offline, yet groups can open
+//!
+//! let resolver = CloudResolver::new(DnsConfig::default());
+//! // Rule 2: a bare scope name picks the single cloud of that scope.
+//! let cloud = resolver.resolve_blocking(Some("LinkLocal_"), &host)?;
+//! assert_eq!((cloud.scope, cloud.scope_id), (Scope::LinkLocal, 2));
+//! // Rule 3: an interface name from another host falls back to its scope.
+//! assert_eq!(resolver.resolve_blocking(Some("LinkLocal_en0"), &host)?.name, cloud.name);
+//!
+//! // With two link-local interfaces the bare name is ambiguous.
+//! let two = vec![eth0, Interface { name: "wlan0".into(), index: 3, up: true, loopback: false,
+//!                                  multicast: true, addrs: vec!["fe80::2".parse()?] }];
+//! match resolver.resolve_blocking(Some("LinkLocal_"), &two) {
+//!     Err(PnrpError::Ambiguous { candidates, .. }) => assert_eq!(candidates, ["LinkLocal_eth0", "LinkLocal_wlan0"]),
+//!     other => panic!("{other:?}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod cache;
+mod cloud;
+mod config;
+mod descriptor;
+mod dns;
+mod error;
+mod interfaces;
+mod name;
+mod resolver;
+mod rule;
+mod system;
+#[doc(hidden)]
+pub mod testing;
+
+pub use cache::{DnsCache, MAX_CACHE_ENTRIES, MAX_NEGATIVE_TTL, MAX_POSITIVE_TTL};
+pub use cloud::{Cloud, CloudState, Scope, Seed};
+pub use config::{
+    CONFIG_FILE, DEFAULT_TIMEOUT, DnsConfig, MAX_CONFIG_LEN, MAX_NAMESERVERS, MAX_SEARCH_DOMAINS, MAX_TIMEOUT,
+    RESOLV_CONF,
+};
+pub use descriptor::{
+    DESCRIPTOR_PREFIX, MAX_SRV_RECORDS, MAX_TXT_LEN, MAX_TXT_RECORDS, SrvRecord, TXT_VERSION, descriptor_name,
+    parse_descriptor,
+};
+pub use error::{NoCloudCause, PnrpError, Result};
+pub use interfaces::{
+    Interface, InterfaceSource, clouds_from_interfaces, discover, is_ipv6_link_local, is_routable, is_unique_local,
+};
+pub use name::{CloudName, MAX_CLOUD_NAME_LEN, MAX_DNS_NAME_LEN, MAX_INTERFACE_NAME_LEN};
+pub use resolver::{CloudResolver, resolve_cloud};
+pub use rule::{DnsAnswer, LocalMatch, decide_dns, select};
+pub use system::SystemInterfaces;

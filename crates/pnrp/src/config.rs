@@ -1,0 +1,238 @@
+//! DNS settings: the system's (`/etc/resolv.conf`), overridden by `<home>/config.toml`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{PnrpError, Result};
+use crate::name::parse_dns;
+
+/// The system resolver configuration file.
+pub const RESOLV_CONF: &str = "/etc/resolv.conf";
+
+/// The name of the configuration file inside the peergroup home.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// The largest configuration file read, in bytes.
+pub const MAX_CONFIG_LEN: u64 = 64 * 1024;
+
+/// The most name servers and search domains kept.
+pub const MAX_NAMESERVERS: usize = 8;
+
+/// The most search domains kept.
+pub const MAX_SEARCH_DOMAINS: usize = 8;
+
+/// The timeout when neither file sets one (glibc's default).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest timeout accepted.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where and how DNS clouds are looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// Name servers, asked over UDP (and TCP for truncated answers).
+    pub nameservers: Vec<SocketAddr>,
+    /// Search domains for relative cloud names, without final dots.
+    pub search: Vec<String>,
+    /// The bound on a whole DNS resolution.
+    pub timeout: Duration,
+}
+
+impl Default for DnsConfig {
+    /// No name server, no search domain, the default timeout.
+    fn default() -> Self {
+        Self { nameservers: Vec::new(), search: Vec::new(), timeout: DEFAULT_TIMEOUT }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    dns: Option<DnsSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DnsSection {
+    nameservers: Option<Vec<String>>,
+    search: Option<Vec<String>>,
+    timeout_ms: Option<u64>,
+}
+
+impl DnsConfig {
+    /// The settings of a `resolv.conf` text (`nameserver`, `search`/`domain`,
+    /// `options timeout:N`). Lines it cannot read are skipped, as the C library does.
+    pub fn from_resolv_conf(text: &[u8]) -> Self {
+        let (conf, _skipped) = resolv_conf::Config::parse_with_errors(text);
+        let nameservers =
+            conf.nameservers.iter().take(MAX_NAMESERVERS).map(|ip| SocketAddr::new(IpAddr::from(ip.clone()), 53));
+        let search = conf
+            .get_last_search_or_domain()
+            .filter_map(|d| {
+                let d = d.strip_suffix('.').unwrap_or(d);
+                parse_dns(d).ok().map(|n| n.as_str().to_owned())
+            })
+            .take(MAX_SEARCH_DOMAINS)
+            .collect();
+        let timeout = Duration::from_secs(u64::from(conf.timeout.max(1))).min(MAX_TIMEOUT);
+        Self { nameservers: nameservers.collect(), search, timeout }
+    }
+
+    /// The system's settings, from [`RESOLV_CONF`]; the default when it cannot be read.
+    pub fn system() -> Self {
+        std::fs::read(RESOLV_CONF).map(|text| Self::from_resolv_conf(&text)).unwrap_or_default()
+    }
+
+    /// The system's settings overridden by `<home>/config.toml` when it exists (`home` is the
+    /// peergroup home, the keystore root; see `peergroup_identity::Keystore::default_root`).
+    pub fn load(home: &Path) -> Result<Self> {
+        let mut config = Self::system();
+        config.apply_file(&home.join(CONFIG_FILE))?;
+        Ok(config)
+    }
+
+    /// Applies the `[dns]` table of a configuration file, if the file exists:
+    ///
+    /// ```toml
+    /// [dns]
+    /// nameservers = ["192.0.2.53", "[2001:db8::53]:5353"]  # port 53 when left out
+    /// search = ["corp.example"]
+    /// timeout_ms = 2000
+    /// ```
+    ///
+    /// Each key present replaces the system's value. Other tables are left to other layers.
+    pub fn apply_file(&mut self, path: &Path) -> Result<()> {
+        let err = |reason: String| PnrpError::Config { path: path.to_owned(), reason };
+        let text = match std::fs::File::open(path) {
+            Ok(file) => {
+                use std::io::Read;
+                let mut text = String::new();
+                file.take(MAX_CONFIG_LEN + 1).read_to_string(&mut text).map_err(|e| err(e.to_string()))?;
+                if text.len() as u64 > MAX_CONFIG_LEN {
+                    return Err(err(format!("larger than {MAX_CONFIG_LEN} bytes")));
+                }
+                text
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(err(e.to_string())),
+        };
+        self.apply_toml(path, &text)
+    }
+
+    /// Applies the `[dns]` table of a configuration text; `path` names it in errors.
+    pub fn apply_toml(&mut self, path: &Path, text: &str) -> Result<()> {
+        let err = |reason: String| PnrpError::Config { path: PathBuf::from(path), reason };
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |span| {
+                1 + text.as_bytes()[..span.start.min(text.len())].iter().filter(|b| **b == b'\n').count()
+            });
+            err(format!("{} (line {line})", e.message()))
+        })?;
+        let Some(dns) = file.dns else { return Ok(()) };
+        if let Some(servers) = dns.nameservers {
+            if servers.len() > MAX_NAMESERVERS {
+                return Err(err(format!("dns.nameservers: at most {MAX_NAMESERVERS} name servers")));
+            }
+            self.nameservers = servers
+                .iter()
+                .map(|s| {
+                    s.parse::<SocketAddr>()
+                        .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                        .map_err(|_| err(format!("dns.nameservers: {s:?} is not an address or address:port")))
+                })
+                .collect::<Result<_>>()?;
+        }
+        if let Some(search) = dns.search {
+            if search.len() > MAX_SEARCH_DOMAINS {
+                return Err(err(format!("dns.search: at most {MAX_SEARCH_DOMAINS} domains")));
+            }
+            self.search = search
+                .iter()
+                .map(|d| {
+                    let bare = d.strip_suffix('.').unwrap_or(d);
+                    parse_dns(bare)
+                        .map(|n| n.as_str().to_owned())
+                        .map_err(|_| err(format!("dns.search: {d:?} is not a domain name")))
+                })
+                .collect::<Result<_>>()?;
+        }
+        if let Some(ms) = dns.timeout_ms {
+            let timeout = Duration::from_millis(ms);
+            if timeout.is_zero() || timeout > MAX_TIMEOUT {
+                return Err(err(format!("dns.timeout_ms: {ms} is not between 1 and {}", MAX_TIMEOUT.as_millis())));
+            }
+            self.timeout = timeout;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_is_read() {
+        let c = DnsConfig::from_resolv_conf(
+            b"# comment\nnameserver 192.0.2.1\nnameserver 2001:db8::1\nsearch a.example b.example.\noptions timeout:2 attempts:3\nbogus line\n",
+        );
+        assert_eq!(c.nameservers, ["192.0.2.1:53".parse().unwrap(), "[2001:db8::1]:53".parse().unwrap()]);
+        assert_eq!(c.search, ["a.example", "b.example"]);
+        assert_eq!(c.timeout, Duration::from_secs(2));
+        let empty = DnsConfig::from_resolv_conf(b"");
+        assert!(empty.nameservers.is_empty() && empty.search.is_empty());
+        assert_eq!(empty.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(DnsConfig::from_resolv_conf(b"domain corp.example\n").search, ["corp.example"]);
+    }
+
+    #[test]
+    fn config_file_overrides_each_key_it_has() {
+        let home = tempfile::tempdir().unwrap();
+        let mut c = DnsConfig::from_resolv_conf(b"nameserver 192.0.2.1\nsearch sys.example\n");
+        c.apply_file(&home.path().join(CONFIG_FILE)).unwrap();
+        assert_eq!(c.search, ["sys.example"], "a missing file changes nothing");
+        std::fs::write(
+            home.path().join(CONFIG_FILE),
+            "[identity]\nother = 1\n[dns]\nnameservers = [\"127.0.0.1:5353\", \"::1\"]\ntimeout_ms = 250\n",
+        )
+        .unwrap();
+        c.apply_file(&home.path().join(CONFIG_FILE)).unwrap();
+        assert_eq!(c.nameservers, ["127.0.0.1:5353".parse().unwrap(), "[::1]:53".parse().unwrap()]);
+        assert_eq!(c.search, ["sys.example"]);
+        assert_eq!(c.timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn config_errors_name_the_file() {
+        let home = tempfile::tempdir().unwrap();
+        let path = home.path().join(CONFIG_FILE);
+        for (text, part) in [
+            ("[dns\n", "unclosed table"),
+            ("[dns]\nnameserver = []\n", "unknown field"),
+            ("[dns]\nnameservers = [\"nope\"]\n", "not an address"),
+            ("[dns]\nsearch = [\"a..b\"]\n", "not a domain"),
+            ("[dns]\ntimeout_ms = 0\n", "between 1 and 60000"),
+            ("[dns]\ntimeout_ms = 60001\n", "between"),
+            ("[dns]\nsearch = [\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\"]\n", "at most 8"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = DnsConfig::default().apply_file(&path).unwrap_err();
+            let PnrpError::Config { path: at, reason } = &err else { panic!("{err:?}") };
+            assert_eq!(at, &path);
+            assert!(reason.contains(part), "{text:?}: {reason:?}");
+            assert!(err.to_string().contains(&path.display().to_string()));
+        }
+        std::fs::write(&path, "x".repeat(70_000)).unwrap();
+        assert!(DnsConfig::default().apply_file(&path).unwrap_err().to_string().contains("larger than"));
+    }
+
+    #[test]
+    fn load_reads_the_home() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join(CONFIG_FILE), "[dns]\nsearch = [\"home.example\"]\n").unwrap();
+        assert_eq!(DnsConfig::load(home.path()).unwrap().search, ["home.example"]);
+    }
+}

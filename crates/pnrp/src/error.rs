@@ -1,0 +1,129 @@
+//! The cloud layer's error type.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cloud::Scope;
+
+/// Why no cloud matched a name (the cause carried by [`PnrpError::NoCloud`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NoCloudCause {
+    /// No up interface gives a cloud of this scope (for example no link-local interface).
+    NoCloudOfScope(Scope),
+    /// Every DNS name tried answered NXDOMAIN.
+    NxDomain {
+        /// The descriptor names queried, in order.
+        queried: Vec<String>,
+    },
+    /// The DNS names exist but hold no peergroup descriptor (no SRV records).
+    NoDescriptor {
+        /// The descriptor names queried, in order.
+        queried: Vec<String>,
+    },
+    /// The descriptor's SRV records all have the target `.`: the domain says it offers no cloud.
+    NotOffered {
+        /// The descriptor name.
+        record: String,
+    },
+    /// No DNS server answered within the timeout.
+    Timeout {
+        /// The configured timeout that elapsed.
+        after: Duration,
+        /// The descriptor names that got no answer.
+        queried: Vec<String>,
+    },
+    /// The DNS servers failed (SERVFAIL, REFUSED, unreachable, ...).
+    DnsFailure {
+        /// What the resolver reported.
+        reason: String,
+    },
+    /// No DNS server is configured (neither in `/etc/resolv.conf` nor in `config.toml`).
+    NoNameservers,
+    /// The name has no search domain to try (a relative name and an empty search list).
+    NoSearchDomains,
+}
+
+impl fmt::Display for NoCloudCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoCloudOfScope(scope) => write!(f, "this host has no {scope} cloud"),
+            Self::NxDomain { queried } => write!(f, "DNS says NXDOMAIN for {}", queried.join(", ")),
+            Self::NoDescriptor { queried } => write!(f, "no SRV records at {}", queried.join(", ")),
+            Self::NotOffered { record } => write!(f, "{record} says the service is not offered (SRV target \".\")"),
+            Self::Timeout { after, queried } => {
+                write!(f, "DNS timeout: no answer within {} ms for {}", after.as_millis(), queried.join(", "))
+            }
+            Self::DnsFailure { reason } => write!(f, "DNS failure: {reason}"),
+            Self::NoNameservers => f.write_str("no DNS server is configured"),
+            Self::NoSearchDomains => f.write_str("a relative name needs a search domain and none is configured"),
+        }
+    }
+}
+
+/// Everything that can go wrong in the cloud layer.
+///
+/// Each variant names the `p2p.h` HRESULT it is meant to map to.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PnrpError {
+    /// A syntactically invalid cloud name (empty, too long, control characters, not a DNS
+    /// name). Maps to `E_INVALIDARG` (0x80070057).
+    #[error("invalid cloud name {name:?}: {reason}")]
+    InvalidCloudName {
+        /// The offending name (cut to 300 characters).
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No cloud matches the name. Maps to `PEER_E_NO_CLOUD` (0x80631001).
+    #[error("no cloud named {name}: {cause}")]
+    NoCloud {
+        /// The name asked for.
+        name: String,
+        /// Why nothing matched.
+        cause: NoCloudCause,
+    },
+    /// More than one cloud matches the name. Maps to `PEER_E_CLOUD_NAME_AMBIGUOUS` (0x80631005).
+    #[error("cloud name {name} is ambiguous: it matches {}", candidates.join(", "))]
+    Ambiguous {
+        /// The name asked for.
+        name: String,
+        /// The names of every matching cloud.
+        candidates: Vec<String>,
+    },
+    /// A DNS descriptor that does not follow the format of `docs/clouds.md`.
+    /// Maps to `HRESULT_FROM_WIN32(ERROR_INVALID_DATA)` (0x8007000D).
+    #[error("malformed cloud descriptor {record}: {reason}")]
+    MalformedDescriptor {
+        /// The record at fault, as `<owner name> <type>` (for example `_peergroup._udp.corp.example. TXT`).
+        record: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A configuration file that cannot be read or parsed.
+    /// Maps to `HRESULT_FROM_WIN32(ERROR_BAD_CONFIGURATION)` (0x8007064A).
+    #[error("configuration file {path}: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The operating system refused to list the network interfaces.
+    /// Maps to `E_FAIL` (0x80004005).
+    #[error("cannot list network interfaces: {0}")]
+    Interfaces(#[source] std::io::Error),
+    /// The blocking API could not start its runtime. Maps to `E_OUTOFMEMORY` (0x8007000E).
+    #[error("cannot start the DNS runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Cuts user input quoted in an error message, so that huge inputs make short errors.
+pub(crate) fn excerpt(s: &str) -> String {
+    s.chars().take(300).collect()
+}
+
+/// The cloud layer's result type.
+pub type Result<T, E = PnrpError> = std::result::Result<T, E>;
