@@ -12,7 +12,7 @@ use peergroup_state::security::{
 use peergroup_state::{GroupProperties, GroupStore};
 
 use crate::error::{Error, Result};
-use crate::group::Group;
+use crate::group::{Group, Slot};
 
 /// Where interfaces come from: the host's, or a fixed list for tests and simulators.
 pub type SharedInterfaces = Arc<dyn InterfaceSource + Send + Sync>;
@@ -219,8 +219,11 @@ struct PreparedOpen {
 impl PreparedOpen {
     /// Step 5: the database opens; the handle starts offline.
     fn finish(self, context: &Context, cloud: Cloud) -> Result<Group> {
+        // The handle's place first: out of places is E_OUTOFMEMORY before SQLite runs out of
+        // file descriptors.
+        let slot = Slot::take()?;
         let store = context.groups_of(self.identity.peer_name())?;
         let db = store.open(&self.group)?;
-        Group::new(self.identity, self.membership, cloud, db)
+        Ok(Group::new(slot, self.identity, self.membership, cloud, db))
     }
 }

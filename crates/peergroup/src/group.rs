@@ -13,21 +13,43 @@ use crate::error::{Error, Result};
 use crate::events::{EventStream, EventType};
 use crate::status::{self, GroupStatus};
 
-/// The most group handles one process keeps open at once; one more is `E_OUTOFMEMORY`.
+/// The most group handles one process keeps open at once; one more is `E_OUTOFMEMORY`. A
+/// process allowed few file descriptors gets fewer (see [`open_group_limit`]).
 pub const MAX_OPEN_GROUPS: usize = 4096;
+
+/// File descriptors one handle may use: the database, its WAL and shared-memory index, and
+/// one more for slack.
+const FDS_PER_GROUP: u64 = 4;
+/// File descriptors left for everything else of the process.
+const FDS_RESERVED: u64 = 64;
 
 static OPEN_GROUPS: AtomicUsize = AtomicUsize::new(0);
 
+/// How many group handles this process may hold now: [`MAX_OPEN_GROUPS`], or fewer when its
+/// file-descriptor limit (`RLIMIT_NOFILE`) would run out first, so that running out of
+/// descriptors is reported as `E_OUTOFMEMORY` before SQLite fails to open a file.
+pub fn open_group_limit() -> usize {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct it is given and has no other effect.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    if rc != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+        return MAX_OPEN_GROUPS;
+    }
+    let by_fds = limit.rlim_cur.saturating_sub(FDS_RESERVED) / FDS_PER_GROUP;
+    usize::try_from(by_fds).unwrap_or(MAX_OPEN_GROUPS).min(MAX_OPEN_GROUPS)
+}
+
 /// One place among the [`MAX_OPEN_GROUPS`], given back when the handle goes.
 #[derive(Debug)]
-struct Slot;
+pub(crate) struct Slot;
 
 impl Slot {
-    fn take() -> Result<Self> {
+    pub(crate) fn take() -> Result<Self> {
+        let max = open_group_limit();
         let taken = OPEN_GROUPS.fetch_add(1, Ordering::AcqRel);
-        if taken >= MAX_OPEN_GROUPS {
+        if taken >= max {
             OPEN_GROUPS.fetch_sub(1, Ordering::AcqRel);
-            return Err(Error::TooManyHandles { open: taken, max: MAX_OPEN_GROUPS });
+            return Err(Error::TooManyHandles { open: taken, max });
         }
         Ok(Slot)
     }
@@ -54,9 +76,8 @@ pub struct Group {
 }
 
 impl Group {
-    pub(crate) fn new(identity: Identity, membership: Membership, cloud: Cloud, db: GroupDb) -> Result<Self> {
-        let slot = Slot::take()?;
-        Ok(Self { identity, membership, cloud, db, _slot: slot })
+    pub(crate) fn new(slot: Slot, identity: Identity, membership: Membership, cloud: Cloud, db: GroupDb) -> Self {
+        Self { identity, membership, cloud, db, _slot: slot }
     }
 
     /// The database, unless the group was deleted: its folder is renamed away at once by a

@@ -45,7 +45,7 @@ mod status;
 pub use context::{Context, Joined, SharedInterfaces};
 pub use error::{Error, Result};
 pub use events::{Event, EventStream, EventType, RecordChange};
-pub use group::{Group, MAX_OPEN_GROUPS};
+pub use group::{Group, MAX_OPEN_GROUPS, open_group_limit};
 pub use hresult::Hresult;
 pub use status::{GroupStatus, PEER_GROUP_STATUS_HAS_CONNECTIONS, PEER_GROUP_STATUS_LISTENING};
 

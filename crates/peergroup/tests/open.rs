@@ -289,3 +289,30 @@ fn a_joined_member_opens_its_own_copy() {
     // Members may not change the group's properties.
     assert_hr(g.set_properties("mine", ""), hresult::PEER_E_NOT_AUTHORIZED);
 }
+
+/// Out of file descriptors for more handles is `E_OUTOFMEMORY`, reported before SQLite fails
+/// to open a file. Runs in a child process whose descriptor limit is lowered.
+#[test]
+fn too_many_handles_is_out_of_memory() {
+    const CHILD: &str = "PEERGROUP_TEST_FD_LIMIT_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "too_many_handles_is_out_of_memory", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        return;
+    }
+    let limit = libc::rlimit { rlim_cur: 128, rlim_max: 128 };
+    // SAFETY: setrlimit only changes this (child) process's limit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    let max = peergroup::open_group_limit();
+    assert_eq!(max, (128 - 64) / 4);
+    let w = World::new(1, None);
+    let handles: Vec<_> = (0..max).map(|_| w.open(&w.alice, &w.group, None).unwrap()).collect();
+    let e = assert_hr(w.open(&w.alice, &w.group, None), hresult::E_OUTOFMEMORY);
+    assert!(e.to_string().contains(&max.to_string()), "{e}");
+    drop(handles);
+    w.open(&w.alice, &w.group, None).unwrap();
+}
