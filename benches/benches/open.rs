@@ -10,36 +10,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
-use peergroup::pnrp::{DnsConfig, Interface};
+use peergroup::pnrp::DnsConfig;
 use peergroup::state::security::MembershipStore;
 use peergroup::{Attribute, Attributes, Context, EventType, Keystore, NewGroup, NewRecord, Record, Timestamp};
 use peergroup_benches::{fixture_dir, test_mode};
 
-/// The host every benchmark sees: loopback and one Ethernet interface (fixed, so the figures
-/// do not depend on this machine's interfaces).
-fn host() -> Vec<Interface> {
-    vec![
-        Interface {
-            name: "lo".into(),
-            index: 1,
-            up: true,
-            loopback: true,
-            multicast: false,
-            addrs: vec!["::1".parse().expect("address")],
-        },
-        Interface {
-            name: "eth0".into(),
-            index: 2,
-            up: true,
-            loopback: false,
-            multicast: true,
-            addrs: vec!["fe80::1".parse().expect("address"), "192.0.2.10".parse().expect("address")],
-        },
-    ]
-}
-
 fn context(root: &Path) -> Context {
-    Context::with_parts(Keystore::open(root).expect("keystore"), DnsConfig::default(), Arc::new(host()))
+    Context::with_parts(
+        Keystore::open(root).expect("keystore"),
+        DnsConfig::default(),
+        Arc::new(peergroup::testing::host_with_link_locals(1)),
+    )
 }
 
 /// A keystore with identity `alice`, `groups` groups of hers, and `records` records in the

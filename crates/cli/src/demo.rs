@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use peergroup::pnrp::{DnsConfig, Interface};
+use peergroup::pnrp::DnsConfig;
 use peergroup::{Attribute, Attributes, Context, InvitationRequest, NewGroup, NewRecord, Role, Timestamp};
 
 use crate::output::{CliError, CliResult, Output};
@@ -100,21 +100,13 @@ pub fn run(out: &Output) -> CliResult {
     show_error("no such group", ctx.open_group_blocking(&bob_name, &format!("{}.other", "0".repeat(40)), None))?;
     show_error("malformed group name", ctx.open_group_blocking(&alice_name, "not a peer name", None))?;
     show_error("a cloud no DNS server knows", ctx.open_group_blocking(&alice_name, &group, Some("nosuch.example.")))?;
-    let two_links: Vec<Interface> = ["eth0", "wlan0"]
-        .iter()
-        .zip(2u32..)
-        .map(|(name, index)| Interface {
-            name: (*name).into(),
-            index,
-            up: true,
-            loopback: false,
-            multicast: true,
-            addrs: vec![std::net::IpAddr::V6(std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, index as u16))],
-        })
-        .collect();
-    let two_link_host = Context::with_parts(ctx.keystore().clone(), DnsConfig::default(), Arc::new(two_links));
+    let two_link_host = Context::with_parts(
+        ctx.keystore().clone(),
+        DnsConfig::default(),
+        Arc::new(peergroup::testing::host_with_link_locals(2)),
+    );
     show_error(
-        "LinkLocal_ on a host with two link-local interfaces (eth0, wlan0)",
+        "LinkLocal_ on a host with two link-local interfaces (eth0, eth1)",
         two_link_host.open_group_blocking(&alice_name, &group, Some("LinkLocal_")),
     )?;
     std::fs::set_permissions(alice.key_path(), std::fs::Permissions::from_mode(0o644))

@@ -192,6 +192,17 @@ table! {
     NTE_FAIL = 0x8009_0020,
 }
 
+/// The errors `PeerGroupOpen` returns for arguments and state it is given (besides resource
+/// and crypto failures): its documented outcomes, in the order it checks them.
+pub const OPEN_ERRORS: &[Hresult] = &[
+    E_INVALIDARG,
+    PEER_E_IDENTITY_NOT_FOUND,
+    PEER_E_NO_KEY_ACCESS,
+    PEER_E_NOT_FOUND,
+    PEER_E_NO_CLOUD,
+    PEER_E_CLOUD_NAME_AMBIGUOUS,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,8 @@ mod events;
 mod group;
 pub mod hresult;
 mod status;
+#[doc(hidden)]
+pub mod testing;
 
 pub use context::{Context, Joined, SharedInterfaces};
 pub use error::{Error, Result};
@@ -57,9 +59,5 @@ pub use peergroup_state::{
     Timestamp,
 };
 
-/// A cached test key (PKCS#8 DER RSA-2048): the `n`th of this process, generated once.
-/// For examples and tests: key generation takes tens of milliseconds.
 #[doc(hidden)]
-pub fn testing_key(n: usize) -> peergroup_identity::provider::Pkcs8Der {
-    peergroup_identity::testing::key(n)
-}
+pub use testing::key as testing_key;

@@ -8,38 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use peergroup::hresult::{self, Hresult};
-use peergroup::pnrp::{DnsConfig, Interface};
+use peergroup::pnrp::DnsConfig;
+use peergroup::testing::host_with_link_locals;
 use peergroup::{
     Attributes, Context, Event, EventType, GroupStatus, InvitationRequest, NewGroup, NewRecord, Role, Timestamp,
     testing_key,
 };
-
-fn iface(name: &str, index: u32, addr: &str) -> Interface {
-    Interface {
-        name: name.into(),
-        index,
-        up: true,
-        loopback: false,
-        multicast: true,
-        addrs: vec![addr.parse().unwrap()],
-    }
-}
-
-/// Hosts with 0, 1 and 2 link-local interfaces (and a loopback).
-fn host(link_locals: usize) -> Vec<Interface> {
-    let mut list = vec![Interface {
-        name: "lo".into(),
-        index: 1,
-        up: true,
-        loopback: true,
-        multicast: false,
-        addrs: vec!["::1".parse().unwrap()],
-    }];
-    for i in 0..link_locals {
-        list.push(iface(&format!("eth{i}"), 2 + i as u32, &format!("fe80::{}", i + 1)));
-    }
-    list
-}
 
 struct World {
     _tmp: tempfile::TempDir,
@@ -70,7 +44,7 @@ impl World {
 
     fn context_at(root: &std::path::Path, link_locals: usize) -> Context {
         let keystore = peergroup::Keystore::open(root).unwrap();
-        Context::with_parts(keystore, DnsConfig::default(), Arc::new(host(link_locals)))
+        Context::with_parts(keystore, DnsConfig::default(), Arc::new(host_with_link_locals(link_locals)))
     }
 
     /// The same keystore seen from a host with another number of link-local interfaces.
