@@ -224,6 +224,6 @@ impl PreparedOpen {
         let slot = Slot::take()?;
         let store = context.groups_of(self.identity.peer_name())?;
         let db = store.open(&self.group)?;
-        Ok(Group::new(slot, self.identity, self.membership, cloud, db))
+        Ok(Group::new(slot, self.identity, self.membership, context.memberships.clone(), cloud, db))
     }
 }

@@ -1,11 +1,11 @@
 //! An open group: the handle `PeerGroupOpen` returns.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use peergroup_identity::{Identity, PeerName};
 use peergroup_pnrp::Cloud;
-use peergroup_state::security::{Membership, Role};
+use peergroup_state::security::{Membership, MembershipStore, Role};
 use peergroup_state::{GroupDb, GroupProperties, ImportSummary, Member, NewRecord, Record, RecordUpdate};
 use uuid::Uuid;
 
@@ -70,14 +70,25 @@ impl Drop for Slot {
 pub struct Group {
     identity: Identity,
     membership: Membership,
+    memberships: MembershipStore,
+    /// Set once the membership is known to be synchronised (it never goes back).
+    ready: AtomicBool,
     cloud: Cloud,
     db: GroupDb,
     _slot: Slot,
 }
 
 impl Group {
-    pub(crate) fn new(slot: Slot, identity: Identity, membership: Membership, cloud: Cloud, db: GroupDb) -> Self {
-        Self { identity, membership, cloud, db, _slot: slot }
+    pub(crate) fn new(
+        slot: Slot,
+        identity: Identity,
+        membership: Membership,
+        memberships: MembershipStore,
+        cloud: Cloud,
+        db: GroupDb,
+    ) -> Self {
+        let ready = AtomicBool::new(membership.synchronized);
+        Self { identity, membership, memberships, ready, cloud, db, _slot: slot }
     }
 
     /// The database, unless the group was deleted: its folder is renamed away at once by a
@@ -88,6 +99,19 @@ impl Group {
             return Err(peergroup_state::StateError::GroupDeleted { group: self.peer_name().to_string() }.into());
         }
         Ok(&self.db)
+    }
+
+    /// The database, for data that only the group holds: `PEER_E_GROUP_NOT_READY` until the
+    /// group has been synchronised with a member since this identity joined, as in Windows.
+    /// The creator's copy is always ready. The membership file is read again only while it is
+    /// not ready, since synchronisation may happen in another process.
+    fn ready_db(&self) -> Result<&GroupDb> {
+        let db = self.db()?;
+        if !self.ready.load(Ordering::Acquire) {
+            self.memberships.get(self.identity.peer_name(), self.peer_name())?.ensure_ready()?;
+            self.ready.store(true, Ordering::Release);
+        }
+        Ok(db)
     }
 
     /// The group peer name.
@@ -117,7 +141,7 @@ impl Group {
 
     /// The group properties (`PeerGroupGetProperties`).
     pub fn properties(&self) -> Result<GroupProperties> {
-        Ok(self.db()?.properties()?)
+        Ok(self.ready_db()?.properties()?)
     }
 
     /// Changes the friendly name and comment (`PeerGroupSetProperties`; administrators only).
@@ -130,10 +154,10 @@ impl Group {
             }
             .into());
         }
-        let mut props = self.db()?.properties()?;
+        let mut props = self.ready_db()?.properties()?;
         props.friendly_name = friendly_name.to_owned();
         props.comment = comment.to_owned();
-        Ok(self.db()?.set_properties(&props)?)
+        Ok(self.ready_db()?.set_properties(&props)?)
     }
 
     /// The status as every process on this host sees it (`PeerGroupGetStatus`).
@@ -151,42 +175,42 @@ impl Group {
 
     /// The members this database knows (`PeerGroupEnumMembers`).
     pub fn members(&self) -> Result<Vec<Member>> {
-        Ok(self.db()?.members()?)
+        Ok(self.ready_db()?.members()?)
     }
 
     /// Adds a record signed by this identity (`PeerGroupAddRecord`).
     pub fn add_record(&self, record: NewRecord) -> Result<Record> {
-        Ok(self.db()?.add_record(&self.identity, record)?)
+        Ok(self.ready_db()?.add_record(&self.identity, record)?)
     }
 
     /// Updates a record's attributes, data and expiration (`PeerGroupUpdateRecord`).
     pub fn update_record(&self, id: Uuid, update: RecordUpdate) -> Result<Record> {
-        Ok(self.db()?.update_record(&self.identity, id, update)?)
+        Ok(self.ready_db()?.update_record(&self.identity, id, update)?)
     }
 
     /// Deletes a record, keeping its tombstone for replication (`PeerGroupDeleteRecord`).
     pub fn delete_record(&self, id: Uuid) -> Result<()> {
-        Ok(self.db()?.delete_record(&self.identity, id)?)
+        Ok(self.ready_db()?.delete_record(&self.identity, id)?)
     }
 
     /// One record (`PeerGroupGetRecord`).
     pub fn record(&self, id: Uuid) -> Result<Record> {
-        Ok(self.db()?.record(id)?)
+        Ok(self.ready_db()?.record(id)?)
     }
 
     /// Every live record, or those of one type (`PeerGroupEnumRecords`).
     pub fn records(&self, record_type: Option<Uuid>) -> Result<Vec<Record>> {
-        Ok(self.db()?.records(record_type)?)
+        Ok(self.ready_db()?.records(record_type)?)
     }
 
     /// The records a `peersearch` query selects (`PeerGroupSearchRecords`).
     pub fn search(&self, query: &str) -> Result<Vec<Record>> {
-        Ok(self.db()?.search(query)?)
+        Ok(self.ready_db()?.search(query)?)
     }
 
     /// Writes the whole database to one file (`PeerGroupExportDatabase`).
     pub fn export_database(&self, path: &Path) -> Result<()> {
-        Ok(self.db()?.export(path)?)
+        Ok(self.ready_db()?.export(path)?)
     }
 
     /// Merges an exported database, verifying every record (`PeerGroupImportDatabase`).

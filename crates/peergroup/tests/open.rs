@@ -260,7 +260,16 @@ fn a_joined_member_opens_its_own_copy() {
     let g = w.open(&w.bob, &w.group, None).unwrap();
     assert_eq!(g.roles(), &[Role::Member]);
     assert_eq!(g.status().unwrap(), GroupStatus::OFFLINE);
-    // Members may not change the group's properties.
+    // Until synchronised with a member, data only the group holds is not ready, as in Windows.
+    assert_hr(g.properties(), hresult::PEER_E_GROUP_NOT_READY);
+    assert_hr(g.records(None), hresult::PEER_E_GROUP_NOT_READY);
+    assert_hr(g.add_record(new_record("early")), hresult::PEER_E_GROUP_NOT_READY);
+    // Once some process has synchronised it, it is ready here too, and a member may add
+    // records but not change the group's properties.
+    let store = peergroup::state::security::MembershipStore::open(&w.root);
+    store.mark_synchronized(bob.peer_name(), g.peer_name()).unwrap();
+    assert_eq!(g.properties().unwrap().group_peer_name.to_string(), w.group);
+    g.add_record(new_record("mine")).unwrap();
     assert_hr(g.set_properties("mine", ""), hresult::PEER_E_NOT_AUTHORIZED);
 }
 

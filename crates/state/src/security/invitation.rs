@@ -1,0 +1,289 @@
+//! Invitations (`PeerGroupCreateInvitation`, `PeerGroupIssueCredentials`,
+//! `PeerGroupParseInvitation`, and the checks of `PeerGroupJoin`).
+//!
+//! An invitation is a signed DER structure in a PEM-like armor, safe to paste into mail or chat:
+//!
+//! ```text
+//! -----BEGIN PEERGROUP INVITATION-----
+//! <base64, 64 columns>
+//! -----END PEERGROUP INVITATION-----
+//! ```
+//!
+//! ```text
+//! SignedInvitation ::= SEQUENCE {
+//!     tbs        OCTET STRING,  -- DER of TbsInvitation
+//!     signature  OCTET STRING } -- by the issuer's identity key over tbs (RSA PKCS#1 v1.5, SHA-256)
+//! TbsInvitation ::= SEQUENCE {
+//!     version             INTEGER,     -- 1
+//!     groupPeerName       UTF8String,
+//!     groupFriendlyName   UTF8String,
+//!     cloudName           UTF8String,
+//!     cloudScope          INTEGER,
+//!     cloudFlags          INTEGER,
+//!     authScheme          INTEGER,     -- PEER_GROUP_GMC_AUTHENTICATION (1); password later
+//!     issuerChain         SEQUENCE OF OCTET STRING, -- DER certificates, GRC first, issuer's GMC last
+//!     subjectCertificate  OCTET STRING }            -- the invitee's GMC, issued by the issuer
+//! ```
+
+use std::time::SystemTime;
+
+use der::asn1::OctetString;
+use der::{Decode, Encode, Sequence};
+use peergroup_identity::x509::{from_pem, to_pem};
+use peergroup_identity::{IdentityInfo, PeerName, SigningKey, default_provider};
+
+use super::cert::{CLOCK_SKEW_ALLOWANCE, Subject, from_unix_seconds, issue_gmc, unix_seconds};
+use super::chain::{MAX_CHAIN_LEN, ValidatedChain, validate_chain};
+use super::membership::Membership;
+use super::properties::{AUTH_GMC, Cloud, MAX_GROUP_TEXT_UTF16};
+use super::role::Role;
+use crate::error::{Result, StateError};
+
+/// The largest invitation text accepted (64 KiB: a chain of 24 certificates fits).
+pub const MAX_INVITATION_LEN: usize = 64 * 1024;
+/// The invitation format version this build writes and reads.
+pub const INVITATION_VERSION: u8 = 1;
+const LABEL: &str = "PEERGROUP INVITATION";
+
+#[derive(Sequence)]
+struct SignedInvitation {
+    tbs: OctetString,
+    signature: OctetString,
+}
+
+#[derive(Sequence)]
+struct TbsInvitation {
+    version: u8,
+    group_peer_name: String,
+    group_friendly_name: String,
+    cloud_name: String,
+    cloud_scope: u32,
+    cloud_flags: u32,
+    auth_scheme: u32,
+    issuer_chain: Vec<OctetString>,
+    subject_certificate: OctetString,
+}
+
+/// What to issue: the counterpart of `PeerGroupCreateInvitation`'s roles and expiration (and
+/// of `PEER_CREDENTIAL_INFO` for `PeerGroupIssueCredentials`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvitationRequest {
+    /// The roles to grant; empty means [`Role::Member`].
+    pub roles: Vec<Role>,
+    /// When the membership ends; `None` means the issuer's own end ("remaining lifetime").
+    pub expiration: Option<SystemTime>,
+}
+
+/// Everything an invitation holds, shown without joining (`PEER_INVITATION_INFO`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationInfo {
+    /// The group peer name.
+    pub group: PeerName,
+    /// The group's friendly name.
+    pub group_friendly_name: String,
+    /// The group's cloud.
+    pub cloud: Cloud,
+    /// The authentication scheme (`PEER_GROUP_GMC_AUTHENTICATION`).
+    pub authentication_scheme: u32,
+    /// The issuing administrator.
+    pub issuer: PeerName,
+    /// The issuer's friendly name.
+    pub issuer_friendly_name: String,
+    /// The invited identity.
+    pub subject: PeerName,
+    /// The invitee's friendly name.
+    pub subject_friendly_name: String,
+    /// The invitee's public key, DER `SubjectPublicKeyInfo`.
+    pub subject_public_key: Vec<u8>,
+    /// Start of the membership's validity.
+    pub not_before: SystemTime,
+    /// End of the membership's validity.
+    pub not_after: SystemTime,
+    /// The roles granted.
+    pub roles: Vec<Role>,
+    /// The invitee's whole chain (the issuer's chain, then the invitee's GMC), structurally
+    /// validated (signatures, group, roles, nesting); its times are checked by [`accept`].
+    pub chain: ValidatedChain,
+}
+
+fn invalid(reason: impl Into<String>) -> StateError {
+    StateError::InvalidInvitation { reason: reason.into() }
+}
+
+/// Issues an invitation (`PeerGroupCreateInvitation`; `PeerGroupIssueCredentials` is the
+/// same with the roles and expiration of its credential info): the issuer, holding
+/// `membership` and its identity key `issuer_key`, grants `invitee` the requested roles.
+///
+/// Refused with [`StateError::GroupNotReady`] before the issuer's first synchronisation,
+/// [`StateError::NotAuthorized`] unless the issuer is an administrator who may give every
+/// role asked, [`StateError::ChainTooLong`] when the invitee's chain would pass
+/// [`MAX_CHAIN_LEN`], [`StateError::InvalidCredentialInfo`] for an expiration in the past or
+/// after the issuer's own, [`StateError::InvalidTimePeriod`] when the issuer's membership is
+/// not valid now.
+pub fn create(
+    membership: &Membership,
+    issuer_key: &dyn SigningKey,
+    invitee: &IdentityInfo,
+    request: &InvitationRequest,
+    now: SystemTime,
+) -> Result<String> {
+    membership.ensure_ready()?;
+    let issuer = membership.chain.leaf();
+    let not_authorized = |reason: String| StateError::NotAuthorized {
+        identity: membership.identity.to_string(),
+        group: membership.group().to_string(),
+        reason,
+    };
+    if issuer_key.public_key_der() != issuer.public_key.as_slice() {
+        return Err(not_authorized("the signing key is not the key of this membership".into()));
+    }
+    if !issuer.is_admin() {
+        return Err(not_authorized("only administrators issue invitations".into()));
+    }
+    let mut roles = request.roles.clone();
+    if roles.is_empty() {
+        roles.push(Role::Member);
+    }
+    roles.sort();
+    roles.dedup();
+    if let Some(role) = roles.iter().find(|r| !issuer.may_issue(**r)) {
+        return Err(not_authorized(format!("its roles do not allow issuing the {role} role")));
+    }
+    let len = membership.chain.len() + 1;
+    if len > MAX_CHAIN_LEN {
+        return Err(StateError::ChainTooLong { len, max: MAX_CHAIN_LEN });
+    }
+    membership.check_time(now)?;
+    let issuer_end = from_unix_seconds(issuer.not_after);
+    let not_after = request.expiration.unwrap_or(issuer_end);
+    if unix_seconds(not_after) > issuer.not_after {
+        return Err(StateError::InvalidCredentialInfo {
+            reason: format!(
+                "expiration {} is after the issuer's own ({}, Unix seconds)",
+                unix_seconds(not_after),
+                issuer.not_after
+            ),
+        });
+    }
+    if not_after <= now {
+        return Err(StateError::InvalidCredentialInfo { reason: "the expiration is not in the future".into() });
+    }
+    let not_before = now.checked_sub(CLOCK_SKEW_ALLOWANCE).unwrap_or(now).max(from_unix_seconds(issuer.not_before));
+    let gmc = issue_gmc(issuer, issuer_key, &Subject::from(invitee), &roles, not_before, not_after)?;
+    let chain = membership.chain.to_der();
+    let octets = |d: &[u8]| OctetString::new(d.to_vec()).map_err(|e| invalid(format!("encoding: {e}")));
+    let tbs = TbsInvitation {
+        version: INVITATION_VERSION,
+        group_peer_name: membership.group().to_string(),
+        group_friendly_name: membership.group_friendly_name.clone(),
+        cloud_name: membership.cloud.name.clone(),
+        cloud_scope: membership.cloud.scope,
+        cloud_flags: membership.cloud.flags,
+        auth_scheme: AUTH_GMC,
+        issuer_chain: chain.iter().map(|c| octets(c)).collect::<Result<_>>()?,
+        subject_certificate: octets(&gmc)?,
+    };
+    let tbs = tbs.to_der().map_err(|e| invalid(format!("encoding: {e}")))?;
+    let signature = issuer_key.sign(&tbs)?;
+    let signed = SignedInvitation { tbs: octets(&tbs)?, signature: octets(&signature)? };
+    let der = signed.to_der().map_err(|e| invalid(format!("encoding: {e}")))?;
+    Ok(to_pem(LABEL, &der))
+}
+
+/// Reads an invitation and checks that it is intact (`PeerGroupParseInvitation`): the
+/// signature, and the chain's structure. Validity times are shown, not checked.
+pub fn parse(text: &str) -> Result<InvitationInfo> {
+    if text.len() > MAX_INVITATION_LEN {
+        return Err(StateError::InputTooLarge { what: "invitation", len: text.len(), max: MAX_INVITATION_LEN });
+    }
+    let mut blocks = from_pem(LABEL, text).map_err(invalid)?;
+    if blocks.len() != 1 {
+        return Err(invalid(format!("{} invitation blocks; exactly one expected", blocks.len())));
+    }
+    parse_der(&blocks.remove(0))
+}
+
+/// [`parse`] of the decoded (DER) form.
+pub fn parse_der(der: &[u8]) -> Result<InvitationInfo> {
+    if der.len() > MAX_INVITATION_LEN {
+        return Err(StateError::InputTooLarge { what: "invitation", len: der.len(), max: MAX_INVITATION_LEN });
+    }
+    let signed = SignedInvitation::from_der(der).map_err(|e| invalid(format!("does not decode: {e}")))?;
+    let tbs_bytes = signed.tbs.as_bytes();
+    let tbs = TbsInvitation::from_der(tbs_bytes).map_err(|e| invalid(format!("does not decode: {e}")))?;
+    if tbs.version != INVITATION_VERSION {
+        return Err(StateError::UnsupportedFormatVersion {
+            what: "invitation",
+            found: tbs.version.into(),
+            supported: INVITATION_VERSION.into(),
+        });
+    }
+    let group = PeerName::parse(&tbs.group_peer_name).map_err(|e| invalid(format!("group peer name: {e}")))?;
+    if tbs.issuer_chain.len() + 1 > MAX_CHAIN_LEN {
+        return Err(StateError::ChainTooLong { len: tbs.issuer_chain.len() + 1, max: MAX_CHAIN_LEN });
+    }
+    let mut certs: Vec<&[u8]> = tbs.issuer_chain.iter().map(OctetString::as_bytes).collect();
+    certs.push(tbs.subject_certificate.as_bytes());
+    let chain = validate_chain(&certs, Some(&group), None)?;
+    if chain.len() < 2 {
+        return Err(invalid("the issuer's chain is empty"));
+    }
+    let issuer = &chain.certificates()[chain.len() - 2];
+    default_provider()
+        .verifying_key(&issuer.public_key)?
+        .verify(tbs_bytes, signed.signature.as_bytes())
+        .map_err(|_| invalid("the issuer's signature does not verify: the invitation was altered"))?;
+    let cloud = Cloud { name: tbs.cloud_name, scope: tbs.cloud_scope, flags: tbs.cloud_flags };
+    cloud.validate().map_err(invalid)?;
+    let name = &tbs.group_friendly_name;
+    if name.encode_utf16().count() > MAX_GROUP_TEXT_UTF16 || name.chars().any(char::is_control) {
+        return Err(invalid("the group friendly name is too long or holds a control character"));
+    }
+    let subject = chain.leaf();
+    Ok(InvitationInfo {
+        group,
+        group_friendly_name: tbs.group_friendly_name,
+        cloud,
+        authentication_scheme: tbs.auth_scheme,
+        issuer: issuer.subject.clone(),
+        issuer_friendly_name: issuer.friendly_name.clone(),
+        subject: subject.subject.clone(),
+        subject_friendly_name: subject.friendly_name.clone(),
+        subject_public_key: subject.public_key.clone(),
+        not_before: from_unix_seconds(subject.not_before),
+        not_after: from_unix_seconds(subject.not_after),
+        roles: subject.roles.clone(),
+        chain: chain.clone(),
+    })
+}
+
+/// The checks of `PeerGroupJoin`: [`parse`], then that the invitation was issued to
+/// `identity` ([`StateError::InvitationNotForIdentity`] naming both), then that every
+/// certificate is valid at `now` ([`StateError::InvalidTimePeriod`]).
+pub fn accept(text: &str, identity: &IdentityInfo, now: SystemTime) -> Result<InvitationInfo> {
+    let info = parse(text)?;
+    if info.subject_public_key != identity.public_key_der() || info.subject != *identity.peer_name() {
+        return Err(StateError::InvitationNotForIdentity {
+            invitee: info.subject.to_string(),
+            presented: identity.peer_name().to_string(),
+        });
+    }
+    if info.authentication_scheme != AUTH_GMC {
+        return Err(invalid(format!("authentication scheme {:#x} is not supported", info.authentication_scheme)));
+    }
+    info.chain.check_time(now)?;
+    Ok(info)
+}
+
+impl InvitationInfo {
+    /// The membership this invitation gives once joined (not synchronised yet).
+    pub fn membership(&self) -> Membership {
+        Membership {
+            identity: self.subject.clone(),
+            group_friendly_name: self.group_friendly_name.clone(),
+            cloud: self.cloud.clone(),
+            chain: self.chain.clone(),
+            synchronized: false,
+        }
+    }
+}
