@@ -4,15 +4,14 @@
 //! A watcher thread polls the group database (cheap: SQLite's `data_version`), so changes made
 //! by any process arrive, in commit order, each once per registration.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use peergroup_identity::PeerName;
 use peergroup_state::{Change, ChangeEvent, Watcher};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::error::Error;
@@ -27,8 +26,8 @@ pub enum EventType {
     PropertyChanged = 2,
     /// `PEER_GROUP_EVENT_RECORD_CHANGED` (3).
     RecordChanged = 3,
-    /// `PEER_GROUP_EVENT_MEMBER_CHANGED` (5).
-    MemberChanged = 5,
+    /// `PEER_GROUP_EVENT_MEMBER_CHANGED` (8).
+    MemberChanged = 8,
 }
 
 impl EventType {
@@ -125,8 +124,7 @@ impl Event {
 /// For synchronous callers, [`EventStream::recv_timeout`] waits without a runtime.
 #[derive(Debug)]
 pub struct EventStream {
-    rx: mpsc::Receiver<Result<Event, Error>>,
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
 }
 
 /// How often the watcher thread checks for commits by other processes.
@@ -134,73 +132,148 @@ const POLL: Duration = Duration::from_millis(5);
 /// Events buffered per registration before the watcher waits for the reader.
 const BUFFER: usize = 1024;
 
+/// The queue between the watcher thread and the reader: a condition variable wakes blocking
+/// readers, a stored waker wakes async ones.
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<Queue>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Result<Event, Error>>,
+    /// No item will be added any more (group deleted, error delivered, or reader gone).
+    ended: bool,
+    waker: Option<Waker>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A panic while holding the lock leaves a queue that is still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds an item, waiting while the buffer is full; false once the reader is gone.
+    fn push(&self, item: Result<Event, Error>) -> bool {
+        let mut q = self.lock();
+        while q.items.len() >= BUFFER && !q.ended {
+            q = self.changed.wait(q).unwrap_or_else(PoisonError::into_inner);
+        }
+        if q.ended {
+            return false;
+        }
+        q.items.push_back(item);
+        self.notify(q);
+        true
+    }
+
+    fn end(&self) {
+        let mut q = self.lock();
+        q.ended = true;
+        self.notify(q);
+    }
+
+    fn notify(&self, mut q: MutexGuard<'_, Queue>) {
+        let waker = q.waker.take();
+        drop(q);
+        self.changed.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn is_ended(&self) -> bool {
+        self.lock().ended
+    }
+}
+
 impl EventStream {
     pub(crate) fn start(mut watcher: Watcher, types: &[EventType]) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel(BUFFER);
-        let stop = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared::default());
         let wanted: Vec<EventType> = if types.is_empty() { EventType::ALL.to_vec() } else { types.to_vec() };
-        let stop_thread = stop.clone();
+        let producer = shared.clone();
         watcher.set_poll_interval(POLL);
         std::thread::Builder::new().name("peergroup-events".into()).spawn(move || {
-            while !stop_thread.load(Ordering::Relaxed) && !tx.is_closed() {
-                let event = match watcher.recv_timeout(Duration::from_millis(100)) {
+            // Polls in slices so that a dropped registration ends the thread soon.
+            while !producer.is_ended() {
+                let change = match watcher.recv_timeout(Duration::from_millis(100)) {
                     Ok(None) => continue,
                     Ok(Some(ChangeEvent { change, .. })) => change,
                     Err(e) => {
-                        let _ = tx.blocking_send(Err(e.into()));
-                        return;
+                        producer.push(Err(e.into()));
+                        break;
                     }
                 };
-                let deleted = event == Change::GroupDeleted;
-                if let Some(event) = Event::from_change(&event)
+                let deleted = change == Change::GroupDeleted;
+                if let Some(event) = Event::from_change(&change)
                     && wanted.contains(&event.event_type())
-                    && tx.blocking_send(Ok(event)).is_err()
+                    && !producer.push(Ok(event))
                 {
-                    return;
+                    break;
                 }
                 if deleted {
-                    return;
+                    break;
                 }
             }
+            producer.end();
         })?;
-        Ok(Self { rx, stop })
+        Ok(Self { shared })
     }
 
     /// Waits for the next event up to `timeout` without an async runtime; `Ok(None)` when none
     /// came in time or the stream ended (see [`Self::is_ended`]).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Event>, Error> {
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = Instant::now() + timeout;
+        let mut q = self.shared.lock();
         loop {
-            match self.rx.try_recv() {
-                Ok(item) => return item.map(Some),
-                Err(mpsc::error::TryRecvError::Disconnected) => return Ok(None),
-                Err(mpsc::error::TryRecvError::Empty) if std::time::Instant::now() >= deadline => return Ok(None),
-                Err(mpsc::error::TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(1)),
+            if let Some(item) = q.items.pop_front() {
+                drop(q);
+                self.shared.changed.notify_all();
+                return item.map(Some);
             }
+            let now = Instant::now();
+            if q.ended || now >= deadline {
+                return Ok(None);
+            }
+            q = self.shared.changed.wait_timeout(q, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 
     /// The next event, or `None` when the stream ended.
     pub async fn next(&mut self) -> Option<Result<Event, Error>> {
-        self.rx.recv().await
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
     }
 
-    /// Whether no event will come any more (group deleted, or an error was delivered).
+    /// Whether no event will come any more (group deleted, or an error was delivered) and
+    /// none is waiting.
     pub fn is_ended(&self) -> bool {
-        self.rx.is_closed() && self.rx.is_empty()
+        let q = self.shared.lock();
+        q.ended && q.items.is_empty()
     }
 }
 
 impl futures_core::Stream for EventStream {
     type Item = Result<Event, Error>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut q = self.shared.lock();
+        if let Some(item) = q.items.pop_front() {
+            drop(q);
+            self.shared.changed.notify_all();
+            return Poll::Ready(Some(item));
+        }
+        if q.ended {
+            return Poll::Ready(None);
+        }
+        q.waker = Some(cx.waker().clone());
+        Poll::Pending
     }
 }
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        // Ends the watcher thread (at its next poll) and frees a producer waiting for room.
+        self.shared.end();
     }
 }

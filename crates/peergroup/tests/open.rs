@@ -299,3 +299,22 @@ fn too_many_handles_is_out_of_memory() {
     drop(handles);
     w.open(&w.alice, &w.group, None).unwrap();
 }
+
+/// The async API: `open_group` on a Tokio runtime, events as a `Stream`.
+#[tokio::test]
+async fn async_open_and_event_stream() {
+    let w = World::new(1, None);
+    let a = w.ctx.open_group(&w.alice, &w.group, None).await.unwrap();
+    let b = w.ctx.open_group(&w.alice, &w.group, Some("LinkLocal_")).await.unwrap();
+    assert_eq!(b.cloud().name.to_string(), "LinkLocal_eth0");
+    let mut events = b.events(&[EventType::RecordChanged]).unwrap();
+    let record = tokio::task::spawn_blocking(move || a.add_record(new_record("async")).unwrap()).await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), events.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(
+        event,
+        Event::RecordChanged { change: peergroup::RecordChange::Added, id: record.id, record_type: record.record_type }
+    );
+    drop(events);
+    let e = w.ctx.open_group(&w.alice, &w.group, Some("SiteLocal_")).await.unwrap_err();
+    assert_eq!(e.hresult(), hresult::PEER_E_NO_CLOUD);
+}
