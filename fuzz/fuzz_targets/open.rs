@@ -7,8 +7,8 @@ use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use peergroup::hresult;
-use peergroup::testing::host_with_link_locals;
 use peergroup::pnrp::DnsConfig;
+use peergroup::testing::host_with_link_locals;
 use peergroup::{Context, Keystore, NewGroup};
 
 struct Prepared {
@@ -27,7 +27,6 @@ fn prepared() -> &'static Prepared {
         Prepared { _tmp: tmp, ctx }
     })
 }
-
 
 fuzz_target!(|data: &[u8]| {
     let p = prepared();

@@ -1,0 +1,391 @@
+//! The change feed: every committed change has a sequence number in the `changes` table,
+//! written in the same transaction as the change. A [`Watcher`] has its own connection and
+//! polls SQLite's `PRAGMA data_version` (a few microseconds: it changes whenever another
+//! connection, in any process, commits) to learn of commits without reading the table.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use peergroup_identity::PeerName;
+use rusqlite::{Connection, TransactionBehavior, params};
+use uuid::Uuid;
+
+use crate::error::{Result, StateError};
+use crate::sqlite::{Access, Durability, check_schema, map_err, open_connection, retry};
+use crate::time::Timestamp;
+
+/// A committed change (the counterpart of the group events `RECORD_CHANGED`,
+/// `PROPERTY_CHANGED` and `MEMBER_CHANGED`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Change {
+    /// A record was added (`PEER_RECORD_ADDED`).
+    RecordAdded {
+        /// Its id.
+        id: Uuid,
+        /// Its type.
+        record_type: Uuid,
+    },
+    /// A record was updated (`PEER_RECORD_UPDATED`).
+    RecordUpdated {
+        /// Its id.
+        id: Uuid,
+        /// Its type.
+        record_type: Uuid,
+    },
+    /// A record was deleted (`PEER_RECORD_DELETED`).
+    RecordDeleted {
+        /// Its id.
+        id: Uuid,
+        /// Its type.
+        record_type: Uuid,
+    },
+    /// A record expired and was purged (`PEER_RECORD_EXPIRED`).
+    RecordExpired {
+        /// Its id.
+        id: Uuid,
+        /// Its type.
+        record_type: Uuid,
+    },
+    /// The group properties changed (`PEER_GROUP_EVENT_PROPERTY_CHANGED`).
+    PropertiesChanged,
+    /// A member was added, replaced or removed (`PEER_GROUP_EVENT_MEMBER_CHANGED`).
+    MemberChanged {
+        /// The member's identity peer name.
+        peer_name: PeerName,
+    },
+    /// The group was deleted; no change follows.
+    GroupDeleted,
+}
+
+impl Change {
+    pub(crate) fn to_row(&self) -> ChangeRow {
+        let rec = |kind, id: &Uuid, t: &Uuid| (kind, Some(id.as_bytes().to_vec()), Some(t.as_bytes().to_vec()), None);
+        match self {
+            Self::RecordAdded { id, record_type } => rec(1, id, record_type),
+            Self::RecordUpdated { id, record_type } => rec(2, id, record_type),
+            Self::RecordDeleted { id, record_type } => rec(3, id, record_type),
+            Self::RecordExpired { id, record_type } => rec(4, id, record_type),
+            Self::PropertiesChanged => (5, None, None, None),
+            Self::MemberChanged { peer_name } => (6, None, None, Some(peer_name.to_string())),
+            Self::GroupDeleted => (7, None, None, None),
+        }
+    }
+
+    fn from_row(
+        path: &Path,
+        kind: i64,
+        id: Option<Vec<u8>>,
+        record_type: Option<Vec<u8>>,
+        peer: Option<String>,
+    ) -> Result<Self> {
+        let bad = |what: &str| StateError::InvalidDatabase { path: path.to_owned(), reason: format!("change: {what}") };
+        let uuid = |b: &Option<Vec<u8>>| b.as_deref().and_then(|b| Uuid::from_slice(b).ok()).ok_or_else(|| bad("uuid"));
+        Ok(match kind {
+            1..=4 => {
+                let (id, record_type) = (uuid(&id)?, uuid(&record_type)?);
+                match kind {
+                    1 => Self::RecordAdded { id, record_type },
+                    2 => Self::RecordUpdated { id, record_type },
+                    3 => Self::RecordDeleted { id, record_type },
+                    _ => Self::RecordExpired { id, record_type },
+                }
+            }
+            5 => Self::PropertiesChanged,
+            6 => Self::MemberChanged {
+                peer_name: peer.as_deref().and_then(|p| PeerName::parse(p).ok()).ok_or_else(|| bad("peer name"))?,
+            },
+            7 => Self::GroupDeleted,
+            _ => return Err(bad("unknown kind")),
+        })
+    }
+}
+
+/// A change as stored: kind, record id, record type, member peer name.
+pub(crate) type ChangeRow = (i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<String>);
+
+/// A change with its sequence number.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChangeEvent {
+    /// Its place in commit order (grows by at least one per change).
+    pub seq: u64,
+    /// What changed.
+    pub change: Change,
+}
+
+/// Reads every change after `after`, in commit order.
+pub(crate) fn read_changes(conn: &Connection, path: &Path, after: u64) -> Result<Vec<ChangeEvent>> {
+    let e = |e| map_err(path, e);
+    let mut stmt = conn
+        .prepare_cached("SELECT seq, kind, record_id, record_type, peer_name FROM changes WHERE seq > ?1 ORDER BY seq")
+        .map_err(e)?;
+    let rows = stmt
+        .query_map(params![i64::try_from(after).unwrap_or(i64::MAX)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .map_err(e)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(e)?;
+    rows.into_iter()
+        .map(|(seq, kind, id, t, peer)| {
+            Ok(ChangeEvent { seq: seq.unsigned_abs(), change: Change::from_row(path, kind, id, t, peer)? })
+        })
+        .collect()
+}
+
+/// How often a watcher checks for commits by default.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// How often a watcher checks whether the database file was removed.
+const FILE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+/// How often a watcher checks whether a record's expiration has passed.
+const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Yields every change committed to one group database, by any handle in any process, in
+/// commit order, each exactly once.
+///
+/// Blocking use: [`Watcher::recv_timeout`] or the [`Iterator`] impl. Async use: call
+/// [`Watcher::poll`] from a timer (it never blocks on other processes for long), or move the
+/// watcher to a thread and forward into a channel.
+///
+/// When a record's expiration passes and no writer has purged it, the watcher purges it
+/// itself (a small write), so that [`Change::RecordExpired`] reaches every handle.
+pub struct Watcher {
+    conn: Connection,
+    path: PathBuf,
+    access: Access,
+    last_seq: u64,
+    data_version: Option<i64>,
+    pending: VecDeque<ChangeEvent>,
+    deleted: bool,
+    poll_interval: Duration,
+    next_file_check: Instant,
+    next_expiry_check: Instant,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher").field("path", &self.path).field("last_seq", &self.last_seq).finish_non_exhaustive()
+    }
+}
+
+impl Watcher {
+    pub(crate) fn open(path: &Path, after: u64, access: Access, durability: Durability) -> Result<Self> {
+        let mut conn = open_connection(path, access, durability)?;
+        check_schema(&mut conn, path, access)?;
+        let now = Instant::now();
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+            access,
+            last_seq: after,
+            data_version: None,
+            pending: VecDeque::new(),
+            deleted: false,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            next_file_check: now,
+            next_expiry_check: now,
+        })
+    }
+
+    /// The sequence number of the last change this watcher has read from the database.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Sets how often [`Self::recv_timeout`] checks for commits (default 5 ms).
+    pub fn set_poll_interval(&mut self, interval: Duration) {
+        self.poll_interval = interval.max(Duration::from_micros(100));
+    }
+
+    /// Checks for new changes without waiting and returns them all (possibly none).
+    pub fn poll(&mut self) -> Result<Vec<ChangeEvent>> {
+        self.fetch()?;
+        Ok(self.pending.drain(..).collect())
+    }
+
+    /// The next change, waiting at most `timeout` for one; `None` on timeout.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<ChangeEvent>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Ok(Some(ev));
+            }
+            self.fetch()?;
+            if let Some(ev) = self.pending.pop_front() {
+                return Ok(Some(ev));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(self.poll_interval.min(deadline - now));
+        }
+    }
+
+    fn fetch(&mut self) -> Result<()> {
+        if self.deleted {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let version: i64 = retry(&path, || {
+            self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| map_err(&path, e))
+        })?;
+        let now = Instant::now();
+        if self.data_version != Some(version) {
+            self.data_version = Some(version);
+            self.read_new()?;
+        }
+        if !self.deleted && now >= self.next_expiry_check && self.access == Access::ReadWrite {
+            self.next_expiry_check = now + EXPIRY_CHECK_INTERVAL;
+            if self.purge_due()? {
+                // Our own commit does not move our data_version: read directly.
+                self.read_new()?;
+            }
+        }
+        if !self.deleted && now >= self.next_file_check {
+            self.next_file_check = now + FILE_CHECK_INTERVAL;
+            if file_removed(&self.path) {
+                // The group was deleted and its files removed; our connection still reads the
+                // unlinked file, so take every committed change first, then report the deletion
+                // once even if its row was never seen.
+                self.read_new()?;
+                if !self.deleted {
+                    self.deleted = true;
+                    self.pending.push_back(ChangeEvent { seq: self.last_seq, change: Change::GroupDeleted });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn read_new(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let after = self.last_seq;
+        let events = retry(&path, || read_changes(&self.conn, &path, after))?;
+        for ev in events {
+            self.last_seq = ev.seq;
+            let deleted = ev.change == Change::GroupDeleted;
+            self.pending.push_back(ev);
+            if deleted {
+                self.deleted = true;
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Purges expired records if the earliest expiration has passed. Returns whether any
+    /// were purged.
+    fn purge_due(&mut self) -> Result<bool> {
+        let path = self.path.clone();
+        let now = Timestamp::now();
+        let earliest: Option<i64> = retry(&path, || {
+            self.conn.query_row("SELECT min(expires) FROM records", [], |r| r.get(0)).map_err(|e| map_err(&path, e))
+        })?;
+        if earliest.is_none_or(|t| t > now.as_micros()) {
+            return Ok(false);
+        }
+        let conn = &mut self.conn;
+        let purged = retry(&path, || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| map_err(&path, e))?;
+            let deleted: bool = tx
+                .query_row("SELECT deleted FROM properties WHERE id = 1", [], |r| r.get(0))
+                .map_err(|e| map_err(&path, e))?;
+            if deleted {
+                return Ok(0);
+            }
+            let n = crate::db::purge_expired(&tx, &path, now, crate::db::PURGE_BATCH)?;
+            tx.commit().map_err(|e| map_err(&path, e))?;
+            Ok(n)
+        });
+        match purged {
+            Ok(n) => Ok(n > 0),
+            // Another process may hold the database read-only or the disk may be full: the
+            // records stay hidden by every read anyway, the purge waits for the next writer.
+            Err(StateError::ReadOnly { .. } | StateError::DiskFull { .. } | StateError::Busy { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Watcher {
+    /// Moves the watcher to a thread of its own that sends every change (or the first error)
+    /// into a channel: the shape an async facade wraps (for example by forwarding the
+    /// receiver from `spawn_blocking`). The thread ends after [`Change::GroupDeleted`], after an
+    /// error, or within 100 ms of the [`ChangeThread`] being dropped.
+    pub fn spawn(self) -> std::io::Result<ChangeThread> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let mut watcher = self;
+        let handle = std::thread::Builder::new().name("peergroup-watch".into()).spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                match watcher.recv_timeout(Duration::from_millis(100)) {
+                    Ok(Some(ev)) => {
+                        let last = ev.change == Change::GroupDeleted;
+                        if tx.send(Ok(ev)).is_err() || last {
+                            return;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        })?;
+        Ok(ChangeThread { rx, stop, handle: Some(handle) })
+    }
+}
+
+/// A watcher running on its own thread (see [`Watcher::spawn`]); stops it when dropped.
+#[derive(Debug)]
+pub struct ChangeThread {
+    rx: std::sync::mpsc::Receiver<Result<ChangeEvent>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ChangeThread {
+    /// The receiving end: changes in commit order, each once.
+    pub fn receiver(&self) -> &std::sync::mpsc::Receiver<Result<ChangeEvent>> {
+        &self.rx
+    }
+}
+
+impl Drop for ChangeThread {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn file_removed(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(meta) => meta.nlink() == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+impl Iterator for Watcher {
+    type Item = Result<ChangeEvent>;
+
+    /// Blocks until the next change; ends after [`Change::GroupDeleted`].
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.deleted && self.pending.is_empty() {
+                return None;
+            }
+            match self.recv_timeout(Duration::from_secs(1)) {
+                Ok(Some(ev)) => return Some(Ok(ev)),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}

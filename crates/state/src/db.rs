@@ -1,0 +1,933 @@
+//! A handle on one group database: properties, members, records, search, change feed,
+//! export and import. Each handle has its own SQLite connection; any number of handles in
+//! any number of processes may be open on one group at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use peergroup_identity::{Identity, PeerName};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use uuid::Uuid;
+
+use crate::changes::{Change, ChangeEvent, Watcher};
+use crate::error::{Result, StateError};
+use crate::properties::{GroupProperties, Member};
+use crate::record::{MAX_RECORD_DATA_LEN, NewRecord, RECORD_FLAG_DELETED, Record, RecordUpdate};
+use crate::search::SearchQuery;
+use crate::sqlite::{Access, Durability, check_schema, map_err, open_connection, retry};
+use crate::time::Timestamp;
+
+/// How many expired records one write removes at most (besides its own work), so that
+/// purging stays incremental.
+pub(crate) const PURGE_BATCH: usize = 32;
+
+/// An open group database.
+///
+/// `GroupDb` is `Send + Sync`; calls on one handle are serialised by a mutex around its
+/// connection. Open several handles for parallelism.
+pub struct GroupDb {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    group: PeerName,
+    identity: PeerName,
+    access: Access,
+    durability: Durability,
+}
+
+impl std::fmt::Debug for GroupDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupDb")
+            .field("path", &self.path)
+            .field("group", &self.group)
+            .field("identity", &self.identity)
+            .field("read_only", &(self.access == Access::ReadOnly))
+            .finish()
+    }
+}
+
+/// What [`GroupDb::import`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Records (and tombstones) stored because they were new or newer.
+    pub records_applied: usize,
+    /// Records skipped because this database had the same or a newer version.
+    pub records_skipped: usize,
+    /// Members added or replaced.
+    pub members_applied: usize,
+}
+
+fn invalid_db(path: &Path, reason: impl Into<String>) -> StateError {
+    StateError::InvalidDatabase { path: path.to_owned(), reason: reason.into() }
+}
+
+impl GroupDb {
+    /// Writes the schema and the properties row into a new, empty database file.
+    pub(crate) fn initialise(path: &Path, identity: &PeerName, props: &GroupProperties) -> Result<()> {
+        let mut conn = open_connection(path, Access::ReadWrite, Durability::Full)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| map_err(path, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(invalid_db(path, format!("cannot switch to WAL mode (got {mode})")));
+        }
+        crate::sqlite::migrate(&mut conn, path)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| map_err(path, e))?;
+        tx.execute(
+            "INSERT INTO properties (id, group_peer_name, identity, classifier, creator, friendly_name, comment,
+                cloud_name, cloud_scope, cloud_flags, member_data_lifetime, presence_lifetime, flags,
+                authentication_schemes, password_role, version)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)",
+            params![
+                props.group_peer_name.to_string(),
+                identity.to_string(),
+                props.classifier,
+                props.creator.to_string(),
+                props.friendly_name,
+                props.comment,
+                props.cloud_name,
+                props.cloud_scope,
+                props.cloud_flags,
+                props.member_data_lifetime,
+                props.presence_lifetime,
+                props.flags,
+                props.authentication_schemes,
+                props.password_role.map(|u| u.as_bytes().to_vec()),
+            ],
+        )
+        .map_err(|e| map_err(path, e))?;
+        tx.commit().map_err(|e| map_err(path, e))
+    }
+
+    /// Opens the database at `path`. When `group` is given, the file must hold that group.
+    /// The cost does not depend on how many records the database holds.
+    pub(crate) fn open_file(
+        path: &Path,
+        group: Option<&PeerName>,
+        access: Access,
+        durability: Durability,
+    ) -> Result<Self> {
+        let mut conn = open_connection(path, access, durability)?;
+        check_schema(&mut conn, path, access)?;
+        let (group_name, identity, deleted): (String, String, bool) = retry(path, || {
+            conn.query_row("SELECT group_peer_name, identity, deleted FROM properties WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .map_err(|e| map_err(path, e))?
+            .ok_or_else(|| invalid_db(path, "no properties row"))
+        })?;
+        let parse = |s: &str| PeerName::parse(s).map_err(|e| invalid_db(path, format!("bad peer name {s:?}: {e}")));
+        let found = parse(&group_name)?;
+        let identity = parse(&identity)?;
+        if let Some(expected) = group
+            && &found != expected
+        {
+            return Err(invalid_db(path, format!("holds group {found}, not {expected}")));
+        }
+        if deleted {
+            return Err(StateError::GroupDeleted { group: found.to_string() });
+        }
+        Ok(Self { conn: Mutex::new(conn), path: path.to_owned(), group: found, identity, access, durability })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The group's folder (where the security layer keeps the group's other files).
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// The group peer name.
+    pub fn group_peer_name(&self) -> &PeerName {
+        &self.group
+    }
+
+    /// The identity whose database this is.
+    pub fn identity(&self) -> &PeerName {
+        &self.identity
+    }
+
+    /// Whether this handle was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.access == Access::ReadOnly
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves at most an open transaction, which the next
+        // statement's rollback-on-drop already undid.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs a read on this handle's connection, retrying while locked.
+    fn read<T>(&self, mut f: impl FnMut(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.lock();
+        retry(&self.path, || f(&conn))
+    }
+
+    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`) that also checks the group was
+    /// not deleted and purges a bounded batch of expired records. Retries while locked;
+    /// on any error nothing is committed.
+    fn write<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        if self.access == Access::ReadOnly {
+            return Err(StateError::ReadOnly { path: self.path.clone() });
+        }
+        let path = &self.path;
+        let mut conn = self.lock();
+        retry(path, || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| map_err(path, e))?;
+            let deleted: bool = tx
+                .prepare_cached("SELECT deleted FROM properties WHERE id = 1")
+                .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+                .map_err(|e| map_err(path, e))?;
+            if deleted {
+                return Err(StateError::GroupDeleted { group: self.group.to_string() });
+            }
+            purge_expired(&tx, path, Timestamp::now(), PURGE_BATCH)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(|e| map_err(path, e))?;
+            Ok(out)
+        })
+    }
+
+    // ---------------------------------------------------------------- properties
+
+    /// The group properties (`PeerGroupGetProperties`).
+    pub fn properties(&self) -> Result<GroupProperties> {
+        self.read(|conn| read_properties(conn, &self.path))
+    }
+
+    /// Replaces the group properties (`PeerGroupSetProperties`). The group peer name and
+    /// classifier cannot change; `version` is set to one more than the stored one. Returns
+    /// the properties as stored.
+    pub fn set_properties(&self, props: &GroupProperties) -> Result<GroupProperties> {
+        props.validate()?;
+        if props.group_peer_name != self.group {
+            return Err(StateError::InvalidGroupProperties {
+                reason: format!(
+                    "the group peer name cannot change (is {}, given {})",
+                    self.group, props.group_peer_name
+                ),
+            });
+        }
+        let path = &self.path;
+        self.write(|tx| {
+            let version: u32 = tx
+                .query_row("SELECT version FROM properties WHERE id = 1", [], |r| r.get(0))
+                .map_err(|e| map_err(path, e))?;
+            let version = version.saturating_add(1);
+            tx.execute(
+                "UPDATE properties SET creator = ?1, friendly_name = ?2, comment = ?3, cloud_name = ?4,
+                    cloud_scope = ?5, cloud_flags = ?6, member_data_lifetime = ?7, presence_lifetime = ?8,
+                    flags = ?9, authentication_schemes = ?10, password_role = ?11, version = ?12 WHERE id = 1",
+                params![
+                    props.creator.to_string(),
+                    props.friendly_name,
+                    props.comment,
+                    props.cloud_name,
+                    props.cloud_scope,
+                    props.cloud_flags,
+                    props.member_data_lifetime,
+                    props.presence_lifetime,
+                    props.flags,
+                    props.authentication_schemes,
+                    props.password_role.map(|u| u.as_bytes().to_vec()),
+                    version,
+                ],
+            )
+            .map_err(|e| map_err(path, e))?;
+            push_change(tx, path, &Change::PropertiesChanged)?;
+            read_properties(tx, path)
+        })
+    }
+
+    // ---------------------------------------------------------------- blobs
+
+    /// A named value the security layer keeps with the group (root certificate, password
+    /// verifier, ...), if set. Not exported by [`Self::export`].
+    pub fn get_blob(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.read(|conn| {
+            conn.query_row("SELECT value FROM blobs WHERE name = ?1", [name], |r| r.get(0))
+                .optional()
+                .map_err(|e| map_err(&self.path, e))
+        })
+    }
+
+    /// Sets a named value (see [`Self::get_blob`]).
+    pub fn put_blob(&self, name: &str, value: &[u8]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("INSERT OR REPLACE INTO blobs (name, value) VALUES (?1, ?2)", params![name, value])
+                .map_err(|e| map_err(&self.path, e))?;
+            Ok(())
+        })
+    }
+
+    // ---------------------------------------------------------------- members
+
+    /// Adds or replaces a member (the key must own the member's peer name). Watchers see
+    /// [`Change::MemberChanged`].
+    pub fn put_member(&self, member: &Member) -> Result<()> {
+        member.validate()?;
+        let roles: Vec<u8> = member.roles.iter().flat_map(|r| *r.as_bytes()).collect();
+        let path = &self.path;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO members (peer_name, friendly_name, public_key, certificate, roles, flags)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    member.peer_name.to_string(),
+                    member.friendly_name,
+                    member.public_key,
+                    member.certificate,
+                    roles,
+                    member.flags
+                ],
+            )
+            .map_err(|e| map_err(path, e))?;
+            push_change(tx, path, &Change::MemberChanged { peer_name: member.peer_name.clone() })
+        })
+    }
+
+    /// Removes a member; [`StateError::MemberNotFound`] if there is none of that name.
+    pub fn remove_member(&self, peer_name: &PeerName) -> Result<()> {
+        let path = &self.path;
+        self.write(|tx| {
+            let n = tx
+                .execute("DELETE FROM members WHERE peer_name = ?1", [peer_name.to_string()])
+                .map_err(|e| map_err(path, e))?;
+            if n == 0 {
+                return Err(StateError::MemberNotFound { peer_name: peer_name.to_string() });
+            }
+            push_change(tx, path, &Change::MemberChanged { peer_name: peer_name.clone() })
+        })
+    }
+
+    /// One member.
+    pub fn member(&self, peer_name: &PeerName) -> Result<Member> {
+        self.read(|conn| {
+            conn.query_row(&format!("{MEMBER_COLUMNS} WHERE peer_name = ?1"), [peer_name.to_string()], raw_member)
+                .optional()
+                .map_err(|e| map_err(&self.path, e))?
+                .map(|raw| member_from_raw(&self.path, raw))
+                .transpose()?
+                .ok_or_else(|| StateError::MemberNotFound { peer_name: peer_name.to_string() })
+        })
+    }
+
+    /// Every member, sorted by peer name.
+    pub fn members(&self) -> Result<Vec<Member>> {
+        self.read(|conn| read_members(conn, &self.path))
+    }
+
+    // ---------------------------------------------------------------- records
+
+    /// Adds a record signed by `identity` (`PeerGroupAddRecord`). The id, version (1),
+    /// creator, modifier and times are set here. Returns the stored record.
+    pub fn add_record(&self, identity: &Identity, new: NewRecord) -> Result<Record> {
+        check_data(&new.data)?;
+        let now = Timestamp::now();
+        if new.expires <= now {
+            return Err(StateError::InvalidRecordExpiration {
+                reason: format!("{} is not in the future", new.expires),
+            });
+        }
+        let mut record = Record {
+            record_type: new.record_type,
+            // Time-ordered ids keep inserts at the end of the id index.
+            id: Uuid::now_v7(),
+            version: 1,
+            flags: 0,
+            creator: identity.peer_name().clone(),
+            modifier: identity.peer_name().clone(),
+            attributes: new.attributes,
+            created: now,
+            modified: now,
+            expires: new.expires,
+            data: new.data,
+            signature: Vec::new(),
+        };
+        record.sign(identity)?;
+        let path = &self.path;
+        self.write(|tx| {
+            store_record(tx, path, &record, None)?;
+            push_change(tx, path, &Change::RecordAdded { id: record.id, record_type: record.record_type })
+        })?;
+        Ok(record)
+    }
+
+    /// Updates a record's attributes, data and expiration (`PeerGroupUpdateRecord`); the
+    /// expiration may not move earlier. Signed by `identity`, version one more.
+    pub fn update_record(&self, identity: &Identity, id: Uuid, update: RecordUpdate) -> Result<Record> {
+        check_data(&update.data)?;
+        self.change_record(identity, id, |current, now| {
+            if update.expires < current.expires {
+                return Err(StateError::InvalidRecordExpiration {
+                    reason: format!("{} is earlier than the current expiration {}", update.expires, current.expires),
+                });
+            }
+            if update.expires <= now {
+                return Err(StateError::InvalidRecordExpiration {
+                    reason: format!("{} is not in the future", update.expires),
+                });
+            }
+            let mut next = current.clone();
+            next.attributes = update.attributes.clone();
+            next.data = update.data.clone();
+            next.expires = update.expires;
+            Ok(next)
+        })
+    }
+
+    /// Deletes a record (`PeerGroupDeleteRecord`): a signed tombstone (flag
+    /// [`RECORD_FLAG_DELETED`], no attributes, no data) replaces it until its expiration, so
+    /// that the deletion replicates.
+    pub fn delete_record(&self, identity: &Identity, id: Uuid) -> Result<()> {
+        self.change_record(identity, id, |current, _| {
+            let mut next = current.clone();
+            next.flags |= RECORD_FLAG_DELETED;
+            next.attributes = crate::attributes::Attributes::empty();
+            next.data = Vec::new();
+            Ok(next)
+        })
+        .map(|_| ())
+    }
+
+    /// Reads the live record, lets `edit` make the next version, signs it, and stores it if
+    /// no other writer changed the record meanwhile (else starts again).
+    fn change_record(
+        &self,
+        identity: &Identity,
+        id: Uuid,
+        mut edit: impl FnMut(&Record, Timestamp) -> Result<Record>,
+    ) -> Result<Record> {
+        let path = &self.path;
+        loop {
+            let current = self.record(id)?;
+            let now = Timestamp::now();
+            let mut next = edit(&current, now)?;
+            next.version = current.version.checked_add(1).ok_or_else(|| StateError::InvalidRecord {
+                id: Some(id),
+                reason: "version cannot grow further".into(),
+            })?;
+            next.modifier = identity.peer_name().clone();
+            // Modification times only move forward, even if the clock steps back.
+            next.modified = now.max(Timestamp::from_micros(current.modified.as_micros().saturating_add(1)));
+            next.sign(identity)?;
+            let change = if next.is_deleted() {
+                Change::RecordDeleted { id, record_type: next.record_type }
+            } else {
+                Change::RecordUpdated { id, record_type: next.record_type }
+            };
+            let stored = self.write(|tx| {
+                let live = live_version(tx, path, id, Timestamp::now())?;
+                match live {
+                    Some(v) if v == current.version => {
+                        store_record(tx, path, &next, Some(current.version))?;
+                        push_change(tx, path, &change)?;
+                        Ok(true)
+                    }
+                    Some(_) => Ok(false),
+                    None => Err(StateError::RecordNotFound { id }),
+                }
+            })?;
+            if stored {
+                return Ok(next);
+            }
+        }
+    }
+
+    /// A live record (`PeerGroupGetRecord`); [`StateError::RecordNotFound`] if there is none,
+    /// or it was deleted or has expired. Records written by this user's processes are trusted:
+    /// their signatures are not checked again on read.
+    pub fn record(&self, id: Uuid) -> Result<Record> {
+        let now = Timestamp::now().as_micros();
+        self.read(|conn| {
+            let body: Option<Vec<u8>> = conn
+                .query_row(
+                    "SELECT body FROM records WHERE id = ?1 AND deleted = 0 AND expires > ?2",
+                    params![id.as_bytes(), now],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| map_err(&self.path, e))?;
+            match body {
+                Some(body) => decode_local(&self.path, &body),
+                None => Err(StateError::RecordNotFound { id }),
+            }
+        })
+    }
+
+    /// A record or its tombstone, unless expired (for replication).
+    pub fn record_or_tombstone(&self, id: Uuid) -> Result<Option<Record>> {
+        let now = Timestamp::now().as_micros();
+        self.read(|conn| {
+            let body: Option<Vec<u8>> = conn
+                .query_row(
+                    "SELECT body FROM records WHERE id = ?1 AND expires > ?2",
+                    params![id.as_bytes(), now],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| map_err(&self.path, e))?;
+            body.map(|b| decode_local(&self.path, &b)).transpose()
+        })
+    }
+
+    /// Every live record, or those of one type (`PeerGroupEnumRecords`), in the order they
+    /// were first stored.
+    pub fn records(&self, record_type: Option<Uuid>) -> Result<Vec<Record>> {
+        let now = Timestamp::now().as_micros();
+        self.read(|conn| {
+            let bodies: Vec<Vec<u8>> = match record_type {
+                Some(t) => collect(
+                    conn,
+                    &self.path,
+                    "SELECT body FROM records WHERE type = ?1 AND deleted = 0 AND expires > ?2 ORDER BY rowid",
+                    params![t.as_bytes(), now],
+                )?,
+                None => collect(
+                    conn,
+                    &self.path,
+                    "SELECT body FROM records WHERE deleted = 0 AND expires > ?1 ORDER BY rowid",
+                    params![now],
+                )?,
+            };
+            bodies.iter().map(|b| decode_local(&self.path, b)).collect()
+        })
+    }
+
+    /// The live records matching a Windows `peersearch` query (`PeerGroupSearchRecords`),
+    /// answered from the attribute indexes.
+    pub fn search(&self, query: &str) -> Result<Vec<Record>> {
+        let query = SearchQuery::parse(query)?;
+        self.search_parsed(&query)
+    }
+
+    /// [`Self::search`] with a query parsed already.
+    pub fn search_parsed(&self, query: &SearchQuery) -> Result<Vec<Record>> {
+        let (condition, mut values) = query.to_sql();
+        let now = Timestamp::now().as_micros();
+        values.push(rusqlite::types::Value::Integer(now));
+        let sql = format!(
+            "SELECT body FROM records WHERE ({condition}) AND deleted = 0 AND expires > ?{} ORDER BY rowid",
+            values.len()
+        );
+        self.read(|conn| {
+            let bodies: Vec<Vec<u8>> = collect(conn, &self.path, &sql, rusqlite::params_from_iter(values.iter()))?;
+            bodies.iter().map(|b| decode_local(&self.path, b)).collect()
+        })
+    }
+
+    /// Stores a record from an untrusted source (another member, an import): verifies its
+    /// signature with its modifier's key from the members table, then stores it if it is newer
+    /// than the version held. Returns whether it was stored.
+    pub fn apply_record(&self, record: &Record) -> Result<bool> {
+        let member = match self.member(&record.modifier) {
+            Ok(m) => m,
+            Err(StateError::MemberNotFound { .. }) => {
+                return Err(StateError::InvalidRecord {
+                    id: Some(record.id),
+                    reason: format!("modifier {} is not a member", record.modifier),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        record.verify(&member.public_key)?;
+        let path = &self.path;
+        self.write(|tx| apply_verified(tx, path, record))
+    }
+
+    /// Removes at most `limit` expired records now (writes do this in small batches on their
+    /// own). Returns how many were removed.
+    pub fn purge_expired(&self, limit: usize) -> Result<usize> {
+        let path = &self.path;
+        self.write(|tx| purge_expired(tx, path, Timestamp::now(), limit))
+    }
+
+    // ---------------------------------------------------------------- change feed
+
+    /// The sequence number of the last committed change (0 if none).
+    pub fn last_seq(&self) -> Result<u64> {
+        self.read(|conn| last_seq(conn, &self.path))
+    }
+
+    /// Every change committed after sequence `after`, in commit order.
+    pub fn changes_since(&self, after: u64) -> Result<Vec<ChangeEvent>> {
+        self.read(|conn| crate::changes::read_changes(conn, &self.path, after))
+    }
+
+    /// A watcher that yields every change committed after this call, by any process.
+    pub fn watch(&self) -> Result<Watcher> {
+        let after = self.last_seq()?;
+        self.watch_from(after)
+    }
+
+    /// A watcher that yields every change committed after sequence `after`.
+    pub fn watch_from(&self, after: u64) -> Result<Watcher> {
+        Watcher::open(&self.path, after, self.access, self.durability)
+    }
+
+    // ---------------------------------------------------------------- group deletion
+
+    /// Marks the group deleted in the database (with a [`Change::GroupDeleted`] that open
+    /// handles see); the store then removes the files.
+    pub(crate) fn mark_deleted(&self) -> Result<()> {
+        let path = &self.path;
+        self.write(|tx| {
+            tx.execute("UPDATE properties SET deleted = 1 WHERE id = 1", []).map_err(|e| map_err(path, e))?;
+            push_change(tx, path, &Change::GroupDeleted)
+        })
+    }
+
+    // ---------------------------------------------------------------- export / import
+
+    /// Writes the whole database (properties, members, records and tombstones; not the
+    /// security layer's blobs, not the change feed) to one new file at `dest`
+    /// (`PeerGroupExportDatabase`). The file is created with mode 0600 and must not exist.
+    pub fn export(&self, dest: &Path) -> Result<()> {
+        crate::export::export(self, dest)
+    }
+
+    /// Merges a file written by [`Self::export`] into this database
+    /// (`PeerGroupImportDatabase`). Every record's signature is verified with its modifier's
+    /// key before anything is stored; one bad record refuses the whole file.
+    pub fn import(&self, src: &Path) -> Result<ImportSummary> {
+        let (members, records) = crate::export::read_verified(src, &self.group, |name| self.member(name))?;
+        let path = &self.path;
+        self.write(|tx| {
+            let mut summary = ImportSummary::default();
+            for member in &members {
+                let existing = read_member_tx(tx, path, &member.peer_name)?;
+                if existing.as_ref() != Some(member) {
+                    put_member_tx(tx, path, member)?;
+                    summary.members_applied += 1;
+                }
+            }
+            for record in &records {
+                if apply_verified(tx, path, record)? {
+                    summary.records_applied += 1;
+                } else {
+                    summary.records_skipped += 1;
+                }
+            }
+            Ok(summary)
+        })
+    }
+
+    /// Runs `PRAGMA integrity_check` (reads the whole file; never done on open).
+    pub fn integrity_check(&self) -> Result<()> {
+        let path = &self.path;
+        self.read(|conn| {
+            let rows: Vec<String> = collect(conn, path, "PRAGMA integrity_check", [])?;
+            if rows == ["ok"] { Ok(()) } else { Err(invalid_db(path, rows.join("; "))) }
+        })
+    }
+
+    /// Runs a closure on this handle's connection (tests and benchmarks).
+    #[doc(hidden)]
+    pub fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        f(&mut self.lock())
+    }
+
+    /// Stores many already-signed records in one transaction without re-signing
+    /// (benchmark fixtures only: the records' signatures are not checked).
+    #[doc(hidden)]
+    pub fn bulk_insert_unchecked(&self, records: &[Record]) -> Result<()> {
+        let path = &self.path;
+        self.write(|tx| {
+            for r in records {
+                store_record(tx, path, r, None)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+const MEMBER_COLUMNS: &str = "SELECT peer_name, friendly_name, public_key, certificate, roles, flags FROM members";
+
+type RawMember = (String, String, Vec<u8>, Vec<u8>, Vec<u8>, u32);
+
+fn raw_member(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawMember> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+fn member_from_raw(path: &Path, raw: RawMember) -> Result<Member> {
+    let (name, friendly_name, public_key, certificate, roles, flags) = raw;
+    let peer_name = PeerName::parse(&name).map_err(|e| invalid_db(path, format!("member {name:?}: {e}")))?;
+    if roles.len() % 16 != 0 {
+        return Err(invalid_db(path, format!("member {name}: roles are not whole UUIDs")));
+    }
+    let roles = roles.chunks_exact(16).filter_map(|c| Uuid::from_slice(c).ok()).collect();
+    Ok(Member { peer_name, friendly_name, public_key, certificate, roles, flags })
+}
+
+pub(crate) fn read_members(conn: &Connection, path: &Path) -> Result<Vec<Member>> {
+    let mut stmt = conn.prepare(&format!("{MEMBER_COLUMNS} ORDER BY peer_name")).map_err(|e| map_err(path, e))?;
+    let raws = stmt
+        .query_map([], raw_member)
+        .map_err(|e| map_err(path, e))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| map_err(path, e))?;
+    raws.into_iter().map(|raw| member_from_raw(path, raw)).collect()
+}
+
+fn read_member_tx(tx: &Connection, path: &Path, name: &PeerName) -> Result<Option<Member>> {
+    tx.query_row(&format!("{MEMBER_COLUMNS} WHERE peer_name = ?1"), [name.to_string()], raw_member)
+        .optional()
+        .map_err(|e| map_err(path, e))?
+        .map(|raw| member_from_raw(path, raw))
+        .transpose()
+}
+
+fn put_member_tx(tx: &Transaction<'_>, path: &Path, member: &Member) -> Result<()> {
+    let roles: Vec<u8> = member.roles.iter().flat_map(|r| *r.as_bytes()).collect();
+    tx.execute(
+        "INSERT OR REPLACE INTO members (peer_name, friendly_name, public_key, certificate, roles, flags)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            member.peer_name.to_string(),
+            member.friendly_name,
+            member.public_key,
+            member.certificate,
+            roles,
+            member.flags
+        ],
+    )
+    .map_err(|e| map_err(path, e))?;
+    push_change(tx, path, &Change::MemberChanged { peer_name: member.peer_name.clone() })
+}
+
+pub(crate) fn read_properties(conn: &Connection, path: &Path) -> Result<GroupProperties> {
+    type Raw =
+        (String, String, String, String, String, Option<String>, u32, u32, u32, u32, u32, u32, Option<Vec<u8>>, u32);
+    let raw: Raw = conn
+        .query_row(
+            "SELECT group_peer_name, classifier, creator, friendly_name, comment, cloud_name, cloud_scope,
+                cloud_flags, member_data_lifetime, presence_lifetime, flags, authentication_schemes,
+                password_role, version FROM properties WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                    r.get(12)?,
+                    r.get(13)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(|e| map_err(path, e))?
+        .ok_or_else(|| invalid_db(path, "no properties row"))?;
+    let parse = |s: &str| PeerName::parse(s).map_err(|e| invalid_db(path, format!("bad peer name {s:?}: {e}")));
+    Ok(GroupProperties {
+        group_peer_name: parse(&raw.0)?,
+        classifier: raw.1,
+        creator: parse(&raw.2)?,
+        friendly_name: raw.3,
+        comment: raw.4,
+        cloud_name: raw.5,
+        cloud_scope: raw.6,
+        cloud_flags: raw.7,
+        member_data_lifetime: raw.8,
+        presence_lifetime: raw.9,
+        flags: raw.10,
+        authentication_schemes: raw.11,
+        password_role: raw.12.and_then(|b| Uuid::from_slice(&b).ok()),
+        version: raw.13,
+    })
+}
+
+fn check_data(data: &[u8]) -> Result<()> {
+    if data.len() > MAX_RECORD_DATA_LEN {
+        return Err(StateError::MaxRecordSizeExceeded {
+            what: "record data",
+            size: data.len(),
+            max: MAX_RECORD_DATA_LEN,
+        });
+    }
+    Ok(())
+}
+
+fn collect<T: rusqlite::types::FromSql, P: rusqlite::Params>(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    params: P,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(|e| map_err(path, e))?;
+    stmt.query_map(params, |r| r.get(0))
+        .map_err(|e| map_err(path, e))?
+        .collect::<rusqlite::Result<Vec<T>>>()
+        .map_err(|e| map_err(path, e))
+}
+
+/// Decodes a record read from the local database (trusted: not verified again).
+fn decode_local(path: &Path, body: &[u8]) -> Result<Record> {
+    Record::decode(body).map_err(|e| invalid_db(path, format!("stored record does not decode: {e}")))
+}
+
+pub(crate) fn last_seq(conn: &Connection, path: &Path) -> Result<u64> {
+    let seq: Option<i64> =
+        conn.query_row("SELECT max(seq) FROM changes", [], |r| r.get(0)).map_err(|e| map_err(path, e))?;
+    Ok(seq.unwrap_or(0).max(0).unsigned_abs())
+}
+
+/// The version of the live (not expired) record or tombstone with this id.
+fn live_version(tx: &Connection, path: &Path, id: Uuid, now: Timestamp) -> Result<Option<u32>> {
+    tx.query_row(
+        "SELECT version FROM records WHERE id = ?1 AND deleted = 0 AND expires > ?2",
+        params![id.as_bytes(), now.as_micros()],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(|e| map_err(path, e))
+}
+
+/// Stores a record verified already if it is newer than what is held; pushes its change.
+fn apply_verified(tx: &Transaction<'_>, path: &Path, record: &Record) -> Result<bool> {
+    let now = Timestamp::now();
+    if record.expires <= now {
+        return Ok(false);
+    }
+    let held: Option<(u32, bool)> = tx
+        .query_row("SELECT version, deleted FROM records WHERE id = ?1", [record.id.as_bytes()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .map_err(|e| map_err(path, e))?;
+    let change = match held {
+        Some((v, _)) if v >= record.version => return Ok(false),
+        Some((_, true)) => return Ok(false),
+        _ if record.is_deleted() => Change::RecordDeleted { id: record.id, record_type: record.record_type },
+        Some(_) => Change::RecordUpdated { id: record.id, record_type: record.record_type },
+        None => Change::RecordAdded { id: record.id, record_type: record.record_type },
+    };
+    store_record(tx, path, record, held.map(|(v, _)| v))?;
+    push_change(tx, path, &change)?;
+    Ok(true)
+}
+
+/// Inserts or replaces a record row and its attribute index rows.
+fn store_record(tx: &Transaction<'_>, path: &Path, record: &Record, previous: Option<u32>) -> Result<()> {
+    store_record_with_body(tx, path, record, previous, &record.encode()).map(|_| ())
+}
+
+/// [`store_record`] with the encoded body given; returns the row id.
+fn store_record_with_body(
+    tx: &Transaction<'_>,
+    path: &Path,
+    record: &Record,
+    previous: Option<u32>,
+    body: &[u8],
+) -> Result<i64> {
+    let e = |e| map_err(path, e);
+    let rowid: i64 = if previous.is_some() {
+        let rowid: i64 =
+            tx.query_row("SELECT rowid FROM records WHERE id = ?1", [record.id.as_bytes()], |r| r.get(0)).map_err(e)?;
+        tx.execute(
+            "UPDATE records SET type = ?1, version = ?2, deleted = ?3, expires = ?4, creator = ?5, modifier = ?6,
+                created = ?7, modified = ?8, body = ?9 WHERE rowid = ?10",
+            params![
+                record.record_type.as_bytes(),
+                record.version,
+                record.is_deleted(),
+                record.expires.as_micros(),
+                record.creator.to_string(),
+                record.modifier.to_string(),
+                record.created.as_micros(),
+                record.modified.as_micros(),
+                body,
+                rowid
+            ],
+        )
+        .map_err(e)?;
+        tx.execute("DELETE FROM attributes WHERE record = ?1", [rowid]).map_err(e)?;
+        rowid
+    } else {
+        tx.prepare_cached(
+            "INSERT INTO records (id, type, version, deleted, expires, creator, modifier, created, modified, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .map_err(e)?
+        .execute(params![
+            record.id.as_bytes(),
+            record.record_type.as_bytes(),
+            record.version,
+            record.is_deleted(),
+            record.expires.as_micros(),
+            record.creator.to_string(),
+            record.modifier.to_string(),
+            record.created.as_micros(),
+            record.modified.as_micros(),
+            body
+        ])
+        .map_err(e)?;
+        tx.last_insert_rowid()
+    };
+    if record.is_deleted() {
+        return Ok(rowid);
+    }
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO attributes (record, name, int_value, str_value, date_value) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(e)?;
+    // The reserved attributes are columns of `records`; only the record's own are rows here.
+    for a in &record.attributes {
+        let (i, s, d) = match &a.value {
+            crate::AttributeValue::Int(i) => (Some(*i), None, None),
+            crate::AttributeValue::String(s) => (None, Some(s.as_str()), None),
+            crate::AttributeValue::Date(t) => (None, None, Some(t.as_micros())),
+        };
+        stmt.execute(params![rowid, a.name, i, s, d]).map_err(e)?;
+    }
+    Ok(rowid)
+}
+
+/// Removes up to `limit` records whose expiration has passed (index on `expires`), with a
+/// [`Change::RecordExpired`] for each live one.
+pub(crate) fn purge_expired(tx: &Transaction<'_>, path: &Path, now: Timestamp, limit: usize) -> Result<usize> {
+    let e = |e| map_err(path, e);
+    let expired: Vec<(i64, Vec<u8>, Vec<u8>, bool)> = {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT rowid, id, type, deleted FROM records WHERE expires <= ?1 ORDER BY expires LIMIT ?2",
+            )
+            .map_err(e)?;
+        stmt.query_map(params![now.as_micros(), limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(e)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(e)?
+    };
+    for (rowid, id, record_type, deleted) in &expired {
+        tx.execute("DELETE FROM attributes WHERE record = ?1", [rowid]).map_err(e)?;
+        tx.execute("DELETE FROM records WHERE rowid = ?1", [rowid]).map_err(e)?;
+        if !deleted {
+            let id = Uuid::from_slice(id).map_err(|_| invalid_db(path, "record id is not 16 bytes"))?;
+            let record_type =
+                Uuid::from_slice(record_type).map_err(|_| invalid_db(path, "record type is not 16 bytes"))?;
+            push_change(tx, path, &Change::RecordExpired { id, record_type })?;
+        }
+    }
+    Ok(expired.len())
+}
+
+/// Appends a change to the feed, in the caller's transaction.
+pub(crate) fn push_change(tx: &Connection, path: &Path, change: &Change) -> Result<()> {
+    let (kind, id, record_type, peer) = change.to_row();
+    tx.prepare_cached("INSERT INTO changes (kind, record_id, record_type, peer_name) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(|e| map_err(path, e))?
+        .execute(params![kind, id, record_type, peer])
+        .map_err(|e| map_err(path, e))?;
+    Ok(())
+}
