@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{Link, assert_success, compile, crate_dir, valgrind, valgrind_available};
+use peergroup::pnrp::testing::Netns;
 
 /// A peergroup home for one run, with a DNS configuration that points at a server that never
 /// answers (so DNS clouds are `PEER_E_NO_CLOUD` after 300 ms).
@@ -111,54 +112,9 @@ fn group_chat_example_links_statically_and_runs() {
 
 // ---- hosts with chosen interfaces ----
 
-/// A network namespace, deleted (with its interfaces) when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn create(test: &str) -> Option<Self> {
-        let name = format!("pgcapi-{test}-{}", std::process::id());
-        match Command::new("ip").args(["netns", "add", &name]).output() {
-            Ok(out) if out.status.success() => {}
-            other => {
-                eprintln!("SKIPPED: {test}: `ip netns add` is not permitted here ({other:?}); this test needs root");
-                return None;
-            }
-        }
-        let ns = Self(name);
-        ns.ip(&["link", "set", "lo", "up"]);
-        Some(ns)
-    }
-
-    fn ip(&self, args: &[&str]) {
-        let out = Command::new("ip").args(["-n", &self.0]).args(args).output().unwrap();
-        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// A veth pair whose ends are both up with one link-local address each.
-    fn link_locals(&self, a: &str, b: &str) {
-        self.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
-        for (end, addr) in [(a, "fe80::a/64"), (b, "fe80::b/64")] {
-            self.ip(&["link", "set", "dev", end, "addrgenmode", "none"]);
-            self.ip(&["addr", "add", addr, "dev", end, "nodad"]);
-            self.ip(&["link", "set", end, "up"]);
-        }
-    }
-
-    fn run(&self, home: &Home, program: &Path, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .arg(program)
-            .args(args)
-            .env("PEERGROUP_HOME", home.path())
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
+/// Runs a C program inside a namespace, on `home`.
+fn run_in(ns: &Netns, home: &Home, program: &Path, args: &[&str]) -> Output {
+    ns.command(program).args(args).env("PEERGROUP_HOME", home.path()).output().unwrap()
 }
 
 /// `LinkLocal_` on a host with two link-local interfaces is `PEER_E_CLOUD_NAME_AMBIGUOUS`;
@@ -173,16 +129,16 @@ fn open_link_local_on_hosts_with_zero_and_two_interfaces() {
     let (identity, group) = (lines.next().unwrap(), lines.next().unwrap());
 
     let Some(none) = Netns::create("none") else { return };
-    let out = none.run(&home, &open, &["expect", identity, group, "LinkLocal_", "0x80631001"]);
+    let out = run_in(&none, &home, &open, &["expect", identity, group, "LinkLocal_", "0x80631001"]);
     assert_success("open in a namespace without link-local interfaces", &out);
     // The group's own cloud (Global_) opens everywhere.
-    let out = none.run(&home, &open, &["expect", identity, group, "Global_", "0x00000000"]);
+    let out = run_in(&none, &home, &open, &["expect", identity, group, "Global_", "0x00000000"]);
     assert_success("open Global_ in a namespace", &out);
 
     let Some(two) = Netns::create("two") else { return };
     two.link_locals("pca", "pcb");
-    let out = two.run(&home, &open, &["expect", identity, group, "LinkLocal_", "0x80631005"]);
+    let out = run_in(&two, &home, &open, &["expect", identity, group, "LinkLocal_", "0x80631005"]);
     assert_success("open in a namespace with two link-local interfaces", &out);
-    let out = two.run(&home, &open, &["expect", identity, group, "LinkLocal_pca", "0x00000000"]);
+    let out = run_in(&two, &home, &open, &["expect", identity, group, "LinkLocal_pca", "0x00000000"]);
     assert_success("open LinkLocal_pca", &out);
 }

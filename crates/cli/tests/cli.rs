@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use peergroup::pnrp::testing::{Behaviour, StaticDns, srv};
+use peergroup::pnrp::testing::{Behaviour, Netns, StaticDns, srv};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peergroup");
@@ -253,52 +253,9 @@ fn open_when_dns_is_silent_is_no_cloud_within_the_timeout() {
 
 // ---- hosts with chosen interfaces ----
 
-/// A network namespace, deleted (with its interfaces) when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn create(test: &str) -> Option<Self> {
-        let name = format!("pgcli-{test}-{}", std::process::id());
-        match Command::new("ip").args(["netns", "add", &name]).output() {
-            Ok(out) if out.status.success() => {}
-            other => {
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED: {test}: `ip netns add` is not permitted here ({other:?}); these tests need root"
-                );
-                return None;
-            }
-        }
-        let ns = Self(name);
-        ns.ip(&["link", "set", "lo", "up"]);
-        Some(ns)
-    }
-
-    fn ip(&self, args: &[&str]) {
-        let out = Command::new("ip").args(["-n", &self.0]).args(args).output().unwrap();
-        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// A veth pair whose ends are both up with one link-local address each.
-    fn link_locals(&self, a: &str, b: &str) {
-        self.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
-        for (end, addr) in [(a, "fe80::a/64"), (b, "fe80::b/64")] {
-            self.ip(&["link", "set", "dev", end, "addrgenmode", "none"]);
-            self.ip(&["addr", "add", addr, "dev", end, "nodad"]);
-            self.ip(&["link", "set", end, "up"]);
-        }
-    }
-
-    fn run(&self, home: &Home, args: &[&str]) -> Output {
-        Command::new("ip").args(["netns", "exec", &self.0, BIN, "--home"]).arg(&home.dir).args(args).output().unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
+/// Runs the binary inside a namespace, on `home`.
+fn run_in(ns: &Netns, home: &Home, args: &[&str]) -> Output {
+    ns.command(BIN).arg("--home").arg(&home.dir).args(args).output().unwrap()
 }
 
 #[test]
@@ -308,25 +265,24 @@ fn open_link_local_on_hosts_with_zero_one_and_two_interfaces() {
     let open = ["group", "open", "--identity", &id, "--group", &group, "--cloud", "LinkLocal_"];
 
     let Some(none) = Netns::create("none") else { return };
-    assert_error(&none.run(&home, &open), "PEER_E_NO_CLOUD", "0x80631001");
+    assert_error(&run_in(&none, &home, &open), "PEER_E_NO_CLOUD", "0x80631001");
 
     let Some(one) = Netns::create("one") else { return };
-    one.ip(&["link", "add", "pg0", "type", "veth", "peer", "name", "pg1"]);
-    for dev in ["pg0", "pg1"] {
-        one.ip(&["link", "set", "dev", dev, "addrgenmode", "none"]);
-    }
-    one.ip(&["addr", "add", "fe80::a/64", "dev", "pg0", "nodad"]);
-    one.ip(&["link", "set", "pg0", "up"]);
-    one.ip(&["link", "set", "pg1", "up"]); // up, but without a link-local address: no cloud
-    let out =
-        one.run(&home, &["--json", "group", "open", "--identity", &id, "--group", &group, "--cloud", "LinkLocal_"]);
+    one.veth("pg0", "pg1");
+    one.up_with("pg0", &["fe80::a/64"]);
+    one.up_with("pg1", &[]); // up, but without a link-local address: no cloud
+    let out = run_in(
+        &one,
+        &home,
+        &["--json", "group", "open", "--identity", &id, "--group", &group, "--cloud", "LinkLocal_"],
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
     assert_eq!(v["cloud"]["name"], "LinkLocal_pg0");
 
     let Some(two) = Netns::create("two") else { return };
     two.link_locals("pga", "pgb");
-    let out = two.run(&home, &open);
+    let out = run_in(&two, &home, &open);
     assert_error(&out, "PEER_E_CLOUD_NAME_AMBIGUOUS", "0x80631005");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("LinkLocal_pga") && stderr.contains("LinkLocal_pgb"), "{stderr}");

@@ -7,8 +7,7 @@
 //! `SKIPPED:` line and returns.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
 
-use std::process::Command;
-
+use peergroup_pnrp::testing::Netns;
 use peergroup_pnrp::{CloudResolver, DnsConfig, SystemInterfaces, discover};
 use serde_json::{Value, json};
 
@@ -42,93 +41,22 @@ fn child_print_clouds() {
     println!("CLOUDS {}", json!({ "clouds": clouds, "link_local": link_local }));
 }
 
-/// Writes to the real stderr: `eprintln!` is captured by the test harness for passing tests,
-/// and a skip must be seen.
-fn loud(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-/// A network namespace, deleted (with its interfaces) when dropped.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    /// Creates a namespace, or prints `SKIPPED:` and returns `None` where that is not allowed.
-    fn create(test: &str) -> Option<Self> {
-        let name = format!("pgpnrp-{test}-{}", std::process::id());
-        match Command::new("ip").args(["netns", "add", &name]).output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => {
-                loud(&format!(
-                    "SKIPPED: netns test {test}: `ip netns add` failed ({}); network-namespace tests need root",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-                return None;
-            }
-            Err(e) => {
-                loud(&format!("SKIPPED: netns test {test}: cannot run `ip` ({e}); these tests need iproute2 and root"));
-                return None;
-            }
-        }
-        let ns = Self { name };
-        ns.ip(&["link", "set", "lo", "up"]);
-        Some(ns)
-    }
-
-    /// Runs `ip -n <ns> <args>`, which must succeed.
-    fn ip(&self, args: &[&str]) -> String {
-        let out = Command::new("ip").args(["-n", &self.name]).args(args).output().unwrap();
-        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// A veth pair inside the namespace, without automatic link-local addresses (so that the
-    /// addresses are exactly those the test adds), both ends down.
-    fn veth(&self, a: &str, b: &str) {
-        self.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
-        for end in [a, b] {
-            self.ip(&["link", "set", "dev", end, "addrgenmode", "none"]);
-        }
-    }
-
-    fn up_with(&self, dev: &str, addrs: &[&str]) {
-        for addr in addrs {
-            self.ip(&["addr", "add", addr, "dev", dev, "nodad"]);
-        }
-        self.ip(&["link", "set", dev, "up"]);
-    }
-
-    fn index(&self, dev: &str) -> u64 {
-        let line = self.ip(&["-o", "link", "show", "dev", dev]);
-        line.split(':').next().unwrap().trim().parse().unwrap()
-    }
-
-    /// What this crate sees inside the namespace.
-    fn observe(&self) -> Value {
-        let exe = std::env::current_exe().unwrap();
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.name])
-            .arg(exe)
-            .args(["--exact", "child_print_clouds", "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-        let line = stdout
-            .lines()
-            .find_map(|l| l.split_once("CLOUDS ").map(|(_, json)| json))
-            .unwrap_or_else(|| panic!("the child printed no clouds: {stdout}"));
-        serde_json::from_str(line).unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
-    }
+/// What this crate sees inside the namespace.
+fn observe(ns: &Netns) -> Value {
+    let exe = std::env::current_exe().unwrap();
+    let out = ns
+        .command(exe)
+        .args(["--exact", "child_print_clouds", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("CLOUDS ").map(|(_, json)| json))
+        .unwrap_or_else(|| panic!("the child printed no clouds: {stdout}"));
+    serde_json::from_str(line).unwrap()
 }
 
 fn names(seen: &Value) -> Vec<String> {
@@ -143,7 +71,7 @@ const SITE_LOCAL: u64 = 2;
 #[test]
 fn host_with_only_loopback_has_an_offline_global_cloud() {
     let Some(ns) = Netns::create("lo") else { return };
-    let seen = ns.observe();
+    let seen = observe(&ns);
     assert_eq!(names(&seen), ["Global_"]);
     assert_eq!(seen["clouds"][0]["state"], NO_NET);
     assert_eq!(seen["clouds"][0]["scope"], 1);
@@ -157,7 +85,7 @@ fn host_with_one_link_local_interface() {
     ns.veth("va", "vb");
     ns.up_with("va", &["fe80::1/64"]);
     ns.up_with("vb", &[]);
-    let seen = ns.observe();
+    let seen = observe(&ns);
     assert_eq!(names(&seen), ["Global_", "LinkLocal_va"]);
     assert_eq!(seen["clouds"][0]["state"], NO_NET, "a link-local address is not a network");
     let va = &seen["clouds"][1];
@@ -174,7 +102,7 @@ fn host_with_two_link_local_interfaces_is_ambiguous() {
     ns.veth("va", "vb");
     ns.up_with("va", &["fe80::1/64"]);
     ns.up_with("vb", &["fe80::2/64"]);
-    let seen = ns.observe();
+    let seen = observe(&ns);
     assert_eq!(names(&seen), ["Global_", "LinkLocal_va", "LinkLocal_vb"]);
     assert_eq!(seen["clouds"][2]["scope_id"], ns.index("vb"));
     assert_eq!(seen["link_local"], "err cloud name LinkLocal_ is ambiguous: it matches LinkLocal_va, LinkLocal_vb");
@@ -186,18 +114,18 @@ fn interfaces_going_down_take_their_clouds_with_them() {
     ns.veth("va", "vb");
     ns.up_with("va", &["fe80::1/64", "fd00:1::1/64"]);
     ns.up_with("vb", &["fe80::2/64"]);
-    let seen = ns.observe();
+    let seen = observe(&ns);
     assert_eq!(names(&seen), ["Global_", "LinkLocal_va", "LinkLocal_vb", "SiteLocal_va"]);
     assert_eq!(seen["clouds"][0]["state"], ACTIVE, "a unique-local address is a network");
     assert_eq!(seen["clouds"][3]["scope"], SITE_LOCAL);
     assert_eq!(seen["clouds"][3]["scope_id"], ns.index("va"));
 
     ns.ip(&["link", "set", "va", "down"]);
-    let seen = ns.observe();
+    let seen = observe(&ns);
     assert_eq!(names(&seen), ["Global_", "LinkLocal_vb"]);
     assert_eq!(seen["clouds"][0]["state"], NO_NET);
     assert_eq!(seen["link_local"], "ok LinkLocal_vb");
 
     ns.ip(&["link", "set", "vb", "down"]);
-    assert_eq!(names(&ns.observe()), ["Global_"]);
+    assert_eq!(names(&observe(&ns)), ["Global_"]);
 }
