@@ -222,6 +222,45 @@ fn open_without_key_access() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(key.to_str().unwrap()));
 }
 
+#[test]
+fn open_without_access_to_the_group_key() {
+    let home = Home::new();
+    let (id, group) = home.with_group(None);
+    let group_key = std::fs::read_dir(home.dir.join("groups"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|g| g.unwrap().path().join("group.key"))
+        .find(|p| p.exists())
+        .unwrap();
+    std::fs::set_permissions(&group_key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = home.run(&["group", "open", "--identity", &id, "--group", &group]);
+    assert_error(&out, "PEER_E_NO_KEY_ACCESS", "0x80630203");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("group.key"));
+}
+
+#[test]
+fn open_with_a_damaged_identity_certificate_is_a_crypto_error() {
+    let home = Home::new();
+    let (id, group) = home.with_group(None);
+    let authority = id.split('.').next().unwrap();
+    let cert = home.dir.join("identities").join(authority).join("certificate.der");
+    let bytes = std::fs::read(&cert).unwrap();
+    std::fs::write(&cert, &bytes[..bytes.len() - 7]).unwrap();
+    let out = home.run(&["group", "open", "--identity", &id, "--group", &group]);
+    assert_error(&out, "NTE_BAD_KEYSET", "0x80090016");
+}
+
+/// A process allowed too few file descriptors for another group handle gets `E_OUTOFMEMORY`
+/// (`ulimit -n` lowers the limit for the binary alone).
+#[test]
+fn open_out_of_descriptors_is_out_of_memory() {
+    let home = Home::new();
+    let (id, group) = home.with_group(None);
+    let script = format!("ulimit -n 66 && exec \"$0\" --home \"$1\" group open --identity {id} --group {group}");
+    let out = Command::new("sh").arg("-c").arg(script).arg(BIN).arg(&home.dir).output().unwrap();
+    assert_error(&out, "E_OUTOFMEMORY", "0x8007000e");
+}
+
 /// A private cloud named in DNS, served by a DNS server on loopback: found, and not found.
 #[test]
 fn open_in_a_dns_cloud() {
