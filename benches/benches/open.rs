@@ -27,7 +27,8 @@ fn context(root: &Path) -> Context {
 /// first one. Built once per size under `target/bench-fixtures/` (a million records take a
 /// while), then reused. Returns the root, the identity and the first group.
 fn fixture(groups: usize, records: usize) -> (PathBuf, String, String) {
-    let dir = fixture_dir(&format!("open-{groups}g-{records}r"));
+    // The schema version in the name: a fixture of an older schema is never reused.
+    let dir = fixture_dir(&format!("open-v{}-{groups}g-{records}r", peergroup::state::SCHEMA_VERSION));
     let done = dir.join("done");
     if let Ok(names) = std::fs::read_to_string(&done) {
         let mut it = names.lines().map(str::to_owned);

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion};
 use peergroup_benches::{fixture_dir, test_mode};
 use peergroup_identity::{Identity, Keystore, PeerName, testing};
-use peergroup_state::{Attribute, Attributes, Durability, GroupProperties, GroupStore, NewRecord, Record, Timestamp};
+use peergroup_state::{
+    Attribute, Attributes, Durability, GroupProperties, GroupStore, NewRecord, Record, SCHEMA_VERSION, Timestamp,
+};
 use uuid::Uuid;
 
 const CHILD_ENV: &str = "PG_STATE_BENCH_CHILD";
@@ -33,7 +35,8 @@ fn far_future() -> Timestamp {
 /// cached under `target/bench-fixtures/`. Rows share one real signature: the bulk path stores
 /// them without re-signing, since signing a million records would take longer than the run.
 fn fixture(n: usize) -> (PathBuf, Identity, GroupStore) {
-    let dir = fixture_dir(&format!("state-{n}"));
+    // The schema version in the name: a fixture of an older schema is never reused.
+    let dir = fixture_dir(&format!("state-v{SCHEMA_VERSION}-{n}"));
     let root = dir.join("home");
     let done = dir.join("complete");
     if !done.exists() {
