@@ -19,6 +19,8 @@ pub fn command(args: &[String]) -> Result {
     }
     let manifest = root().join("Cargo.toml");
     let original = std::fs::read_to_string(&manifest).map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
+    let lockfile = root().join("Cargo.lock");
+    let original_lock = std::fs::read(&lockfile).map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
     let bumped = bump_versions(&original, version)?;
     std::fs::write(&manifest, &bumped).map_err(|e| format!("cannot write Cargo.toml: {e}"))?;
 
@@ -40,9 +42,9 @@ pub fn command(args: &[String]) -> Result {
         run("tag", cmd("git", &["tag", "-a", &format!("v{version}"), "-m", &format!("peergroup {version}")]))
     })();
     if dry_run || result.is_err() {
-        // Leave the tree as it was.
+        // Leave the tree as it was: cargo package rewrote the lock file with the new versions.
         let _ = std::fs::write(&manifest, &original);
-        let _ = output(cmd("cargo", &["metadata", "--format-version", "1", "--no-deps"]));
+        let _ = std::fs::write(&lockfile, &original_lock);
     }
     result
 }
