@@ -268,24 +268,8 @@ impl GroupDb {
     /// [`Change::MemberChanged`].
     pub fn put_member(&self, member: &Member) -> Result<()> {
         member.validate()?;
-        let roles: Vec<u8> = member.roles.iter().flat_map(|r| *r.as_bytes()).collect();
         let path = &self.path;
-        self.write(|tx| {
-            tx.execute(
-                "INSERT OR REPLACE INTO members (peer_name, friendly_name, public_key, certificate, roles, flags)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    member.peer_name.to_string(),
-                    member.friendly_name,
-                    member.public_key,
-                    member.certificate,
-                    roles,
-                    member.flags
-                ],
-            )
-            .map_err(|e| map_err(path, e))?;
-            push_change(tx, path, &Change::MemberChanged { peer_name: member.peer_name.clone() })
-        })
+        self.write(|tx| put_member_tx(tx, path, member))
     }
 
     /// Removes a member; [`StateError::MemberNotFound`] if there is none of that name.
