@@ -29,9 +29,6 @@ pub enum Error {
     /// An error of the group state layer.
     #[error(transparent)]
     State(#[from] StateError),
-    /// The group handle was closed (`PEER_E_INVALID_GROUP`).
-    #[error("the group handle is closed")]
-    Closed,
     /// More group handles open in this process than the limit (`E_OUTOFMEMORY`).
     #[error("{open} group handles are open in this process; at most {max} are allowed")]
     TooManyHandles {
@@ -53,7 +50,6 @@ impl Error {
             Self::Identity(e) => identity_hresult(e),
             Self::Cloud(e) => cloud_hresult(e),
             Self::State(e) => state_hresult(e),
-            Self::Closed => hresult::PEER_E_INVALID_GROUP,
             Self::TooManyHandles { .. } | Self::Runtime(_) => hresult::E_OUTOFMEMORY,
         }
     }

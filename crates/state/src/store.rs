@@ -55,9 +55,8 @@ impl GroupStore {
 
     /// The store of `identity`'s groups under the keystore root folder `root`.
     pub fn at_root(root: &Path, identity: &PeerName) -> Result<Self> {
-        let groups = root.join(GROUPS_DIR);
-        create_private_dir(&groups)?;
-        let dir = groups.join(identity.authority().to_hex());
+        create_private_dir(&root.join(GROUPS_DIR))?;
+        let dir = identity_dir(root, identity);
         create_private_dir(&dir)?;
         Ok(Self { dir, identity: identity.clone(), durability: Durability::default() })
     }
@@ -81,9 +80,7 @@ impl GroupStore {
 
     /// The folder of a group (whether or not it exists).
     pub fn group_dir(&self, group: &PeerName) -> PathBuf {
-        let digest = Sha256::digest(group.classifier().as_bytes());
-        let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("{}-{id}", group.authority().to_hex()))
+        group_dir_in(&self.dir, group)
     }
 
     /// Whether the group exists for this identity.
@@ -198,4 +195,16 @@ impl GroupStore {
         sync_dir(&self.dir)?;
         fs::remove_dir_all(&trash).map_err(|e| io(&trash, e))
     }
+}
+
+/// The folder of `identity`'s groups under the keystore root `root` (whether or not it exists).
+pub(crate) fn identity_dir(root: &Path, identity: &PeerName) -> PathBuf {
+    root.join(GROUPS_DIR).join(identity.authority().to_hex())
+}
+
+/// The folder of `group` inside an identity's folder (whether or not it exists).
+pub(crate) fn group_dir_in(identity_dir: &Path, group: &PeerName) -> PathBuf {
+    let digest = Sha256::digest(group.classifier().as_bytes());
+    let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    identity_dir.join(format!("{}-{id}", group.authority().to_hex()))
 }

@@ -496,7 +496,7 @@ fn credential_info_and_chain_length_are_checked_when_issuing() {
 fn group_key_is_kept_under_the_key_access_rules() {
     let w = world();
     let (alice, group) = created(&w);
-    let dir = w.store.dir(alice.peer_name(), &group).unwrap();
+    let dir = w.store.dir(alice.peer_name(), &group);
     let key_path = dir.join("group.key");
     assert_eq!(std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
@@ -557,7 +557,7 @@ fn invalid_properties_are_refused_at_create() {
 fn damaged_membership_file_is_corrupt_naming_it() {
     let w = world();
     let (alice, group) = created(&w);
-    let path = w.store.dir(alice.peer_name(), &group).unwrap().join("membership");
+    let path = w.store.dir(alice.peer_name(), &group).join("membership");
     let text = std::fs::read_to_string(&path).unwrap();
     let mut der = from_pem("PEERGROUP MEMBERSHIP", &text).unwrap().remove(0);
     let mid = der.len() / 2;

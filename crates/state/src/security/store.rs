@@ -129,9 +129,10 @@ impl MembershipStore {
         GroupStore::at_root(&self.root, identity)
     }
 
-    /// The folder of `identity`'s membership of `group` (whether or not it exists).
-    pub fn dir(&self, identity: &PeerName, group: &PeerName) -> Result<PathBuf> {
-        Ok(self.groups(identity)?.group_dir(group))
+    /// The folder of `identity`'s membership of `group` (whether or not it exists). Only a
+    /// path: reading a membership creates no folder.
+    pub fn dir(&self, identity: &PeerName, group: &PeerName) -> PathBuf {
+        crate::store::group_dir_in(&crate::store::identity_dir(&self.root, identity), group)
     }
 
     /// `PeerGroupCreate`: generates the group key pair with the creator's crypto provider, then
@@ -173,7 +174,7 @@ impl MembershipStore {
     /// group database). Its chain is validated (not its times: an expired membership still
     /// opens, and fails to connect).
     pub fn get(&self, identity: &PeerName, group: &PeerName) -> Result<Membership> {
-        let dir = self.dir(identity, group)?;
+        let dir = self.dir(identity, group);
         let path = dir.join(MEMBERSHIP_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -206,7 +207,7 @@ impl MembershipStore {
     /// [`peergroup_identity::secure_fs`]; `NoKeyAccess` naming the path, also when it is
     /// missing) without reading or decoding it: what `PeerGroupOpen` needs of the owner.
     pub fn check_group_key_access(&self, identity: &PeerName, group: &PeerName) -> Result<()> {
-        Ok(secure_fs::check_private_file(&self.dir(identity, group)?.join(GROUP_KEY_FILE))?)
+        Ok(secure_fs::check_private_file(&self.dir(identity, group).join(GROUP_KEY_FILE))?)
     }
 
     /// The group private key, for the owner only: checks the file rules
@@ -214,7 +215,7 @@ impl MembershipStore {
     /// the group root's. [`StateError::NotAuthorized`] for a member that does not hold it.
     pub fn group_key(&self, identity: &PeerName, group: &PeerName) -> Result<Box<dyn SigningKey>> {
         let membership = self.get(identity, group)?;
-        let path = self.dir(identity, group)?.join(GROUP_KEY_FILE);
+        let path = self.dir(identity, group).join(GROUP_KEY_FILE);
         if std::fs::symlink_metadata(&path).is_err() && !membership.is_owner_chain() {
             return Err(StateError::NotAuthorized {
                 identity: identity.to_string(),
@@ -268,7 +269,7 @@ impl MembershipStore {
         let mut membership = self.get(identity, group)?;
         if !membership.synchronized {
             membership.synchronized = true;
-            write_membership(&self.dir(identity, group)?, &membership)?;
+            write_membership(&self.dir(identity, group), &membership)?;
         }
         Ok(membership)
     }
@@ -293,7 +294,7 @@ impl MembershipStore {
         // As Windows' NO_KEY_ACCESS check: the identity's own key must be usable here.
         identity.signing_key()?;
         let membership = self.get(identity.peer_name(), group)?;
-        let path = self.dir(identity.peer_name(), group)?.join(GROUP_KEY_FILE);
+        let path = self.dir(identity.peer_name(), group).join(GROUP_KEY_FILE);
         if std::fs::symlink_metadata(&path).is_ok() {
             let key = secure_fs::read_private_file(&path)?;
             config::export(&membership, Some(&key), password)
