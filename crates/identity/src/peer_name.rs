@@ -30,9 +30,24 @@ impl Authority {
 
     /// The 40 lowercase hex digits (or `0`).
     pub fn to_hex(&self) -> String {
+        let mut out = [0u8; 40];
+        self.hex_into(&mut out).to_owned()
+    }
+
+    /// The lowercase hex form written into `buf`, without allocating: names are formatted on
+    /// every database write (a `format!` per byte cost a microsecond per name).
+    fn hex_into<'a>(&self, buf: &'a mut [u8; 40]) -> &'a str {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         match self {
-            Self::Unsecured => "0".to_owned(),
-            Self::Secure(hash) => hash.iter().map(|b| format!("{b:02x}")).collect(),
+            Self::Unsecured => "0",
+            Self::Secure(hash) => {
+                for (pair, b) in buf.chunks_exact_mut(2).zip(hash) {
+                    pair[0] = DIGITS[usize::from(b >> 4)];
+                    pair[1] = DIGITS[usize::from(b & 0x0f)];
+                }
+                // Only ASCII hex digits were written.
+                std::str::from_utf8(buf).unwrap_or_default()
+            }
         }
     }
 }
@@ -141,7 +156,10 @@ pub fn validate_classifier(classifier: &str) -> Result<()> {
 
 impl fmt::Display for PeerName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.authority.to_hex(), self.classifier)
+        let mut buf = [0u8; 40];
+        f.write_str(self.authority.hex_into(&mut buf))?;
+        f.write_str(".")?;
+        f.write_str(&self.classifier)
     }
 }
 

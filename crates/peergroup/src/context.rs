@@ -9,7 +9,7 @@ use peergroup_pnrp::{Cloud, CloudName, CloudResolver, DnsConfig, InterfaceSource
 use peergroup_state::security::{
     InvitationInfo, InvitationRequest, JoinOutcome, Membership, MembershipStore, NewGroup,
 };
-use peergroup_state::{GroupProperties, GroupStore};
+use peergroup_state::{Durability, GroupProperties, GroupStore};
 
 use crate::error::{Error, Result};
 use crate::group::{Group, Slot};
@@ -25,6 +25,7 @@ pub struct Context {
     memberships: MembershipStore,
     resolver: Arc<CloudResolver>,
     interfaces: SharedInterfaces,
+    durability: Durability,
 }
 
 impl std::fmt::Debug for Context {
@@ -76,7 +77,22 @@ impl Context {
     /// A context from its parts: tests and simulators give fixed interfaces and DNS settings.
     pub fn with_parts(keystore: Keystore, dns: DnsConfig, interfaces: SharedInterfaces) -> Self {
         let memberships = MembershipStore::for_keystore(&keystore);
-        Self { keystore, memberships, resolver: Arc::new(CloudResolver::new(dns)), interfaces }
+        Self {
+            keystore,
+            memberships,
+            resolver: Arc::new(CloudResolver::new(dns)),
+            interfaces,
+            durability: Durability::default(),
+        }
+    }
+
+    /// Makes the groups this context opens from now on commit with `durability` (default
+    /// [`Durability::Normal`]: a change that returned survives any crash of the process;
+    /// [`Durability::Full`] also an operating-system crash or power loss, for one `fsync` per
+    /// change). See `docs/storage.md`, "Crash guarantees".
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
     }
 
     /// The keystore root.
@@ -110,7 +126,7 @@ impl Context {
     }
 
     fn groups_of(&self, identity: &PeerName) -> Result<GroupStore> {
-        Ok(self.memberships.groups(identity)?)
+        Ok(self.memberships.groups(identity)?.with_durability(self.durability))
     }
 
     /// Creates a group (`PeerGroupCreate`): its key, root certificate and the creator's

@@ -55,8 +55,8 @@ pub use peergroup_identity::{self as identity, Identity, IdentityInfo, Keystore,
 pub use peergroup_pnrp::{self as pnrp, Cloud, CloudState, Scope};
 pub use peergroup_state::security::{InvitationInfo, InvitationRequest, NewGroup, Role};
 pub use peergroup_state::{
-    self as state, Attribute, AttributeValue, Attributes, GroupProperties, Member, NewRecord, Record, RecordUpdate,
-    Timestamp,
+    self as state, Attribute, AttributeValue, Attributes, Durability, GroupProperties, Member, NewRecord, Record,
+    RecordUpdate, Timestamp,
 };
 
 #[doc(hidden)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use peergroup_identity::{Identity, PeerName};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::changes::{Change, ChangeEvent, Watcher};
@@ -14,7 +14,7 @@ use crate::error::{Result, StateError};
 use crate::properties::{GroupProperties, Member};
 use crate::record::{MAX_RECORD_DATA_LEN, NewRecord, RECORD_FLAG_DELETED, Record, RecordUpdate};
 use crate::search::SearchQuery;
-use crate::sqlite::{Access, Durability, check_schema, map_err, open_connection, retry};
+use crate::sqlite::{Access, Durability, WriteTx, check_schema, map_err, open_connection, retry};
 use crate::time::Timestamp;
 
 /// How many expired records one write removes at most (besides its own work), so that
@@ -64,6 +64,8 @@ impl GroupDb {
     /// Writes the schema and the properties row into a new, empty database file.
     pub(crate) fn initialise(path: &Path, identity: &PeerName, props: &GroupProperties) -> Result<()> {
         let mut conn = open_connection(path, Access::ReadWrite, Durability::Full)?;
+        // Only an empty file takes a page size; it must precede the switch to WAL.
+        conn.pragma_update(None, "page_size", crate::sqlite::PAGE_SIZE).map_err(|e| map_err(path, e))?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| map_err(path, e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(invalid_db(path, format!("cannot switch to WAL mode (got {mode})")));
@@ -168,14 +170,14 @@ impl GroupDb {
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`) that also checks the group was
     /// not deleted and purges a bounded batch of expired records. Retries while locked;
     /// on any error nothing is committed.
-    fn write<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    fn write<T>(&self, mut f: impl FnMut(&Connection) -> Result<T>) -> Result<T> {
         if self.access == Access::ReadOnly {
             return Err(StateError::ReadOnly { path: self.path.clone() });
         }
         let path = &self.path;
-        let mut conn = self.lock();
+        let conn = self.lock();
         retry(path, || {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| map_err(path, e))?;
+            let tx = WriteTx::begin(&conn).map_err(|e| map_err(path, e))?;
             let deleted: bool = tx
                 .prepare_cached("SELECT deleted FROM properties WHERE id = 1")
                 .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
@@ -663,7 +665,7 @@ fn read_member_tx(tx: &Connection, path: &Path, name: &PeerName) -> Result<Optio
         .transpose()
 }
 
-fn put_member_tx(tx: &Transaction<'_>, path: &Path, member: &Member) -> Result<()> {
+fn put_member_tx(tx: &Connection, path: &Path, member: &Member) -> Result<()> {
     let roles: Vec<u8> = member.roles.iter().flat_map(|r| *r.as_bytes()).collect();
     tx.execute(
         "INSERT OR REPLACE INTO members (peer_name, friendly_name, public_key, certificate, roles, flags)
@@ -778,7 +780,7 @@ fn live_version(tx: &Connection, path: &Path, id: Uuid, now: Timestamp) -> Resul
 }
 
 /// Stores a record verified already if it is newer than what is held; pushes its change.
-fn apply_verified(tx: &Transaction<'_>, path: &Path, record: &Record) -> Result<bool> {
+fn apply_verified(tx: &Connection, path: &Path, record: &Record) -> Result<bool> {
     let now = Timestamp::now();
     if record.expires <= now {
         return Ok(false);
@@ -802,13 +804,13 @@ fn apply_verified(tx: &Transaction<'_>, path: &Path, record: &Record) -> Result<
 }
 
 /// Inserts or replaces a record row and its attribute index rows.
-fn store_record(tx: &Transaction<'_>, path: &Path, record: &Record, previous: Option<u32>) -> Result<()> {
+fn store_record(tx: &Connection, path: &Path, record: &Record, previous: Option<u32>) -> Result<()> {
     store_record_with_body(tx, path, record, previous, &record.encode()).map(|_| ())
 }
 
 /// [`store_record`] with the encoded body given; returns the row id.
 fn store_record_with_body(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     path: &Path,
     record: &Record,
     previous: Option<u32>,
@@ -816,8 +818,12 @@ fn store_record_with_body(
 ) -> Result<i64> {
     let e = |e| map_err(path, e);
     let rowid: i64 = if previous.is_some() {
-        let rowid: i64 =
-            tx.query_row("SELECT rowid FROM records WHERE id = ?1", [record.id.as_bytes()], |r| r.get(0)).map_err(e)?;
+        let (rowid, old_body): (i64, Vec<u8>) = tx
+            .query_row("SELECT rowid, body FROM records WHERE id = ?1", [record.id.as_bytes()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(e)?;
+        delete_attribute_rows(tx, path, rowid, &decode_local(path, &old_body)?)?;
         tx.execute(
             "UPDATE records SET type = ?1, version = ?2, deleted = ?3, expires = ?4, creator = ?5, modifier = ?6,
                 created = ?7, modified = ?8, body = ?9 WHERE rowid = ?10",
@@ -835,7 +841,6 @@ fn store_record_with_body(
             ],
         )
         .map_err(e)?;
-        tx.execute("DELETE FROM attributes WHERE record = ?1", [rowid]).map_err(e)?;
         rowid
     } else {
         tx.prepare_cached(
@@ -861,46 +866,61 @@ fn store_record_with_body(
     if record.is_deleted() {
         return Ok(rowid);
     }
-    let mut stmt = tx
-        .prepare_cached(
-            "INSERT INTO attributes (record, name, int_value, str_value, date_value) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .map_err(e)?;
+    let mut stmt =
+        tx.prepare_cached("INSERT INTO attributes (name, kind, value, record) VALUES (?1, ?2, ?3, ?4)").map_err(e)?;
     // The reserved attributes are columns of `records`; only the record's own are rows here.
     for a in &record.attributes {
-        let (i, s, d) = match &a.value {
-            crate::AttributeValue::Int(i) => (Some(*i), None, None),
-            crate::AttributeValue::String(s) => (None, Some(s.as_str()), None),
-            crate::AttributeValue::Date(t) => (None, None, Some(t.as_micros())),
-        };
-        stmt.execute(params![rowid, a.name, i, s, d]).map_err(e)?;
+        stmt.execute(params![a.name, a.value.kind().code(), attribute_sql_value(&a.value), rowid]).map_err(e)?;
     }
     Ok(rowid)
 }
 
+/// Removes the attribute index rows of the record stored at `rowid` (its attributes as held).
+fn delete_attribute_rows(tx: &Connection, path: &Path, rowid: i64, held: &Record) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached("DELETE FROM attributes WHERE name = ?1 AND kind = ?2 AND value = ?3 AND record = ?4")
+        .map_err(|e| map_err(path, e))?;
+    for a in &held.attributes {
+        stmt.execute(params![a.name, a.value.kind().code(), attribute_sql_value(&a.value), rowid])
+            .map_err(|e| map_err(path, e))?;
+    }
+    Ok(())
+}
+
+/// How an attribute value is stored in the `attributes` index: text for strings, integers
+/// for ints and dates (microseconds); the `kind` column keeps the types apart.
+pub(crate) fn attribute_sql_value(value: &crate::AttributeValue) -> rusqlite::types::ToSqlOutput<'_> {
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    match value {
+        crate::AttributeValue::String(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        crate::AttributeValue::Int(i) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*i)),
+        crate::AttributeValue::Date(t) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(t.as_micros())),
+    }
+}
+
 /// Removes up to `limit` records whose expiration has passed (index on `expires`), with a
 /// [`Change::RecordExpired`] for each live one.
-pub(crate) fn purge_expired(tx: &Transaction<'_>, path: &Path, now: Timestamp, limit: usize) -> Result<usize> {
+pub(crate) fn purge_expired(tx: &Connection, path: &Path, now: Timestamp, limit: usize) -> Result<usize> {
     let e = |e| map_err(path, e);
-    let expired: Vec<(i64, Vec<u8>, Vec<u8>, bool)> = {
+    let expired: Vec<(i64, Vec<u8>)> = {
+        // The limit is part of the text, not a parameter: SQLite plans with the value of a
+        // bound LIMIT, so binding one compiles the statement again on every write (7 µs).
         let mut stmt = tx
-            .prepare_cached(
-                "SELECT rowid, id, type, deleted FROM records WHERE expires <= ?1 ORDER BY expires LIMIT ?2",
-            )
+            .prepare_cached(&format!(
+                "SELECT rowid, body FROM records WHERE expires <= ?1 ORDER BY expires LIMIT {limit}"
+            ))
             .map_err(e)?;
-        stmt.query_map(params![now.as_micros(), limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        stmt.query_map(params![now.as_micros()], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(e)?
             .collect::<rusqlite::Result<_>>()
             .map_err(e)?
     };
-    for (rowid, id, record_type, deleted) in &expired {
-        tx.execute("DELETE FROM attributes WHERE record = ?1", [rowid]).map_err(e)?;
-        tx.execute("DELETE FROM records WHERE rowid = ?1", [rowid]).map_err(e)?;
-        if !deleted {
-            let id = Uuid::from_slice(id).map_err(|_| invalid_db(path, "record id is not 16 bytes"))?;
-            let record_type =
-                Uuid::from_slice(record_type).map_err(|_| invalid_db(path, "record type is not 16 bytes"))?;
-            push_change(tx, path, &Change::RecordExpired { id, record_type })?;
+    for (rowid, body) in &expired {
+        let record = decode_local(path, body)?;
+        delete_attribute_rows(tx, path, *rowid, &record)?;
+        tx.prepare_cached("DELETE FROM records WHERE rowid = ?1").map_err(e)?.execute([rowid]).map_err(e)?;
+        if !record.is_deleted() {
+            push_change(tx, path, &Change::RecordExpired { id: record.id, record_type: record.record_type })?;
         }
     }
     Ok(expired.len())

@@ -77,7 +77,9 @@ pub(crate) fn read_verified(
     if version > SCHEMA_VERSION {
         return Err(StateError::DatabaseTooNew { path: src.to_owned(), found: version, supported: SCHEMA_VERSION });
     }
-    if version != SCHEMA_VERSION {
+    // Every version so far keeps properties, members and records (what an import reads) the
+    // same way, so exports of older versions import as they are.
+    if version < 1 {
         return Err(invalid(src, format!("not a peergroup database export (schema version {version})")));
     }
     // An import reads the whole file anyway, so check it whole first.

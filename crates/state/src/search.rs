@@ -291,27 +291,29 @@ impl SearchQuery {
             Self::Clause { attrib, compare, value } => {
                 values.push(Value::Text(attrib.clone()));
                 let name_param = values.len();
-                let condition = match value {
+                // `kind` keeps the value types apart (crate::db::attribute_sql_value).
+                let (kind, condition) = match value {
                     ClauseValue::String(s) => {
                         values.push(Value::Text(s.clone()));
-                        format!("str_value IS NOT NULL AND str_value {} ?{}", compare.sql(), values.len())
+                        (AttributeType::String, format!("value {} ?{}", compare.sql(), values.len()))
                     }
                     ClauseValue::Pattern(parts) => {
                         values.push(Value::Text(glob(parts)));
                         let not = if *compare == Compare::NotEqual { "NOT " } else { "" };
-                        format!("str_value IS NOT NULL AND {not}str_value GLOB ?{}", values.len())
+                        (AttributeType::String, format!("{not}value GLOB ?{}", values.len()))
                     }
                     ClauseValue::Int(i) => {
                         values.push(Value::Integer(*i));
-                        format!("int_value IS NOT NULL AND int_value {} ?{}", compare.sql(), values.len())
+                        (AttributeType::Int, format!("value {} ?{}", compare.sql(), values.len()))
                     }
                     ClauseValue::Date(t) => {
                         values.push(Value::Integer(t.as_micros()));
-                        format!("date_value IS NOT NULL AND date_value {} ?{}", compare.sql(), values.len())
+                        (AttributeType::Date, format!("value {} ?{}", compare.sql(), values.len()))
                     }
                 };
                 sql.push_str(&format!(
-                    "rowid IN (SELECT record FROM attributes WHERE name = ?{name_param} AND {condition})"
+                    "rowid IN (SELECT record FROM attributes WHERE name = ?{name_param} AND kind = {} AND {condition})",
+                    kind.code()
                 ));
             }
         }

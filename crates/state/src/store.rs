@@ -62,7 +62,7 @@ impl GroupStore {
     }
 
     /// Uses `durability` for the handles this store opens from now on (default
-    /// [`Durability::Full`]).
+    /// [`Durability::Normal`]).
     pub fn with_durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self

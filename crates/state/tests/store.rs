@@ -417,3 +417,19 @@ fn a_lock_held_longer_than_the_busy_timeout_is_waited_out() {
     holder.join().unwrap();
     assert_eq!(db.record(rec.id).unwrap(), rec);
 }
+
+#[test]
+fn durability_sets_how_commits_reach_the_disk() {
+    let s = setup();
+    let pragma = |db: &peergroup_state::GroupDb, name: &str| -> i64 {
+        db.with_connection(|c| c.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0)).unwrap())
+    };
+    // Default: NORMAL (1), no fsync per commit; Full: FULL (2).
+    let normal = s.store.open(&s.group).unwrap();
+    assert_eq!(pragma(&normal, "synchronous"), 1);
+    let full = s.store.clone().with_durability(peergroup_state::Durability::Full).open(&s.group).unwrap();
+    assert_eq!(pragma(&full, "synchronous"), 2);
+    // New databases have 1 KiB pages; the log is checkpointed at 16 MiB whatever the page size.
+    assert_eq!(pragma(&normal, "page_size"), 1024);
+    assert_eq!(pragma(&normal, "wal_autocheckpoint"), 16 * 1024);
+}
