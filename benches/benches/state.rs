@@ -106,6 +106,17 @@ fn open(c: &mut Criterion) {
     group.finish();
 }
 
+/// The record every add benchmark adds: a string and an int attribute, 100 bytes of data.
+fn new_record() -> NewRecord {
+    NewRecord {
+        record_type: RECORD_TYPE,
+        attributes: Attributes::new(vec![Attribute::string("category", "cat1"), Attribute::int("n", 7)])
+            .expect("attributes"),
+        expires: far_future(),
+        data: vec![0u8; 100],
+    }
+}
+
 fn add(c: &mut Criterion) {
     let tmp = tempfile::tempdir().expect("temp dir");
     let keystore = Keystore::open(tmp.path().join("home")).expect("keystore");
@@ -113,13 +124,7 @@ fn add(c: &mut Criterion) {
     let store = GroupStore::new(&keystore, me.peer_name()).expect("store");
     let db =
         store.create(&GroupProperties::new(group_name(), me.peer_name().clone(), "Bench"), |_| Ok(())).expect("group");
-    let new = || NewRecord {
-        record_type: RECORD_TYPE,
-        attributes: Attributes::new(vec![Attribute::string("category", "cat1"), Attribute::int("n", 7)])
-            .expect("attributes"),
-        expires: far_future(),
-        data: vec![0u8; 100],
-    };
+    let new = new_record;
     // The bare signature over a message of the size of a record's signed encoding.
     let sample = db.add_record(&me, new()).expect("record");
     let message = sample.signed_bytes();
@@ -217,6 +222,47 @@ fn feed(c: &mut Criterion) {
     let _ = child.wait();
 }
 
+/// The add-to-signature ratio measured in alternating blocks (sign 500, add 500, sixteen
+/// times) on one handle. Criterion measures the bare signature and the add in windows tens of
+/// seconds apart, and on a shared machine the speed drifts between windows (the add, with its
+/// system calls, more than the signature); alternating blocks compare like with like.
+fn paired_ratio() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let keystore = Keystore::open(tmp.path().join("home")).expect("keystore");
+    let me = keystore.create_with_key("bench", None, &testing::key(0)).expect("identity");
+    let store = GroupStore::new(&keystore, me.peer_name()).expect("store");
+    let db =
+        store.create(&GroupProperties::new(group_name(), me.peer_name().clone(), "Bench"), |_| Ok(())).expect("group");
+    let message = db.add_record(&me, new_record()).expect("record").signed_bytes();
+    let (block, rounds) = (500u32, 16u32);
+    let (mut bare, mut add) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..rounds {
+        let start = Instant::now();
+        for _ in 0..block {
+            black_box(me.sign(black_box(&message)).expect("sign"));
+        }
+        bare += start.elapsed();
+        let start = Instant::now();
+        for _ in 0..block {
+            black_box(db.add_record(&me, new_record()).expect("add"));
+        }
+        add += start.elapsed();
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(block * rounds);
+    println!(
+        "state_add/paired: bare signature {:.1} µs, add (durability normal) {:.1} µs, ratio {:.3}",
+        per(bare),
+        per(add),
+        add.as_secs_f64() / bare.as_secs_f64()
+    );
+}
+
+/// Whether the command line's benchmark filter (if any) selects `name`.
+fn selected(name: &str) -> bool {
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
+}
+
 fn main() {
     if let Some(root) = std::env::var_os(CHILD_ENV) {
         child(Path::new(&root));
@@ -228,4 +274,7 @@ fn main() {
     search(&mut c);
     feed(&mut c);
     c.final_summary();
+    if !test_mode() && selected("state_add/paired") {
+        paired_ratio();
+    }
 }
