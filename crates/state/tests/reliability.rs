@@ -303,6 +303,17 @@ fn a_writer_killed_mid_stream_loses_no_acknowledged_record() {
 
 // ------------------------------------------------------------------ full disk, read-only
 
+/// Unmounts its folder when dropped, lazily: SQLite keeps a closed connection's descriptor open
+/// while another connection of the process holds locks on the same file (closing it would drop
+/// their POSIX locks), so a plain `umount` here could fail busy and leave the mount behind.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        run("umount", &["--lazy", self.0.to_str().unwrap()]);
+    }
+}
+
 fn run(cmd: &str, args: &[&str]) -> bool {
     Command::new(cmd).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
@@ -364,12 +375,6 @@ fn a_full_file_system_commits_nothing_half_way() {
     if !mounted {
         return;
     }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            run("umount", &[self.0.to_str().unwrap()]);
-        }
-    }
     let _guard = Unmount(mnt.clone());
     let keystore = peergroup_identity::Keystore::open(mnt.join("home")).unwrap();
     let alice = keystore.create_with_key("alice", None, &peergroup_identity::testing::key(0)).unwrap();
@@ -406,12 +411,6 @@ fn a_read_only_file_system_is_a_clear_error() {
     assert!(bound || not_root(), "bind mount failed although running as root");
     if !bound {
         return;
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            run("umount", &[self.0.to_str().unwrap()]);
-        }
     }
     let _guard = Unmount(ro_root.clone());
     assert!(run("mount", &["-o", "remount,bind,ro", ro_root.to_str().unwrap()]));
