@@ -13,7 +13,8 @@ use criterion::{BenchmarkId, Criterion};
 use peergroup_benches::{fixture_dir, test_mode};
 use peergroup_identity::{Identity, Keystore, PeerName, testing};
 use peergroup_state::{
-    Attribute, Attributes, Durability, GroupProperties, GroupStore, NewRecord, Record, SCHEMA_VERSION, Timestamp,
+    Attribute, Attributes, Durability, GroupDb, GroupProperties, GroupStore, NewRecord, Record, SCHEMA_VERSION,
+    Timestamp,
 };
 use uuid::Uuid;
 
@@ -117,13 +118,20 @@ fn new_record() -> NewRecord {
     }
 }
 
-fn add(c: &mut Criterion) {
+/// A fresh keystore (kept while the temporary folder lives) with one identity and its empty
+/// group, opened with the default durability.
+fn empty_group() -> (tempfile::TempDir, Identity, GroupStore, GroupDb) {
     let tmp = tempfile::tempdir().expect("temp dir");
     let keystore = Keystore::open(tmp.path().join("home")).expect("keystore");
     let me = keystore.create_with_key("bench", None, &testing::key(0)).expect("identity");
     let store = GroupStore::new(&keystore, me.peer_name()).expect("store");
     let db =
         store.create(&GroupProperties::new(group_name(), me.peer_name().clone(), "Bench"), |_| Ok(())).expect("group");
+    (tmp, me, store, db)
+}
+
+fn add(c: &mut Criterion) {
+    let (_tmp, me, store, db) = empty_group();
     let new = new_record;
     // The bare signature over a message of the size of a record's signed encoding.
     let sample = db.add_record(&me, new()).expect("record");
@@ -227,12 +235,7 @@ fn feed(c: &mut Criterion) {
 /// seconds apart, and on a shared machine the speed drifts between windows (the add, with its
 /// system calls, more than the signature); alternating blocks compare like with like.
 fn paired_ratio() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let keystore = Keystore::open(tmp.path().join("home")).expect("keystore");
-    let me = keystore.create_with_key("bench", None, &testing::key(0)).expect("identity");
-    let store = GroupStore::new(&keystore, me.peer_name()).expect("store");
-    let db =
-        store.create(&GroupProperties::new(group_name(), me.peer_name().clone(), "Bench"), |_| Ok(())).expect("group");
+    let (_tmp, me, _store, db) = empty_group();
     let message = db.add_record(&me, new_record()).expect("record").signed_bytes();
     let (block, rounds) = (500u32, 16u32);
     let (mut bare, mut add) = (Duration::ZERO, Duration::ZERO);
