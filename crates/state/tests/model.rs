@@ -17,12 +17,43 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Add { handle: usize, kind: bool, n: i64, s: String, data: Vec<u8> },
-    Update { handle: usize, pick: usize, n: i64, data: Vec<u8>, later: bool },
-    Delete { handle: usize, pick: usize },
-    Get { handle: usize, pick: usize },
-    Enum { handle: usize, kind: Option<bool> },
-    Rename { handle: usize, name: String },
+    Add {
+        handle: usize,
+        kind: bool,
+        n: i64,
+        s: String,
+        data: Vec<u8>,
+    },
+    Update {
+        handle: usize,
+        pick: usize,
+        n: i64,
+        data: Vec<u8>,
+        later: bool,
+    },
+    Delete {
+        handle: usize,
+        pick: usize,
+    },
+    Get {
+        handle: usize,
+        pick: usize,
+    },
+    Enum {
+        handle: usize,
+        kind: Option<bool>,
+    },
+    Rename {
+        handle: usize,
+        name: String,
+    },
+    /// A search on one attribute: the attribute index must follow adds, updates and deletes.
+    Search {
+        handle: usize,
+        by_int: bool,
+        n: i64,
+        s: String,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -35,7 +66,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (h.clone(), any::<usize>()).prop_map(|(handle, pick)| Op::Delete { handle, pick }),
         2 => (h.clone(), any::<usize>()).prop_map(|(handle, pick)| Op::Get { handle, pick }),
         1 => (h.clone(), proptest::option::of(any::<bool>())).prop_map(|(handle, kind)| Op::Enum { handle, kind }),
-        1 => (h, "[A-Za-z ]{1,12}").prop_map(|(handle, name)| Op::Rename { handle, name }),
+        1 => (h.clone(), "[A-Za-z ]{1,12}").prop_map(|(handle, name)| Op::Rename { handle, name }),
+        2 => (h, any::<bool>(), -3..3i64, "[abu]{0,2}")
+            .prop_map(|(handle, by_int, n, s)| Op::Search { handle, by_int, n, s }),
     ]
 }
 
@@ -140,6 +173,18 @@ proptest! {
                         .map(|id| (*id, model[id].version)).collect();
                     prop_assert_eq!(got, want);
                 }
+                Op::Search { handle, by_int, n, s: text } => {
+                    let (query, want) = if by_int {
+                        (format!(r#"<peersearch><clause attrib="n" type="int">{n}</clause></peersearch>"#), Attribute::int("n", n))
+                    } else {
+                        (format!(r#"<peersearch><clause attrib="s" type="string">{text}</clause></peersearch>"#), Attribute::string("s", &text))
+                    };
+                    let got: Vec<Uuid> = handles[handle].search(&query).unwrap().iter().map(|r| r.id).collect();
+                    let expected: Vec<Uuid> = order.iter()
+                        .filter(|id| !model[id].deleted && model[id].attributes.iter().any(|a| *a == want))
+                        .copied().collect();
+                    prop_assert_eq!(got, expected, "query {}", query);
+                }
                 Op::Rename { handle, name } => {
                     let mut props = handles[handle].properties().unwrap();
                     props.friendly_name = name.clone();
@@ -152,6 +197,11 @@ proptest! {
         for h in &handles {
             prop_assert_eq!(&h.properties().unwrap().friendly_name, &friendly);
         }
+        // The attribute index holds exactly the live records' attributes: none left behind by
+        // an update or a delete.
+        let rows: i64 = handles[0].with_connection(|c| c.query_row("SELECT count(*) FROM attributes", [], |r| r.get(0)).unwrap());
+        let live: usize = model.values().filter(|m| !m.deleted).map(|m| m.attributes.len()).sum();
+        prop_assert_eq!(usize::try_from(rows).unwrap(), live);
         // The third handle's watcher saw every change of all three, in order, once.
         let mut seen = Vec::new();
         while seen.len() < changes.len() {

@@ -186,6 +186,9 @@ fn expired_records_vanish_from_reads_and_are_purged_with_an_event() {
     assert!(db.search(query).unwrap().is_empty());
     assert_eq!(db.records(None).unwrap(), vec![keep]);
     assert_eq!(db.record_or_tombstone(rec.id).unwrap(), None);
+    // Its attribute index rows went with it (the kept record has none).
+    let rows: i64 = db.with_connection(|c| c.query_row("SELECT count(*) FROM attributes", [], |r| r.get(0)).unwrap());
+    assert_eq!(rows, 0);
 }
 
 #[test]
