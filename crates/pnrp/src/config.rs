@@ -62,6 +62,11 @@ struct DnsSection {
     timeout_ms: Option<u64>,
 }
 
+/// A search domain as the resolver uses it: a valid DNS name, lowercase, without a final dot.
+fn search_domain(domain: &str) -> Result<String> {
+    parse_dns(domain.strip_suffix('.').unwrap_or(domain)).map(|n| n.as_str().to_owned())
+}
+
 impl DnsConfig {
     /// The settings of a `resolv.conf` text (`nameserver`, `search`/`domain`,
     /// `options timeout:N`). Lines it cannot read are skipped, as the C library does.
@@ -69,14 +74,8 @@ impl DnsConfig {
         let (conf, _skipped) = resolv_conf::Config::parse_with_errors(text);
         let nameservers =
             conf.nameservers.iter().take(MAX_NAMESERVERS).map(|ip| SocketAddr::new(IpAddr::from(ip.clone()), 53));
-        let search = conf
-            .get_last_search_or_domain()
-            .filter_map(|d| {
-                let d = d.strip_suffix('.').unwrap_or(d);
-                parse_dns(d).ok().map(|n| n.as_str().to_owned())
-            })
-            .take(MAX_SEARCH_DOMAINS)
-            .collect();
+        let search =
+            conf.get_last_search_or_domain().filter_map(|d| search_domain(d).ok()).take(MAX_SEARCH_DOMAINS).collect();
         let timeout = Duration::from_secs(u64::from(conf.timeout.max(1))).min(MAX_TIMEOUT);
         Self { nameservers: nameservers.collect(), search, timeout }
     }
@@ -151,12 +150,7 @@ impl DnsConfig {
             }
             self.search = search
                 .iter()
-                .map(|d| {
-                    let bare = d.strip_suffix('.').unwrap_or(d);
-                    parse_dns(bare)
-                        .map(|n| n.as_str().to_owned())
-                        .map_err(|_| err(format!("dns.search: {d:?} is not a domain name")))
-                })
+                .map(|d| search_domain(d).map_err(|_| err(format!("dns.search: {d:?} is not a domain name"))))
                 .collect::<Result<_>>()?;
         }
         if let Some(ms) = dns.timeout_ms {

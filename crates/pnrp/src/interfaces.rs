@@ -121,20 +121,23 @@ pub fn discover(source: &(impl InterfaceSource + ?Sized)) -> Result<Vec<Cloud>> 
     Ok(clouds_from_interfaces(&source.interfaces()?))
 }
 
+/// An up, multicast, non-loopback interface with these addresses (unit tests of the crate).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn iface(name: &str, index: u32, addrs: &[&str]) -> Interface {
+    Interface {
+        name: name.to_owned(),
+        index,
+        up: true,
+        loopback: false,
+        multicast: true,
+        addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    pub(crate) fn iface(name: &str, index: u32, addrs: &[&str]) -> Interface {
-        Interface {
-            name: name.to_owned(),
-            index,
-            up: true,
-            loopback: false,
-            multicast: true,
-            addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
-        }
-    }
 
     fn lo() -> Interface {
         Interface { loopback: true, multicast: false, ..iface("lo", 1, &["127.0.0.1", "::1"]) }

@@ -17,10 +17,12 @@ pub const MAX_DNS_NAME_LEN: usize = 253;
 
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Kind {
-    Global,
+    /// `Global_`, `LinkLocal_`, `SiteLocal_`.
     Bare(Scope),
     Interface(Scope),
-    Dns { absolute: bool },
+    Dns {
+        absolute: bool,
+    },
 }
 
 /// A syntactically valid cloud name.
@@ -54,14 +56,11 @@ pub struct CloudName {
 impl CloudName {
     /// The global cloud, `Global_`.
     pub fn global() -> Self {
-        Self { kind: Kind::Global, text: Scope::Global.bare_name().to_owned() }
+        Self::bare(Scope::Global)
     }
 
     /// The bare name of a scope: `Global_`, `LinkLocal_` or `SiteLocal_`.
     pub fn bare(scope: Scope) -> Self {
-        if scope == Scope::Global {
-            return Self::global();
-        }
         Self { kind: Kind::Bare(scope), text: scope.bare_name().to_owned() }
     }
 
@@ -108,7 +107,6 @@ impl CloudName {
     /// The scope the name stands for; `None` for DNS names (their scope comes from DNS).
     pub fn scope(&self) -> Option<Scope> {
         match self.kind {
-            Kind::Global => Some(Scope::Global),
             Kind::Bare(scope) | Kind::Interface(scope) => Some(scope),
             Kind::Dns { .. } => None,
         }
@@ -116,7 +114,7 @@ impl CloudName {
 
     /// Whether this is a bare scope name (`Global_`, `LinkLocal_`, `SiteLocal_`).
     pub fn is_bare(&self) -> bool {
-        matches!(self.kind, Kind::Global | Kind::Bare(_))
+        matches!(self.kind, Kind::Bare(_))
     }
 
     /// Whether the name is meaningful only on the host that made it (`PNRP_CLOUD_NAME_LOCAL`):

@@ -1,7 +1,7 @@
 //! The public entry point: a cloud name in, exactly one cloud out.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::cache::DnsCache;
 use crate::cloud::Cloud;
@@ -73,9 +73,6 @@ impl CloudResolver {
     /// Resolves a DNS cloud name (rule 4): an absolute name is looked up once, a relative one
     /// under each search domain, all at once, within the timeout.
     pub async fn resolve_dns(&self, name: &CloudName) -> Result<Cloud> {
-        if let Some(cached) = self.cached_decision(name) {
-            return cached;
-        }
         let owners = self.owners(name);
         let timeout = self.config.timeout;
         let deadline = tokio::time::Instant::now() + timeout;
@@ -125,9 +122,6 @@ impl CloudResolver {
             answers.push((owner, answer));
         }
         drop(cache);
-        if answers.is_empty() {
-            return None;
-        }
         Some(decide_dns(name, &answers, self.config.timeout))
     }
 
@@ -144,11 +138,6 @@ impl CloudResolver {
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, DnsCache> {
         // The cache holds plain data, consistent after any panic: a poisoned lock is usable.
         self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The configured timeout: the bound on a DNS resolution.
-    pub fn timeout(&self) -> Duration {
-        self.config.timeout
     }
 }
 
@@ -194,14 +183,7 @@ mod tests {
     }
 
     fn eth0() -> Interface {
-        Interface {
-            name: "eth0".into(),
-            index: 2,
-            up: true,
-            loopback: false,
-            multicast: true,
-            addrs: vec!["fe80::1".parse().unwrap()],
-        }
+        crate::interfaces::iface("eth0", 2, &["fe80::1"])
     }
 
     #[test]

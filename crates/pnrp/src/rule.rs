@@ -129,29 +129,15 @@ pub fn decide_dns(name: &CloudName, answers: &[(String, DnsAnswer)], timeout: Du
 mod tests {
     use super::*;
     use crate::cloud::{CloudState, Scope};
-    use crate::interfaces::{Interface, clouds_from_interfaces};
+    use crate::interfaces::{Interface, clouds_from_interfaces, iface};
 
     fn host(link_interfaces: &[&str], site_interfaces: &[&str]) -> Vec<Cloud> {
         let mut list = Vec::new();
         for (i, name) in link_interfaces.iter().enumerate() {
-            list.push(Interface {
-                name: (*name).to_owned(),
-                index: 10 + i as u32,
-                up: true,
-                loopback: false,
-                multicast: true,
-                addrs: vec!["fe80::1".parse().unwrap()],
-            });
+            list.push(iface(name, 10 + i as u32, &["fe80::1"]));
         }
         for (i, name) in site_interfaces.iter().enumerate() {
-            list.push(Interface {
-                name: (*name).to_owned(),
-                index: 20 + i as u32,
-                up: true,
-                loopback: false,
-                multicast: false,
-                addrs: vec!["fd00::1".parse().unwrap()],
-            });
+            list.push(Interface { multicast: false, ..iface(name, 20 + i as u32, &["fd00::1"]) });
         }
         clouds_from_interfaces(&list)
     }

@@ -45,13 +45,8 @@ impl InterfaceSource for SystemInterfaces {
                 // A name that is not UTF-8 cannot be part of a cloud name.
                 continue;
             };
-            // Entries of one interface usually follow each other: look at the last one first.
-            let at = match out
-                .last()
-                .filter(|i| i.name == name)
-                .map(|_| out.len() - 1)
-                .or_else(|| out.iter().position(|i| i.name == name))
-            {
+            // Entries of one interface usually follow each other: search from the last one.
+            let at = match out.iter().rposition(|i| i.name == name) {
                 Some(at) => at,
                 None => {
                     out.push(Interface {

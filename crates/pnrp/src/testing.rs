@@ -186,11 +186,6 @@ impl Netns {
         Some(ns)
     }
 
-    /// Its name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Runs `ip -n <namespace> <args>` and returns its standard output.
     ///
     /// # Panics

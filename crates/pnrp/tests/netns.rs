@@ -99,9 +99,7 @@ fn host_with_one_link_local_interface() {
 #[test]
 fn host_with_two_link_local_interfaces_is_ambiguous() {
     let Some(ns) = Netns::create("two") else { return };
-    ns.veth("va", "vb");
-    ns.up_with("va", &["fe80::1/64"]);
-    ns.up_with("vb", &["fe80::2/64"]);
+    ns.link_locals("va", "vb");
     let seen = observe(&ns);
     assert_eq!(names(&seen), ["Global_", "LinkLocal_va", "LinkLocal_vb"]);
     assert_eq!(seen["clouds"][2]["scope_id"], ns.index("vb"));
