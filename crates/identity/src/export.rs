@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use crate::error::{IdentityError, Result};
 use crate::identity::IdentityInfo;
 use crate::provider::{CryptoProvider, Pkcs8Der};
-use crate::x509::{from_pem, to_pem};
+use crate::x509::{single_pem, to_pem};
 
 /// The largest export file [`crate::Keystore::import`] reads.
 pub const MAX_EXPORT_LEN: usize = 64 * 1024;
@@ -54,13 +54,7 @@ pub(crate) fn decode(text: &str, password: &str, provider: &dyn CryptoProvider) 
     if !text.trim_start().starts_with(HEADER) {
         return Err(invalid("not a peergroup identity export"));
     }
-    let one = |label: &str| -> Result<Vec<u8>> {
-        let mut blocks = from_pem(label, text).map_err(invalid)?;
-        match blocks.len() {
-            1 => Ok(blocks.remove(0)),
-            n => Err(invalid(format!("{n} {label} blocks; exactly one expected"))),
-        }
-    };
+    let one = |label: &str| single_pem(label, label, text).map_err(invalid);
     let certificate = one(CERT_LABEL)?;
     let encrypted = one(KEY_LABEL)?;
     let encrypted =

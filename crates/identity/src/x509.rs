@@ -299,6 +299,16 @@ pub fn to_pem(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// Reads the one PEM block with `label` in `text`; the error names how many there were,
+/// calling the blocks `noun` ("2 invitation blocks; exactly one expected").
+pub fn single_pem(label: &str, noun: &str, text: &str) -> std::result::Result<Vec<u8>, String> {
+    let mut blocks = from_pem(label, text)?;
+    if blocks.len() != 1 {
+        return Err(format!("{} {noun} blocks; exactly one expected", blocks.len()));
+    }
+    Ok(blocks.remove(0))
+}
+
 /// Reads every PEM block with `label` from `text`.
 pub fn from_pem(label: &str, text: &str) -> std::result::Result<Vec<Vec<u8>>, String> {
     use base64::Engine;

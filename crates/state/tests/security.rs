@@ -367,32 +367,7 @@ fn a_member_cannot_issue_administrator_roles() {
 
     // Forged by hand: Bob signs an administrator GMC for Carol and an invitation around it.
     let bobs = w.store.get(bob.peer_name(), &group).unwrap();
-    let forged_gmc = peergroup_state::security::issue_gmc(
-        bobs.chain.leaf(),
-        bob.signing_key().unwrap(),
-        &carol.info().into(),
-        &[Role::Administrator],
-        now(),
-        now() + Duration::from_secs(3600),
-    )
-    .unwrap();
-    let tbs = TbsInvitation {
-        version: 1,
-        group_peer_name: group.to_string(),
-        group_friendly_name: "Chat".into(),
-        cloud_name: "Global_".into(),
-        cloud_scope: 1,
-        cloud_flags: 0,
-        auth_scheme: 1,
-        issuer_chain: bobs.chain.to_der().into_iter().map(|c| OctetString::new(c).unwrap()).collect(),
-        subject_certificate: OctetString::new(forged_gmc).unwrap(),
-    }
-    .to_der()
-    .unwrap();
-    let signature = bob.sign(&tbs).unwrap();
-    let forged =
-        SignedInvitation { tbs: OctetString::new(tbs).unwrap(), signature: OctetString::new(signature).unwrap() };
-    let forged = to_pem("PEERGROUP INVITATION", &forged.to_der().unwrap());
+    let forged = forge_invitation(&bob, &bobs, &carol, Role::Administrator, 1);
     match w.store.join(&carol, &forged, now()) {
         Err(StateError::ChainNotTrusted { index: 3, fault: ChainFault::RoleNotIssuable { role, .. } }) => {
             assert_eq!(role, Role::Administrator);
@@ -402,32 +377,7 @@ fn a_member_cannot_issue_administrator_roles() {
 
     // A future format version, properly signed, is PEER_E_UNSUPPORTED_VERSION.
     let alices = w.store.get(alice.peer_name(), &group).unwrap();
-    let gmc = peergroup_state::security::issue_gmc(
-        alices.chain.leaf(),
-        alice.signing_key().unwrap(),
-        &carol.info().into(),
-        &[Role::Member],
-        now(),
-        now() + Duration::from_secs(3600),
-    )
-    .unwrap();
-    let tbs = TbsInvitation {
-        version: 2,
-        group_peer_name: group.to_string(),
-        group_friendly_name: "Chat".into(),
-        cloud_name: "Global_".into(),
-        cloud_scope: 1,
-        cloud_flags: 0,
-        auth_scheme: 1,
-        issuer_chain: alices.chain.to_der().into_iter().map(|c| OctetString::new(c).unwrap()).collect(),
-        subject_certificate: OctetString::new(gmc).unwrap(),
-    }
-    .to_der()
-    .unwrap();
-    let signature = alice.sign(&tbs).unwrap();
-    let future =
-        SignedInvitation { tbs: OctetString::new(tbs).unwrap(), signature: OctetString::new(signature).unwrap() };
-    match invitation::parse(&to_pem("PEERGROUP INVITATION", &future.to_der().unwrap())) {
+    match invitation::parse(&forge_invitation(&alice, &alices, &carol, Role::Member, 2)) {
         Err(StateError::UnsupportedFormatVersion { what: "invitation", found: 2, supported: 1 }) => {}
         other => panic!("{other:?}"),
     }
@@ -642,4 +592,41 @@ fn oversized_inputs_are_refused_before_parsing() {
     assert!(matches!(invitation::parse(&big), Err(StateError::InputTooLarge { .. })));
     assert!(matches!(config::import(&big.repeat(3), "password"), Err(StateError::InputTooLarge { .. })));
     assert!(matches!(invitation::parse("hello"), Err(StateError::InvalidInvitation { .. })));
+}
+
+/// An invitation made by hand, outside the library's checks: `signer` (holding `issuer`)
+/// issues `invitee` a GMC with `role` and signs an invitation of format `version` around it.
+fn forge_invitation(
+    signer: &Identity,
+    issuer: &peergroup_state::security::Membership,
+    invitee: &Identity,
+    role: Role,
+    version: u8,
+) -> String {
+    let gmc = peergroup_state::security::issue_gmc(
+        issuer.chain.leaf(),
+        signer.signing_key().unwrap(),
+        &invitee.info().into(),
+        &[role],
+        now(),
+        now() + Duration::from_secs(3600),
+    )
+    .unwrap();
+    let tbs = TbsInvitation {
+        version,
+        group_peer_name: issuer.group().to_string(),
+        group_friendly_name: "Chat".into(),
+        cloud_name: "Global_".into(),
+        cloud_scope: 1,
+        cloud_flags: 0,
+        auth_scheme: 1,
+        issuer_chain: issuer.chain.to_der().into_iter().map(|c| OctetString::new(c).unwrap()).collect(),
+        subject_certificate: OctetString::new(gmc).unwrap(),
+    }
+    .to_der()
+    .unwrap();
+    let signature = signer.sign(&tbs).unwrap();
+    let signed =
+        SignedInvitation { tbs: OctetString::new(tbs).unwrap(), signature: OctetString::new(signature).unwrap() };
+    to_pem("PEERGROUP INVITATION", &signed.to_der().unwrap())
 }

@@ -62,6 +62,10 @@ impl CertKind {
             CertKind::Grc => 2,
         }
     }
+
+    fn from_code(code: u8) -> Option<Self> {
+        [CertKind::Gmc, CertKind::Grc].into_iter().find(|k| k.code() == code)
+    }
 }
 
 /// Seconds since the Unix epoch (0 for times before it), the precision of certificates.
@@ -132,16 +136,11 @@ impl GroupCertificate {
         let bad = |name: &'static str| {
             move |e: der::Error| ChainFault::BadExtension { extension: name, reason: e.to_string() }
         };
-        let kind = match u8::from_der(ext(&OID_CERT_TYPE, "certificate type")?).map_err(bad("certificate type"))? {
-            1 => CertKind::Gmc,
-            2 => CertKind::Grc,
-            other => {
-                return Err(ChainFault::BadExtension {
-                    extension: "certificate type",
-                    reason: format!("unknown type {other}"),
-                });
-            }
-        };
+        let code = u8::from_der(ext(&OID_CERT_TYPE, "certificate type")?).map_err(bad("certificate type"))?;
+        let kind = CertKind::from_code(code).ok_or_else(|| ChainFault::BadExtension {
+            extension: "certificate type",
+            reason: format!("unknown type {code}"),
+        })?;
         let group = String::from_der(ext(&OID_GROUP_PEER_NAME, "group peer name")?).map_err(bad("group peer name"))?;
         let group = PeerName::parse(&group)
             .map_err(|e| ChainFault::BadExtension { extension: "group peer name", reason: e.to_string() })?;

@@ -32,7 +32,7 @@
 use der::asn1::OctetString;
 use der::{Decode, Encode, Sequence};
 use peergroup_identity::provider::Pkcs8Der;
-use peergroup_identity::x509::{from_pem, to_pem};
+use peergroup_identity::x509::{single_pem, to_pem};
 use peergroup_identity::{MIN_PASSWORD_LEN, PeerName, default_provider};
 use pkcs8::pkcs5::EncryptionScheme;
 use pkcs8::pkcs5::pbes2;
@@ -152,11 +152,7 @@ pub(crate) fn membership_from_pem(text: &str) -> std::result::Result<Membership,
     if text.len() > MAX_CONFIG_LEN {
         return Err(format!("{} bytes; at most {MAX_CONFIG_LEN}", text.len()));
     }
-    let blocks = from_pem(MEMBERSHIP_LABEL, text)?;
-    let [der] = blocks.as_slice() else {
-        return Err(format!("{} membership blocks; exactly one expected", blocks.len()));
-    };
-    match from_config_der(der) {
+    match from_config_der(&single_pem(MEMBERSHIP_LABEL, "membership", text)?) {
         Ok(ImportedConfig { membership, group_key: None }) => Ok(membership),
         Ok(_) => Err("a membership file holds no key".into()),
         Err(e) => Err(e.to_string()),
@@ -197,11 +193,8 @@ pub fn import(text: &str, password: &str) -> Result<ImportedConfig> {
     if !text.trim_start().starts_with(HEADER) {
         return Err(invalid("not a peergroup group configuration export"));
     }
-    let mut blocks = from_pem(LABEL, text).map_err(invalid)?;
-    if blocks.len() != 1 {
-        return Err(invalid(format!("{} configuration blocks; exactly one expected", blocks.len())));
-    }
-    let outer = EncryptedConfig::from_der(&blocks.remove(0)).map_err(|e| invalid(format!("does not decode: {e}")))?;
+    let der = single_pem(LABEL, "configuration", text).map_err(invalid)?;
+    let outer = EncryptedConfig::from_der(&der).map_err(|e| invalid(format!("does not decode: {e}")))?;
     if !matches!(outer.encryption_algorithm.pbes2(), Some(p) if p.kdf.is_scrypt()) {
         return Err(invalid("unsupported encryption (scrypt with AES-256-GCM expected)"));
     }

@@ -29,7 +29,7 @@ use std::time::SystemTime;
 
 use der::asn1::OctetString;
 use der::{Decode, Encode, Sequence};
-use peergroup_identity::x509::{from_pem, to_pem};
+use peergroup_identity::x509::{single_pem, to_pem};
 use peergroup_identity::{IdentityInfo, PeerName, SigningKey, default_provider};
 
 use super::cert::{CLOCK_SKEW_ALLOWANCE, Subject, from_unix_seconds, issue_gmc, unix_seconds};
@@ -170,7 +170,6 @@ pub fn create(
     }
     let not_before = now.checked_sub(CLOCK_SKEW_ALLOWANCE).unwrap_or(now).max(from_unix_seconds(issuer.not_before));
     let gmc = issue_gmc(issuer, issuer_key, &Subject::from(invitee), &roles, not_before, not_after)?;
-    let chain = membership.chain.to_der();
     let octets = |d: &[u8]| OctetString::new(d.to_vec()).map_err(|e| invalid(format!("encoding: {e}")));
     let tbs = TbsInvitation {
         version: INVITATION_VERSION,
@@ -180,7 +179,7 @@ pub fn create(
         cloud_scope: membership.cloud.scope,
         cloud_flags: membership.cloud.flags,
         auth_scheme: AUTH_GMC,
-        issuer_chain: chain.iter().map(|c| octets(c)).collect::<Result<_>>()?,
+        issuer_chain: membership.chain.certificates().iter().map(|c| octets(&c.der)).collect::<Result<_>>()?,
         subject_certificate: octets(&gmc)?,
     };
     let tbs = tbs.to_der().map_err(|e| invalid(format!("encoding: {e}")))?;
@@ -196,11 +195,7 @@ pub fn parse(text: &str) -> Result<InvitationInfo> {
     if text.len() > MAX_INVITATION_LEN {
         return Err(StateError::InputTooLarge { what: "invitation", len: text.len(), max: MAX_INVITATION_LEN });
     }
-    let mut blocks = from_pem(LABEL, text).map_err(invalid)?;
-    if blocks.len() != 1 {
-        return Err(invalid(format!("{} invitation blocks; exactly one expected", blocks.len())));
-    }
-    parse_der(&blocks.remove(0))
+    parse_der(&single_pem(LABEL, "invitation", text).map_err(invalid)?)
 }
 
 /// [`parse`] of the decoded (DER) form.
@@ -219,9 +214,6 @@ pub fn parse_der(der: &[u8]) -> Result<InvitationInfo> {
         });
     }
     let group = PeerName::parse(&tbs.group_peer_name).map_err(|e| invalid(format!("group peer name: {e}")))?;
-    if tbs.issuer_chain.len() + 1 > MAX_CHAIN_LEN {
-        return Err(StateError::ChainTooLong { len: tbs.issuer_chain.len() + 1, max: MAX_CHAIN_LEN });
-    }
     let mut certs: Vec<&[u8]> = tbs.issuer_chain.iter().map(OctetString::as_bytes).collect();
     certs.push(tbs.subject_certificate.as_bytes());
     let chain = validate_chain(&certs, Some(&group), None)?;
@@ -253,7 +245,7 @@ pub fn parse_der(der: &[u8]) -> Result<InvitationInfo> {
         not_before: from_unix_seconds(subject.not_before),
         not_after: from_unix_seconds(subject.not_after),
         roles: subject.roles.clone(),
-        chain: chain.clone(),
+        chain,
     })
 }
 

@@ -12,9 +12,7 @@ use super::chain::{ValidatedChain, validate_chain};
 use super::role::Role;
 use crate::error::{Result, StateError};
 
-/// The longest group friendly name and comment, in UTF-16 code units (255 plus the NUL of
-/// Windows' 256).
-pub const MAX_GROUP_TEXT_UTF16: usize = 255;
+pub use crate::properties::MAX_GROUP_TEXT_UTF16;
 /// The longest cloud name, in characters (Windows: 256).
 pub const MAX_CLOUD_NAME_LEN: usize = 256;
 /// The shortest member-data lifetime (Windows' API documentation: 8 hours).
@@ -22,22 +20,23 @@ pub const MIN_MEMBER_DATA_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 /// The longest member-data lifetime (Windows' API documentation: 10 years of 365 days).
 pub const MAX_MEMBER_DATA_LIFETIME: Duration = Duration::from_secs(10 * 365 * 86_400);
 /// The default member-data lifetime (28 days, as Windows).
-pub const DEFAULT_MEMBER_DATA_LIFETIME: Duration = Duration::from_secs(2_419_200);
+pub const DEFAULT_MEMBER_DATA_LIFETIME: Duration =
+    Duration::from_secs(crate::properties::DEFAULT_MEMBER_DATA_LIFETIME as u64);
 /// The shortest presence lifetime (Windows: 300 seconds, also the default).
-pub const MIN_PRESENCE_LIFETIME: Duration = Duration::from_secs(300);
+pub const MIN_PRESENCE_LIFETIME: Duration = Duration::from_secs(crate::properties::DEFAULT_PRESENCE_LIFETIME as u64);
 /// The longest presence lifetime (as the member-data lifetime).
 pub const MAX_PRESENCE_LIFETIME: Duration = MAX_MEMBER_DATA_LIFETIME;
 
 /// `PEER_MEMBER_DATA_OPTIONAL`.
-pub const FLAG_MEMBER_DATA_OPTIONAL: u32 = 0x1;
+pub const FLAG_MEMBER_DATA_OPTIONAL: u32 = crate::properties::PEER_MEMBER_DATA_OPTIONAL;
 /// `PEER_DISABLE_PRESENCE`.
-pub const FLAG_DISABLE_PRESENCE: u32 = 0x2;
+pub const FLAG_DISABLE_PRESENCE: u32 = crate::properties::PEER_DISABLE_PRESENCE;
 /// `PEER_DEFER_EXPIRATION`.
-pub const FLAG_DEFER_EXPIRATION: u32 = 0x4;
+pub const FLAG_DEFER_EXPIRATION: u32 = crate::properties::PEER_DEFER_EXPIRATION;
 /// `PEER_GROUP_GMC_AUTHENTICATION`: membership certificates (the only scheme so far).
-pub const AUTH_GMC: u32 = 0x1;
+pub const AUTH_GMC: u32 = crate::properties::PEER_GROUP_GMC_AUTHENTICATION;
 /// `PEER_GROUP_PASSWORD_AUTHENTICATION`: reserved for password groups (a later issue).
-pub const AUTH_PASSWORD: u32 = 0x2;
+pub const AUTH_PASSWORD: u32 = crate::properties::PEER_GROUP_PASSWORD_AUTHENTICATION;
 
 /// `PNRP_CLOUD_NAME_LOCAL`: the cloud name means something only on the machine that wrote it.
 pub const CLOUD_NAME_LOCAL: u32 = 0x1;

@@ -70,9 +70,9 @@ fn member_entry(membership: &Membership) -> Member {
         public_key: leaf.public_key.clone(),
         certificate: membership
             .chain
-            .to_der()
+            .certificates()
             .iter()
-            .map(|c| to_pem("CERTIFICATE", c))
+            .map(|c| to_pem("CERTIFICATE", &c.der))
             .collect::<String>()
             .into_bytes(),
         roles: leaf.roles.iter().map(|r| r.guid()).collect(),
@@ -83,7 +83,7 @@ fn member_entry(membership: &Membership) -> Member {
 /// Properties for a group joined or imported before any synchronisation: what the chain and the
 /// invitation tell (names, cloud), Windows' defaults for the rest. They stand in until the
 /// first synchronisation brings the group's own (`GroupNotReady` until then).
-fn provisional_properties(membership: &Membership) -> Result<GroupProperties> {
+fn provisional_properties(membership: &Membership) -> GroupProperties {
     let group = membership.group().clone();
     let creator = membership.chain.certificates().get(1).map(|c| c.subject.clone()).unwrap_or_else(|| group.clone());
     let mut props = GroupProperties::new(group.clone(), creator, &membership.group_friendly_name);
@@ -93,7 +93,7 @@ fn provisional_properties(membership: &Membership) -> Result<GroupProperties> {
     props.cloud_name = Some(membership.cloud.name.clone());
     props.cloud_scope = membership.cloud.scope;
     props.cloud_flags = membership.cloud.flags;
-    Ok(props)
+    props
 }
 
 impl NewGroup {
@@ -162,11 +162,7 @@ impl MembershipStore {
             synchronized: true,
         };
         let props = properties.to_properties(&created.group, creator.peer_name());
-        self.groups(creator.peer_name())?.create(&props, |db| {
-            secure_fs::write_private_file(&db.dir().join(GROUP_KEY_FILE), &created.group_key)?;
-            write_membership(db.dir(), &membership)?;
-            db.put_member(&member_entry(&membership))
-        })
+        self.install(&props, &membership, Some(&created.group_key))
     }
 
     /// The membership of `identity` in `group` ([`StateError::GroupNotFound`] if none,
@@ -240,8 +236,8 @@ impl MembershipStore {
             Err(e) => return Err(e),
         }
         let membership = info.membership();
-        match self.install(&membership, None) {
-            Ok(()) => Ok(JoinOutcome::Joined(membership)),
+        match self.install(&provisional_properties(&membership), &membership, None) {
+            Ok(_) => Ok(JoinOutcome::Joined(membership)),
             // Another process joined the same group at the same moment.
             Err(StateError::GroupExists { .. }) => {
                 Ok(JoinOutcome::AlreadyMember(self.get(identity.peer_name(), &info.group)?))
@@ -250,17 +246,16 @@ impl MembershipStore {
         }
     }
 
-    /// Creates the group database of a joined or imported membership.
-    fn install(&self, membership: &Membership, group_key: Option<&[u8]>) -> Result<()> {
-        let props = provisional_properties(membership)?;
-        self.groups(&membership.identity)?.create(&props, |db| {
+    /// Creates the group database of a membership (created, joined or imported) with its
+    /// membership file, its member entry and, for the owner, the group key: all appear at once.
+    fn install(&self, props: &GroupProperties, membership: &Membership, group_key: Option<&[u8]>) -> Result<GroupDb> {
+        self.groups(&membership.identity)?.create(props, |db| {
             if let Some(key) = group_key {
                 secure_fs::write_private_file(&db.dir().join(GROUP_KEY_FILE), key)?;
             }
             write_membership(db.dir(), membership)?;
             db.put_member(&member_entry(membership))
-        })?;
-        Ok(())
+        })
     }
 
     /// Records that the group has been synchronised with a member (the sync layer calls this
@@ -295,12 +290,9 @@ impl MembershipStore {
         identity.signing_key()?;
         let membership = self.get(identity.peer_name(), group)?;
         let path = self.dir(identity.peer_name(), group).join(GROUP_KEY_FILE);
-        if std::fs::symlink_metadata(&path).is_ok() {
-            let key = secure_fs::read_private_file(&path)?;
-            config::export(&membership, Some(&key), password)
-        } else {
-            config::export(&membership, None, password)
-        }
+        let key =
+            if std::fs::symlink_metadata(&path).is_ok() { Some(secure_fs::read_private_file(&path)?) } else { None };
+        config::export(&membership, key.as_deref().map(|k| k.as_slice()), password)
     }
 
     /// `PeerGroupImportConfig`: reads an export ([`config::import`]) for `identity`, which must
@@ -340,7 +332,7 @@ impl MembershipStore {
             }
             groups.delete(&group)?;
         }
-        self.install(&membership, group_key.as_deref().map(|k| k.as_slice()))?;
+        self.install(&provisional_properties(&membership), &membership, group_key.as_deref().map(|k| k.as_slice()))?;
         Ok(membership)
     }
 }
