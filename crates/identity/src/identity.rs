@@ -146,11 +146,8 @@ impl Identity {
         provider: &'static dyn CryptoProvider,
         key: Option<Box<dyn SigningKey>>,
     ) -> Self {
-        let cell = OnceLock::new();
-        if let Some(key) = key {
-            let _ = cell.set(key);
-        }
-        Self { inner: Arc::new(Inner { info, key_path, provider, key: cell }) }
+        let key = key.map(OnceLock::from).unwrap_or_default();
+        Self { inner: Arc::new(Inner { info, key_path, provider, key }) }
     }
 
     /// The peer name.
@@ -201,12 +198,7 @@ impl Identity {
             return Err(IdentityError::IdentityDeleted { name: self.inner.info.peer_name.to_string() });
         };
         // Two threads may race to decode; either result is the same key.
-        let _ = self.inner.key.set(key);
-        self.inner
-            .key
-            .get()
-            .map(|k| k.as_ref())
-            .ok_or_else(|| IdentityError::corrupt(&self.inner.key_path, "key cache"))
+        Ok(self.inner.key.get_or_init(|| key).as_ref())
     }
 
     /// Signs `message` (RSA PKCS#1 v1.5, SHA-256).
@@ -227,8 +219,18 @@ pub fn load_signing_key(
     expected_spki: &[u8],
 ) -> Result<Box<dyn SigningKey>> {
     let der = crate::secure_fs::read_private_file(path)?;
+    decode_signing_key(path, &der, provider, expected_spki)
+}
+
+/// Decodes the private key read from `path`; its public half must equal `expected_spki`.
+pub(crate) fn decode_signing_key(
+    path: &Path,
+    der: &[u8],
+    provider: &dyn CryptoProvider,
+    expected_spki: &[u8],
+) -> Result<Box<dyn SigningKey>> {
     let key = provider
-        .signing_key(&der)
+        .signing_key(der)
         .map_err(|e| IdentityError::corrupt(path, format!("private key does not decode: {e}")))?;
     if key.public_key_der() != expected_spki {
         return Err(IdentityError::corrupt(path, "private key does not match the certificate"));

@@ -165,7 +165,8 @@ impl Keystore {
         let dir = self.dir_of(&name.authority());
         let key_path = dir.join(KEY);
         let Some(info) = read_whole(&dir, || {
-            check_private_dir(&dir).and_then(|()| check_private_file(&key_path)).and_then(|()| self.read_info(&dir))
+            // Checks the identity's folder, then its key file.
+            check_private_file(&key_path).and_then(|()| self.read_info(&dir))
         })?
         else {
             return Err(not_found());
@@ -216,8 +217,9 @@ impl Keystore {
 
     /// Deletes an identity: its folder is renamed away in one step, then removed.
     pub fn delete(&self, name: &PeerName) -> Result<()> {
-        let identity = self.get(name)?;
-        let dir = self.dir_of(&identity.peer_name().authority());
+        // It must exist and its files keep the rules.
+        self.get(name)?;
+        let dir = self.dir_of(&name.authority());
         let identities = self.identities();
         let trash = identities.join(format!(".del-{}", random_suffix()));
         fs::rename(&dir, &trash).map_err(|e| match e.kind() {
@@ -227,11 +229,9 @@ impl Keystore {
             _ => IdentityError::io(&dir, e),
         })?;
         sync_dir(&identities)?;
-        fs::remove_dir_all(&trash).map_err(|e| IdentityError::io(&trash, e))?;
-        if self.default_identity()?.as_ref() == Some(name) {
-            let _ = fs::remove_file(self.root.join(DEFAULT));
-        }
-        Ok(())
+        // A `default-identity` naming it stays: `default_identity` ignores a name whose folder
+        // is gone, and the identity is the default again if it is imported back.
+        fs::remove_dir_all(&trash).map_err(|e| IdentityError::io(&trash, e))
     }
 
     /// Changes the friendly name: the identity certificate is issued again (same key, same
@@ -271,7 +271,7 @@ impl Keystore {
         let identity = self.get(name)?;
         let key = read_private_file(identity.key_path())?;
         // Decode once so that a damaged key is reported here, not by the importer.
-        identity.signing_key()?;
+        crate::identity::decode_signing_key(identity.key_path(), &key, self.provider, identity.public_key_der())?;
         crate::export::encode(identity.certificate_der(), &key, password)
     }
 

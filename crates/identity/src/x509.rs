@@ -198,14 +198,10 @@ pub struct VerifiedCertificate {
     pub public_key: Vec<u8>,
     /// Subject attributes with UTF-8 (or printable) string values, in order.
     pub subject: Vec<(String, String)>,
-    /// Issuer attributes, likewise.
-    pub issuer: Vec<(String, String)>,
     /// Start of validity, seconds since the Unix epoch.
     pub not_before: i64,
     /// End of validity, seconds since the Unix epoch.
     pub not_after: i64,
-    /// BasicConstraints `cA`.
-    pub is_ca: bool,
     /// Extensions other than the standard ones this module writes: `(oid, critical, value)`.
     pub extensions: Vec<(String, bool, Vec<u8>)>,
 }
@@ -215,12 +211,6 @@ impl VerifiedCertificate {
     pub fn subject_attr(&self, oid: &ObjectIdentifier) -> Option<&str> {
         let oid = oid.to_string();
         self.subject.iter().find(|(o, _)| *o == oid).map(|(_, v)| v.as_str())
-    }
-
-    /// The first issuer attribute with that OID, if any.
-    pub fn issuer_attr(&self, oid: &ObjectIdentifier) -> Option<&str> {
-        let oid = oid.to_string();
-        self.issuer.iter().find(|(o, _)| *o == oid).map(|(_, v)| v.as_str())
     }
 
     /// The value of an extension by OID, if present.
@@ -263,13 +253,9 @@ pub fn parse_and_verify(
             .collect::<Vec<_>>()
     };
     let standard = ["2.5.29.19", "2.5.29.15", "2.5.29.14", "2.5.29.35"];
-    let mut is_ca = false;
     let mut extensions = Vec::new();
     for ext in cert.extensions() {
         let oid = ext.oid.to_id_string();
-        if let x509_parser::extensions::ParsedExtension::BasicConstraints(bc) = ext.parsed_extension() {
-            is_ca = bc.ca;
-        }
         if !standard.contains(&oid.as_str()) {
             extensions.push((oid, ext.critical, ext.value.to_vec()));
         }
@@ -278,10 +264,8 @@ pub fn parse_and_verify(
         der: der.to_vec(),
         public_key,
         subject: attrs(cert.subject()),
-        issuer: attrs(cert.issuer()),
         not_before: cert.validity().not_before.timestamp(),
         not_after: cert.validity().not_after.timestamp(),
-        is_ca,
         extensions,
     })
 }
