@@ -37,22 +37,20 @@ pub(crate) struct Interest {
 impl Interest {
     /// Reads one `PEER_GROUP_EVENT_REGISTRATION`.
     pub(crate) fn add(&mut self, event_type: DWORD, record_type: Option<Uuid>) -> CResult<()> {
-        let t = match event_type {
-            PEER_GROUP_EVENT_STATUS_CHANGED => EventType::StatusChanged,
-            PEER_GROUP_EVENT_PROPERTY_CHANGED => EventType::PropertyChanged,
-            PEER_GROUP_EVENT_RECORD_CHANGED => {
-                self.record_types.push(record_type);
-                EventType::RecordChanged
-            }
-            PEER_GROUP_EVENT_MEMBER_CHANGED => EventType::MemberChanged,
-            // Network events: accepted, as Windows does, and never raised by an offline group.
-            PEER_GROUP_EVENT_DIRECT_CONNECTION
-            | PEER_GROUP_EVENT_NEIGHBOR_CONNECTION
-            | PEER_GROUP_EVENT_INCOMING_DATA
-            | PEER_GROUP_EVENT_CONNECTION_FAILED
-            | PEER_GROUP_EVENT_AUTHENTICATION_FAILED => return Ok(()),
-            _ => return Err(E_INVALIDARG),
+        let Some(t) = EventType::from_raw(event_type) else {
+            return match event_type {
+                // Network events: accepted, as Windows does, and never raised by an offline group.
+                PEER_GROUP_EVENT_DIRECT_CONNECTION
+                | PEER_GROUP_EVENT_NEIGHBOR_CONNECTION
+                | PEER_GROUP_EVENT_INCOMING_DATA
+                | PEER_GROUP_EVENT_CONNECTION_FAILED
+                | PEER_GROUP_EVENT_AUTHENTICATION_FAILED => Ok(()),
+                _ => Err(E_INVALIDARG),
+            };
         };
+        if t == EventType::RecordChanged {
+            self.record_types.push(record_type);
+        }
         if !self.types.contains(&t) {
             self.types.push(t);
         }

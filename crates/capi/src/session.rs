@@ -13,7 +13,7 @@ use peergroup::{Context, Group};
 
 use crate::enumeration::Enumeration;
 use crate::events::Registration;
-use crate::guard::CResult;
+use crate::guard::{CResult, OrHresult};
 
 /// What a handle stands for.
 pub(crate) enum Object {
@@ -54,7 +54,7 @@ pub(crate) fn start() -> CResult<()> {
         s.starts += 1;
         return Ok(());
     }
-    let context = Context::open_default().map_err(|e| e.hresult())?;
+    let context = Context::open_default().or_hr()?;
     *guard = Some(Session { context, starts: 1, handles: HashMap::new() });
     Ok(())
 }

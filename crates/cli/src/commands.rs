@@ -14,24 +14,22 @@ use crate::args::{Cli, CloudCommand, Command, GroupCommand, GroupRef, IdentityCo
 use crate::output::{CliError, CliResult, Output};
 
 pub fn run(cli: &Cli, out: &Output) -> CliResult {
-    if let Command::Demo = cli.command {
-        return crate::demo::run(out);
-    }
-    let ctx = match &cli.home {
-        Some(home) => Context::open(home)?,
-        None => Context::open_default()?,
+    // The demo makes its own homes; every other command works on the context of `--home`.
+    let ctx = || match &cli.home {
+        Some(home) => Context::open(home),
+        None => Context::open_default(),
     };
     match &cli.command {
-        Command::Identity(c) => identity(&ctx, c, out),
+        Command::Demo => crate::demo::run(out),
+        Command::Identity(c) => identity(&ctx()?, c, out),
         Command::Cloud(CloudCommand::List) => {
-            let clouds = ctx.clouds()?;
+            let clouds = ctx()?.clouds()?;
             let text: Vec<String> = clouds.iter().map(cloud_line).collect();
             out.print(&text.join("\n"), Value::Array(clouds.iter().map(cloud_json).collect()));
             Ok(())
         }
-        Command::Group(c) => group(&ctx, c, out),
-        Command::Record(c) => record(&ctx, c, out),
-        Command::Demo => Ok(()),
+        Command::Group(c) => group(&ctx()?, c, out),
+        Command::Record(c) => record(&ctx()?, c, out),
     }
 }
 
@@ -90,7 +88,7 @@ fn parse_attrs(attrs: &[String]) -> CliResult<Attributes> {
         };
         out.push(attr);
     }
-    Ok(Attributes::new(out).map_err(peergroup::Error::from)?)
+    Ok(Attributes::new(out)?)
 }
 
 fn data(text: &Option<String>, file: &Option<PathBuf>) -> CliResult<Option<Vec<u8>>> {
@@ -110,11 +108,11 @@ fn identity(ctx: &Context, command: &IdentityCommand, out: &Output) -> CliResult
             if !out.json {
                 eprintln!("generating an RSA-2048 key...");
             }
-            let id = store.create(classifier, friendly_name.as_deref()).map_err(peergroup::Error::from)?;
+            let id = store.create(classifier, friendly_name.as_deref())?;
             out.print(&format!("{}\n{}", id.peer_name(), id.friendly_name()), identity_json(id.info()));
         }
         IdentityCommand::List => {
-            let list = store.list().map_err(peergroup::Error::from)?;
+            let list = store.list()?;
             let text: Vec<String> = list.iter().map(|i| format!("{}  {}", i.peer_name(), i.friendly_name())).collect();
             out.print(&text.join("\n"), Value::Array(list.iter().map(identity_json).collect()));
         }
@@ -124,12 +122,12 @@ fn identity(ctx: &Context, command: &IdentityCommand, out: &Output) -> CliResult
         }
         IdentityCommand::Delete { identity } => {
             let id = ctx.identity(identity)?;
-            store.delete(id.peer_name()).map_err(peergroup::Error::from)?;
+            store.delete(id.peer_name())?;
             out.print(&format!("deleted {}", id.peer_name()), json!({"deleted": id.peer_name().to_string()}));
         }
         IdentityCommand::Export { identity, out: file, password: pw } => {
             let id = ctx.identity(identity)?;
-            let text = store.export(id.peer_name(), &password(pw)?).map_err(peergroup::Error::from)?;
+            let text = store.export(id.peer_name(), &password(pw)?)?;
             write_file(file, &text)?;
             out.print(
                 &format!("exported {} to {}", id.peer_name(), file.display()),
@@ -137,7 +135,7 @@ fn identity(ctx: &Context, command: &IdentityCommand, out: &Output) -> CliResult
             );
         }
         IdentityCommand::Import { file, password: pw } => {
-            let id = store.import(&read_file(file)?, &password(pw)?).map_err(peergroup::Error::from)?;
+            let id = store.import(&read_file(file)?, &password(pw)?)?;
             out.print(&id.peer_name().to_string(), identity_json(id.info()));
         }
         IdentityCommand::Info { identity, out: file } => {

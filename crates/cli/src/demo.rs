@@ -42,8 +42,8 @@ pub fn run(out: &Output) -> CliResult {
     println!("peergroup demo in a temporary home: {}", home.display());
 
     step("1. two identities (RSA-2048 keys, self-signed certificates)");
-    let alice = ctx.keystore().create("alice", Some("Alice")).map_err(peergroup::Error::from)?;
-    let bob = ctx.keystore().create("bob", Some("Bob")).map_err(peergroup::Error::from)?;
+    let alice = ctx.keystore().create("alice", Some("Alice"))?;
+    let bob = ctx.keystore().create("bob", Some("Bob"))?;
     println!("  alice: {}\n  bob:   {}", alice.peer_name(), bob.peer_name());
     let (alice_name, bob_name) = (alice.peer_name().to_string(), bob.peer_name().to_string());
 

@@ -28,6 +28,12 @@ impl From<peergroup::state::StateError> for CliError {
     }
 }
 
+impl From<peergroup::identity::IdentityError> for CliError {
+    fn from(e: peergroup::identity::IdentityError) -> Self {
+        Self::Peergroup(e.into())
+    }
+}
+
 impl CliError {
     pub fn hresult(&self) -> Hresult {
         match self {

@@ -190,8 +190,7 @@ impl Context {
     /// `docs/open.md`; the handle starts offline.
     pub async fn open_group(&self, identity: &str, group: &str, cloud: Option<&str>) -> Result<Group> {
         let prepared = self.prepare_open(identity, group, cloud)?;
-        let cloud_name = cloud.map(str::to_owned).or_else(|| Some(prepared.membership.cloud.name.clone()));
-        let cloud = self.resolve_cloud(cloud_name.as_deref().filter(|n| !n.is_empty())).await?;
+        let cloud = self.resolve_cloud(prepared.cloud_name(cloud)).await?;
         prepared.finish(self, cloud)
     }
 
@@ -199,10 +198,7 @@ impl Context {
     /// is looked up on a runtime made for the call.
     pub fn open_group_blocking(&self, identity: &str, group: &str, cloud: Option<&str>) -> Result<Group> {
         let prepared = self.prepare_open(identity, group, cloud)?;
-        let cloud_name = cloud.map(str::to_owned).or_else(|| Some(prepared.membership.cloud.name.clone()));
-        let cloud = self
-            .resolver
-            .resolve_blocking(cloud_name.as_deref().filter(|n| !n.is_empty()), self.interfaces.as_ref())?;
+        let cloud = self.resolve_cloud_blocking(prepared.cloud_name(cloud))?;
         prepared.finish(self, cloud)
     }
 
@@ -233,6 +229,11 @@ struct PreparedOpen {
 }
 
 impl PreparedOpen {
+    /// Step 4's cloud name: the one given, else the group's; empty means `Global_`.
+    fn cloud_name<'a>(&'a self, given: Option<&'a str>) -> Option<&'a str> {
+        Some(given.unwrap_or(&self.membership.cloud.name)).filter(|n| !n.is_empty())
+    }
+
     /// Step 5: the database opens; the handle starts offline.
     fn finish(self, context: &Context, cloud: Cloud) -> Result<Group> {
         // The handle's place first: out of places is E_OUTOFMEMORY before SQLite runs out of

@@ -154,10 +154,11 @@ impl Group {
             }
             .into());
         }
-        let mut props = self.ready_db()?.properties()?;
+        let db = self.ready_db()?;
+        let mut props = db.properties()?;
         props.friendly_name = friendly_name.to_owned();
         props.comment = comment.to_owned();
-        Ok(self.ready_db()?.set_properties(&props)?)
+        Ok(db.set_properties(&props)?)
     }
 
     /// The status as every process on this host sees it (`PeerGroupGetStatus`).

@@ -6,7 +6,7 @@ use std::sync::PoisonError;
 use peergroup::hresult::{E_INVALIDARG, PEER_E_UNSUPPORTED_VERSION};
 
 use crate::alloc;
-use crate::guard::{call, clear_out, ok, put};
+use crate::guard::{OrHresult, call, clear_out, ok, put};
 use crate::session::{self, Object};
 use crate::types::*;
 
@@ -147,7 +147,7 @@ pub unsafe extern "C" fn PeerPnrpGetCloudInfo(
             return Err(E_INVALIDARG);
         }
         let context = session::context()?;
-        let clouds = context.clouds().map_err(|e| e.hresult())?;
+        let clouds = context.clouds().or_hr()?;
         let mut block = alloc::Block::new();
         let infos: Vec<PEER_PNRP_CLOUD_INFO> = clouds
             .iter()

@@ -21,12 +21,19 @@ pub const DEFAULT_GROUP_CLASSIFIER: &str = "group";
 /// The most roles one invitation may name.
 pub const MAX_INVITATION_ROLES: ULONG = 16;
 
-/// Registers an open group and writes its handle.
+/// Opens a group (`PeerGroupOpen`'s steps), registers it and writes its handle.
 ///
 /// # Safety
 /// `out` is valid for writing a handle.
-unsafe fn hand_out_group(group: peergroup::Group, out: *mut HGROUP) -> CResult<()> {
-    let handle = session::insert(Object::Group(Arc::new(group)))?;
+unsafe fn open_and_hand_out(
+    context: &peergroup::Context,
+    identity: &str,
+    group: &str,
+    cloud: Option<&str>,
+    out: *mut HGROUP,
+) -> CResult<()> {
+    let opened = context.open_group_blocking(identity, group, cloud).or_hr()?;
+    let handle = session::insert(Object::Group(Arc::new(opened)))?;
     // SAFETY: forwarded contract.
     unsafe { put(out, handle) }
 }
@@ -94,9 +101,8 @@ pub unsafe extern "C" fn PeerGroupCreate(pProperties: *const PEER_GROUP_PROPERTI
             group.authentication_schemes = p.dwAuthenticationSchemes;
         }
         let name = context.create_group(&creator, &group).or_hr()?;
-        let opened = context.open_group_blocking(&creator, &name.to_string(), None).or_hr()?;
         // SAFETY: checked non-NULL above.
-        unsafe { hand_out_group(opened, phGroup) }?;
+        unsafe { open_and_hand_out(&context, &creator, &name.to_string(), None, phGroup) }?;
         ok()
     })
 }
@@ -199,9 +205,8 @@ pub unsafe extern "C" fn PeerGroupJoin(
             Joined::Joined(_) => S_OK,
             Joined::AlreadyMember(_) => PEER_S_ALREADY_A_MEMBER,
         };
-        let opened = context.open_group_blocking(&identity, &joined.group().to_string(), cloud.as_deref()).or_hr()?;
         // SAFETY: checked non-NULL above.
-        unsafe { hand_out_group(opened, phGroup) }?;
+        unsafe { open_and_hand_out(&context, &identity, &joined.group().to_string(), cloud.as_deref(), phGroup) }?;
         Ok(code)
     })
 }
@@ -227,9 +232,8 @@ pub unsafe extern "C" fn PeerGroupOpen(
         let group = unsafe { wide::required(pwzGroupPeerName, MAX_STRING_UNITS) }?;
         let cloud = unsafe { wide::optional(pwzCloud, MAX_STRING_UNITS) }?;
         let context = session::context()?;
-        let opened = context.open_group_blocking(&identity, &group, cloud.as_deref()).or_hr()?;
         // SAFETY: checked non-NULL above.
-        unsafe { hand_out_group(opened, phGroup) }?;
+        unsafe { open_and_hand_out(&context, &identity, &group, cloud.as_deref(), phGroup) }?;
         ok()
     })
 }
@@ -280,7 +284,8 @@ pub unsafe extern "C" fn PeerEnumGroups(pwzIdentity: PCWSTR, phPeerEnum: *mut HP
         let context = session::context()?;
         let items = context
             .groups(&identity)
-            .map_err(|e| not_found(e.hresult()))?
+            .or_hr()
+            .map_err(not_found)?
             .into_iter()
             .map(|g| Item::NamePair { name: g.group_peer_name.to_string(), friendly: g.friendly_name })
             .collect();

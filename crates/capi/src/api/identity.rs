@@ -109,7 +109,7 @@ pub unsafe extern "C" fn PeerIdentityGetFriendlyName(pwzIdentity: PCWSTR, ppwzFr
         let name = unsafe { wide::optional_nonempty(pwzIdentity, MAX_STRING_UNITS) }?;
         let context = session::context()?;
         let name = identity_or_default(&context, name)?;
-        let identity = context.identity(&name).map_err(|e| not_found(e.hresult()))?;
+        let identity = context.identity(&name).or_hr().map_err(not_found)?;
         // SAFETY: per the contract.
         unsafe { put(ppwzFriendlyName, wide::hand_out(identity.friendly_name())) }?;
         ok()
@@ -156,7 +156,7 @@ pub unsafe extern "C" fn PeerIdentityGetXML(pwzIdentity: PCWSTR, ppwzIdentityXML
             Some(name) => name,
             None => default_identity(&context)?,
         };
-        let identity = context.identity(&name).map_err(|e| not_found(e.hresult()))?;
+        let identity = context.identity(&name).or_hr().map_err(not_found)?;
         // SAFETY: per the contract.
         unsafe { put(ppwzIdentityXML, wide::hand_out(&identity.info().to_xml())) }?;
         ok()
@@ -270,7 +270,7 @@ pub unsafe extern "C" fn PeerCreatePeerName(
             (None, None) => return Err(E_INVALIDARG),
             (None, Some(c)) => PeerName::unsecured(&c).map_err(|_| E_INVALIDARG)?,
             (Some(n), c) => {
-                let identity = context.identity(&n).map_err(|e| not_found(e.hresult()))?;
+                let identity = context.identity(&n).or_hr().map_err(not_found)?;
                 match c {
                     None => identity.peer_name().clone(),
                     Some(c) => {
