@@ -184,6 +184,10 @@ mod tests {
         let v1_copy = tmp.path().join("v1-export.db");
         std::fs::copy(&path, &v1_copy).unwrap();
 
+        // Listing the groups (read-only handles) migrates the older database.
+        let listed: Vec<PeerName> = store.list().unwrap().into_iter().map(|p| p.group_peer_name).collect();
+        assert_eq!(listed, std::slice::from_ref(&group));
+
         let db = store.open(&group).unwrap();
         let version: i64 = db.with_connection(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap());
         assert_eq!(version, SCHEMA_VERSION);

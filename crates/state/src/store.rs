@@ -98,7 +98,12 @@ impl GroupStore {
                 continue;
             }
             let path = entry.path().join(DB_FILE);
-            match GroupDb::open_file(&path, None, Access::ReadOnly, self.durability) {
+            let opened = match GroupDb::open_file(&path, None, Access::ReadOnly, self.durability) {
+                // An older schema, which a read-only handle may not migrate: migrate it.
+                Err(StateError::ReadOnly { .. }) => GroupDb::open_file(&path, None, Access::ReadWrite, self.durability),
+                other => other,
+            };
+            match opened {
                 Ok(db) => out.push(db.properties()?),
                 // Deleted between the listing and the open.
                 Err(StateError::GroupDeleted { .. }) => {}
