@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use peergroup_identity::PeerName;
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 use uuid::Uuid;
 
 use crate::error::{Result, StateError};
-use crate::sqlite::{Access, Durability, check_schema, map_err, open_connection, retry};
+use crate::sqlite::{Access, Durability, map_err, open_connection, retry};
 use crate::time::Timestamp;
 
 /// A committed change (the counterpart of the group events `RECORD_CHANGED`,
@@ -171,8 +171,8 @@ impl std::fmt::Debug for Watcher {
 
 impl Watcher {
     pub(crate) fn open(path: &Path, after: u64, access: Access, durability: Durability) -> Result<Self> {
-        let mut conn = open_connection(path, access, durability)?;
-        check_schema(&mut conn, path, access)?;
+        // The handle that makes the watcher checked (and migrated) the schema already.
+        let conn = open_connection(path, access, durability)?;
         let now = Instant::now();
         Ok(Self {
             conn,
@@ -286,21 +286,11 @@ impl Watcher {
         if earliest.is_none_or(|t| t > now.as_micros()) {
             return Ok(false);
         }
-        let conn = &mut self.conn;
-        let purged = retry(&path, || {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| map_err(&path, e))?;
-            let deleted: bool = tx
-                .query_row("SELECT deleted FROM properties WHERE id = 1", [], |r| r.get(0))
-                .map_err(|e| map_err(&path, e))?;
-            if deleted {
-                return Ok(0);
-            }
-            let n = crate::db::purge_expired(&tx, &path, now, crate::db::PURGE_BATCH)?;
-            tx.commit().map_err(|e| map_err(&path, e))?;
-            Ok(n)
+        let purged = crate::db::write_unless_deleted(&self.conn, &path, |tx| {
+            crate::db::purge_expired(tx, &path, now, crate::db::PURGE_BATCH)
         });
         match purged {
-            Ok(n) => Ok(n > 0),
+            Ok(n) => Ok(n.unwrap_or(0) > 0),
             // Another process may hold the database read-only or the disk may be full: the
             // records stay hidden by every read anyway, the purge waits for the next writer.
             Err(StateError::ReadOnly { .. } | StateError::DiskFull { .. } | StateError::Busy { .. }) => Ok(false),

@@ -176,20 +176,11 @@ impl GroupDb {
         }
         let path = &self.path;
         let conn = self.lock();
-        retry(path, || {
-            let tx = WriteTx::begin(&conn).map_err(|e| map_err(path, e))?;
-            let deleted: bool = tx
-                .prepare_cached("SELECT deleted FROM properties WHERE id = 1")
-                .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
-                .map_err(|e| map_err(path, e))?;
-            if deleted {
-                return Err(StateError::GroupDeleted { group: self.group.to_string() });
-            }
-            purge_expired(&tx, path, Timestamp::now(), PURGE_BATCH)?;
-            let out = f(&tx)?;
-            tx.commit().map_err(|e| map_err(path, e))?;
-            Ok(out)
-        })
+        write_unless_deleted(&conn, path, |tx| {
+            purge_expired(tx, path, Timestamp::now(), PURGE_BATCH)?;
+            f(tx)
+        })?
+        .ok_or_else(|| StateError::GroupDeleted { group: self.group.to_string() })
     }
 
     // ---------------------------------------------------------------- properties
@@ -407,8 +398,8 @@ impl GroupDb {
             let stored = self.write(|tx| {
                 let live = live_version(tx, path, id, Timestamp::now())?;
                 match live {
-                    Some(v) if v == current.version => {
-                        store_record(tx, path, &next, Some(current.version))?;
+                    Some((rowid, v)) if v == current.version => {
+                        store_record(tx, path, &next, Some(rowid))?;
                         push_change(tx, path, &change)?;
                         Ok(true)
                     }
@@ -768,15 +759,12 @@ pub(crate) fn last_seq(conn: &Connection, path: &Path) -> Result<u64> {
     Ok(seq.unwrap_or(0).max(0).unsigned_abs())
 }
 
-/// The version of the live (not expired) record or tombstone with this id.
-fn live_version(tx: &Connection, path: &Path, id: Uuid, now: Timestamp) -> Result<Option<u32>> {
-    tx.query_row(
-        "SELECT version FROM records WHERE id = ?1 AND deleted = 0 AND expires > ?2",
-        params![id.as_bytes(), now.as_micros()],
-        |r| r.get(0),
-    )
-    .optional()
-    .map_err(|e| map_err(path, e))
+/// The row and version of the live (not deleted, not expired) record with this id.
+fn live_version(tx: &Connection, path: &Path, id: Uuid, now: Timestamp) -> Result<Option<(i64, u32)>> {
+    tx.prepare_cached("SELECT rowid, version FROM records WHERE id = ?1 AND deleted = 0 AND expires > ?2")
+        .and_then(|mut stmt| stmt.query_row(params![id.as_bytes(), now.as_micros()], |r| Ok((r.get(0)?, r.get(1)?))))
+        .optional()
+        .map_err(|e| map_err(path, e))
 }
 
 /// Stores a record verified already if it is newer than what is held; pushes its change.
@@ -785,61 +773,55 @@ fn apply_verified(tx: &Connection, path: &Path, record: &Record) -> Result<bool>
     if record.expires <= now {
         return Ok(false);
     }
-    let held: Option<(u32, bool)> = tx
-        .query_row("SELECT version, deleted FROM records WHERE id = ?1", [record.id.as_bytes()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+    let held: Option<(i64, u32, bool)> = tx
+        .prepare_cached("SELECT rowid, version, deleted FROM records WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([record.id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
         .optional()
         .map_err(|e| map_err(path, e))?;
     let change = match held {
-        Some((v, _)) if v >= record.version => return Ok(false),
-        Some((_, true)) => return Ok(false),
+        Some((_, v, _)) if v >= record.version => return Ok(false),
+        Some((_, _, true)) => return Ok(false),
         _ if record.is_deleted() => Change::RecordDeleted { id: record.id, record_type: record.record_type },
         Some(_) => Change::RecordUpdated { id: record.id, record_type: record.record_type },
         None => Change::RecordAdded { id: record.id, record_type: record.record_type },
     };
-    store_record(tx, path, record, held.map(|(v, _)| v))?;
+    store_record(tx, path, record, held.map(|(rowid, _, _)| rowid))?;
     push_change(tx, path, &change)?;
     Ok(true)
 }
 
 /// Inserts or replaces a record row and its attribute index rows.
-fn store_record(tx: &Connection, path: &Path, record: &Record, previous: Option<u32>) -> Result<()> {
-    store_record_with_body(tx, path, record, previous, &record.encode()).map(|_| ())
-}
-
-/// [`store_record`] with the encoded body given; returns the row id.
-fn store_record_with_body(
-    tx: &Connection,
-    path: &Path,
-    record: &Record,
-    previous: Option<u32>,
-    body: &[u8],
-) -> Result<i64> {
+/// Inserts a record row and its attribute index rows, or replaces the row `replaces` (of the
+/// same id) and its attribute rows.
+fn store_record(tx: &Connection, path: &Path, record: &Record, replaces: Option<i64>) -> Result<()> {
     let e = |e| map_err(path, e);
-    let rowid: i64 = if previous.is_some() {
-        let (rowid, old_body): (i64, Vec<u8>) = tx
-            .query_row("SELECT rowid, body FROM records WHERE id = ?1", [record.id.as_bytes()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+    let (creator, modifier) = (record.creator.to_string(), record.modifier.to_string());
+    let body = record.encode();
+    // ?1 to ?10 for both statements; the update also names the row (?11).
+    let columns = params![
+        record.id.as_bytes(),
+        record.record_type.as_bytes(),
+        record.version,
+        record.is_deleted(),
+        record.expires.as_micros(),
+        creator,
+        modifier,
+        record.created.as_micros(),
+        record.modified.as_micros(),
+        body,
+    ];
+    let rowid: i64 = if let Some(rowid) = replaces {
+        let old_body: Vec<u8> = tx
+            .prepare_cached("SELECT body FROM records WHERE rowid = ?1")
+            .and_then(|mut stmt| stmt.query_row([rowid], |r| r.get(0)))
             .map_err(e)?;
         delete_attribute_rows(tx, path, rowid, &decode_local(path, &old_body)?)?;
-        tx.execute(
-            "UPDATE records SET type = ?1, version = ?2, deleted = ?3, expires = ?4, creator = ?5, modifier = ?6,
-                created = ?7, modified = ?8, body = ?9 WHERE rowid = ?10",
-            params![
-                record.record_type.as_bytes(),
-                record.version,
-                record.is_deleted(),
-                record.expires.as_micros(),
-                record.creator.to_string(),
-                record.modifier.to_string(),
-                record.created.as_micros(),
-                record.modified.as_micros(),
-                body,
-                rowid
-            ],
+        tx.prepare_cached(
+            "UPDATE records SET (type, version, deleted, expires, creator, modifier, created, modified, body) =
+                (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) WHERE rowid = ?11 AND id = ?1",
         )
+        .map_err(e)?
+        .execute(rusqlite::params_from_iter(columns.iter().copied().chain([&rowid as &dyn rusqlite::ToSql])))
         .map_err(e)?;
         rowid
     } else {
@@ -848,23 +830,12 @@ fn store_record_with_body(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .map_err(e)?
-        .execute(params![
-            record.id.as_bytes(),
-            record.record_type.as_bytes(),
-            record.version,
-            record.is_deleted(),
-            record.expires.as_micros(),
-            record.creator.to_string(),
-            record.modifier.to_string(),
-            record.created.as_micros(),
-            record.modified.as_micros(),
-            body
-        ])
+        .execute(columns)
         .map_err(e)?;
         tx.last_insert_rowid()
     };
     if record.is_deleted() {
-        return Ok(rowid);
+        return Ok(());
     }
     let mut stmt =
         tx.prepare_cached("INSERT INTO attributes (name, kind, value, record) VALUES (?1, ?2, ?3, ?4)").map_err(e)?;
@@ -872,7 +843,7 @@ fn store_record_with_body(
     for a in &record.attributes {
         stmt.execute(params![a.name, a.value.kind().code(), attribute_sql_value(&a.value), rowid]).map_err(e)?;
     }
-    Ok(rowid)
+    Ok(())
 }
 
 /// Removes the attribute index rows of the record stored at `rowid` (its attributes as held).
@@ -896,6 +867,29 @@ pub(crate) fn attribute_sql_value(value: &crate::AttributeValue) -> rusqlite::ty
         crate::AttributeValue::Int(i) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*i)),
         crate::AttributeValue::Date(t) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(t.as_micros())),
     }
+}
+
+/// Runs `f` in one write transaction (`BEGIN IMMEDIATE`) on `conn` unless the group is marked
+/// deleted (then `None`, nothing written). Retries while locked; on any error nothing is
+/// committed. Every write of a handle or a watcher goes through here.
+pub(crate) fn write_unless_deleted<T>(
+    conn: &Connection,
+    path: &Path,
+    mut f: impl FnMut(&Connection) -> Result<T>,
+) -> Result<Option<T>> {
+    retry(path, || {
+        let tx = WriteTx::begin(conn).map_err(|e| map_err(path, e))?;
+        let deleted: bool = tx
+            .prepare_cached("SELECT deleted FROM properties WHERE id = 1")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+            .map_err(|e| map_err(path, e))?;
+        if deleted {
+            return Ok(None);
+        }
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| map_err(path, e))?;
+        Ok(Some(out))
+    })
 }
 
 /// Removes up to `limit` records whose expiration has passed (index on `expires`), with a
