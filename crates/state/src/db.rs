@@ -60,6 +60,32 @@ fn invalid_db(path: &Path, reason: impl Into<String>) -> StateError {
     StateError::InvalidDatabase { path: path.to_owned(), reason: reason.into() }
 }
 
+/// The properties a user may change (`PeerGroupSetProperties`), in the order of
+/// [`settable_values`].
+const SETTABLE_PROPERTIES: &str = "creator, friendly_name, comment, cloud_name, cloud_scope, cloud_flags, \
+    member_data_lifetime, presence_lifetime, flags, authentication_schemes, password_role";
+
+fn settable_values(props: &GroupProperties) -> [rusqlite::types::Value; 11] {
+    [
+        props.creator.to_string().into(),
+        props.friendly_name.clone().into(),
+        props.comment.clone().into(),
+        props.cloud_name.clone().into(),
+        props.cloud_scope.into(),
+        props.cloud_flags.into(),
+        props.member_data_lifetime.into(),
+        props.presence_lifetime.into(),
+        props.flags.into(),
+        props.authentication_schemes.into(),
+        props.password_role.map(|u| u.as_bytes().to_vec()).into(),
+    ]
+}
+
+/// A peer name read from the database at `path`.
+fn stored_name(path: &Path, s: &str) -> Result<PeerName> {
+    PeerName::parse(s).map_err(|e| invalid_db(path, format!("bad peer name {s:?}: {e}")))
+}
+
 impl GroupDb {
     /// Writes the schema and the properties row into a new, empty database file.
     pub(crate) fn initialise(path: &Path, identity: &PeerName, props: &GroupProperties) -> Result<()> {
@@ -73,26 +99,16 @@ impl GroupDb {
         crate::sqlite::migrate(&mut conn, path)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| map_err(path, e))?;
         tx.execute(
-            "INSERT INTO properties (id, group_peer_name, identity, classifier, creator, friendly_name, comment,
-                cloud_name, cloud_scope, cloud_flags, member_data_lifetime, presence_lifetime, flags,
-                authentication_schemes, password_role, version)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)",
-            params![
-                props.group_peer_name.to_string(),
-                identity.to_string(),
-                props.classifier,
-                props.creator.to_string(),
-                props.friendly_name,
-                props.comment,
-                props.cloud_name,
-                props.cloud_scope,
-                props.cloud_flags,
-                props.member_data_lifetime,
-                props.presence_lifetime,
-                props.flags,
-                props.authentication_schemes,
-                props.password_role.map(|u| u.as_bytes().to_vec()),
-            ],
+            &format!(
+                "INSERT INTO properties (id, version, group_peer_name, identity, classifier, {SETTABLE_PROPERTIES})
+                 VALUES (1, 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ),
+            rusqlite::params_from_iter(
+                [props.group_peer_name.to_string(), identity.to_string(), props.classifier.clone()]
+                    .map(rusqlite::types::Value::from)
+                    .into_iter()
+                    .chain(settable_values(props)),
+            ),
         )
         .map_err(|e| map_err(path, e))?;
         tx.commit().map_err(|e| map_err(path, e))
@@ -116,9 +132,8 @@ impl GroupDb {
             .map_err(|e| map_err(path, e))?
             .ok_or_else(|| invalid_db(path, "no properties row"))
         })?;
-        let parse = |s: &str| PeerName::parse(s).map_err(|e| invalid_db(path, format!("bad peer name {s:?}: {e}")));
-        let found = parse(&group_name)?;
-        let identity = parse(&identity)?;
+        let found = stored_name(path, &group_name)?;
+        let identity = stored_name(path, &identity)?;
         if let Some(expected) = group
             && &found != expected
         {
@@ -210,23 +225,11 @@ impl GroupDb {
                 .map_err(|e| map_err(path, e))?;
             let version = version.saturating_add(1);
             tx.execute(
-                "UPDATE properties SET creator = ?1, friendly_name = ?2, comment = ?3, cloud_name = ?4,
-                    cloud_scope = ?5, cloud_flags = ?6, member_data_lifetime = ?7, presence_lifetime = ?8,
-                    flags = ?9, authentication_schemes = ?10, password_role = ?11, version = ?12 WHERE id = 1",
-                params![
-                    props.creator.to_string(),
-                    props.friendly_name,
-                    props.comment,
-                    props.cloud_name,
-                    props.cloud_scope,
-                    props.cloud_flags,
-                    props.member_data_lifetime,
-                    props.presence_lifetime,
-                    props.flags,
-                    props.authentication_schemes,
-                    props.password_role.map(|u| u.as_bytes().to_vec()),
-                    version,
-                ],
+                &format!(
+                    "UPDATE properties SET ({SETTABLE_PROPERTIES}) = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11),
+                        version = ?12 WHERE id = 1"
+                ),
+                rusqlite::params_from_iter(settable_values(props).into_iter().chain([version.into()])),
             )
             .map_err(|e| map_err(path, e))?;
             push_change(tx, path, &Change::PropertiesChanged)?;
@@ -282,11 +285,7 @@ impl GroupDb {
     /// One member.
     pub fn member(&self, peer_name: &PeerName) -> Result<Member> {
         self.read(|conn| {
-            conn.query_row(&format!("{MEMBER_COLUMNS} WHERE peer_name = ?1"), [peer_name.to_string()], raw_member)
-                .optional()
-                .map_err(|e| map_err(&self.path, e))?
-                .map(|raw| member_from_raw(&self.path, raw))
-                .transpose()?
+            read_member_tx(conn, &self.path, peer_name)?
                 .ok_or_else(|| StateError::MemberNotFound { peer_name: peer_name.to_string() })
         })
     }
@@ -705,11 +704,10 @@ pub(crate) fn read_properties(conn: &Connection, path: &Path) -> Result<GroupPro
         .optional()
         .map_err(|e| map_err(path, e))?
         .ok_or_else(|| invalid_db(path, "no properties row"))?;
-    let parse = |s: &str| PeerName::parse(s).map_err(|e| invalid_db(path, format!("bad peer name {s:?}: {e}")));
     Ok(GroupProperties {
-        group_peer_name: parse(&raw.0)?,
+        group_peer_name: stored_name(path, &raw.0)?,
         classifier: raw.1,
-        creator: parse(&raw.2)?,
+        creator: stored_name(path, &raw.2)?,
         friendly_name: raw.3,
         comment: raw.4,
         cloud_name: raw.5,
