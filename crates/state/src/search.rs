@@ -265,57 +265,10 @@ impl SearchQuery {
                 }
                 sql.push(')');
             }
-            Self::Clause { attrib, compare, value } if reserved_column(attrib).is_some() => {
-                let (column, kind) = reserved_column(attrib).unwrap_or(("NULL", AttributeType::String));
-                let condition = match (value, kind) {
-                    (ClauseValue::String(s), AttributeType::String) => {
-                        values.push(Value::Text(s.clone()));
-                        format!("{column} {} ?{}", compare.sql(), values.len())
-                    }
-                    (ClauseValue::Pattern(parts), AttributeType::String) => {
-                        values.push(Value::Text(glob(parts)));
-                        let not = if *compare == Compare::NotEqual { "NOT " } else { "" };
-                        format!("{not}{column} GLOB ?{}", values.len())
-                    }
-                    (ClauseValue::Date(t), AttributeType::Date) => {
-                        values.push(Value::Integer(t.as_micros()));
-                        format!("{column} {} ?{}", compare.sql(), values.len())
-                    }
-                    // The reserved attribute has another type: nothing matches.
-                    _ => "0".to_owned(),
-                };
-                sql.push('(');
-                sql.push_str(&condition);
-                sql.push(')');
-            }
-            Self::Clause { attrib, compare, value } => {
-                values.push(Value::Text(attrib.clone()));
-                let name_param = values.len();
-                // `kind` keeps the value types apart (crate::db::attribute_sql_value).
-                let (kind, condition) = match value {
-                    ClauseValue::String(s) => {
-                        values.push(Value::Text(s.clone()));
-                        (AttributeType::String, format!("value {} ?{}", compare.sql(), values.len()))
-                    }
-                    ClauseValue::Pattern(parts) => {
-                        values.push(Value::Text(glob(parts)));
-                        let not = if *compare == Compare::NotEqual { "NOT " } else { "" };
-                        (AttributeType::String, format!("{not}value GLOB ?{}", values.len()))
-                    }
-                    ClauseValue::Int(i) => {
-                        values.push(Value::Integer(*i));
-                        (AttributeType::Int, format!("value {} ?{}", compare.sql(), values.len()))
-                    }
-                    ClauseValue::Date(t) => {
-                        values.push(Value::Integer(t.as_micros()));
-                        (AttributeType::Date, format!("value {} ?{}", compare.sql(), values.len()))
-                    }
-                };
-                sql.push_str(&format!(
-                    "rowid IN (SELECT record FROM attributes WHERE name = ?{name_param} AND kind = {} AND {condition})",
-                    kind.code()
-                ));
-            }
+            Self::Clause { attrib, compare, value } => match reserved_column(attrib) {
+                Some((column, kind)) => write_reserved_clause(sql, values, column, kind, *compare, value),
+                None => write_attribute_clause(sql, values, attrib, *compare, value),
+            },
         }
     }
 
@@ -343,6 +296,73 @@ impl SearchQuery {
             }
         }
     }
+}
+
+/// A clause on a reserved attribute: a condition on its `records` column.
+fn write_reserved_clause(
+    sql: &mut String,
+    values: &mut Vec<Value>,
+    column: &str,
+    kind: AttributeType,
+    compare: Compare,
+    value: &ClauseValue,
+) {
+    let condition = match (value, kind) {
+        (ClauseValue::String(s), AttributeType::String) => {
+            values.push(Value::Text(s.clone()));
+            format!("{column} {} ?{}", compare.sql(), values.len())
+        }
+        (ClauseValue::Pattern(parts), AttributeType::String) => {
+            values.push(Value::Text(glob(parts)));
+            let not = if compare == Compare::NotEqual { "NOT " } else { "" };
+            format!("{not}{column} GLOB ?{}", values.len())
+        }
+        (ClauseValue::Date(t), AttributeType::Date) => {
+            values.push(Value::Integer(t.as_micros()));
+            format!("{column} {} ?{}", compare.sql(), values.len())
+        }
+        // The reserved attribute has another type: nothing matches.
+        _ => "0".to_owned(),
+    };
+    sql.push('(');
+    sql.push_str(&condition);
+    sql.push(')');
+}
+
+/// A clause on a record's own attribute: a lookup in the `attributes` index.
+fn write_attribute_clause(
+    sql: &mut String,
+    values: &mut Vec<Value>,
+    attrib: &str,
+    compare: Compare,
+    value: &ClauseValue,
+) {
+    values.push(Value::Text(attrib.to_owned()));
+    let name_param = values.len();
+    // `kind` keeps the value types apart (crate::db::attribute_sql_value).
+    let (kind, condition) = match value {
+        ClauseValue::String(s) => {
+            values.push(Value::Text(s.clone()));
+            (AttributeType::String, format!("value {} ?{}", compare.sql(), values.len()))
+        }
+        ClauseValue::Pattern(parts) => {
+            values.push(Value::Text(glob(parts)));
+            let not = if compare == Compare::NotEqual { "NOT " } else { "" };
+            (AttributeType::String, format!("{not}value GLOB ?{}", values.len()))
+        }
+        ClauseValue::Int(i) => {
+            values.push(Value::Integer(*i));
+            (AttributeType::Int, format!("value {} ?{}", compare.sql(), values.len()))
+        }
+        ClauseValue::Date(t) => {
+            values.push(Value::Integer(t.as_micros()));
+            (AttributeType::Date, format!("value {} ?{}", compare.sql(), values.len()))
+        }
+    };
+    sql.push_str(&format!(
+        "rowid IN (SELECT record FROM attributes WHERE name = ?{name_param} AND kind = {} AND {condition})",
+        kind.code()
+    ));
 }
 
 /// The SQL expression on `records` that gives a reserved attribute, and its type.
