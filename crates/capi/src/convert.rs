@@ -100,7 +100,7 @@ pub(crate) fn properties(block: &mut Block, p: &GroupProperties) -> *mut PEER_GR
     let value = PEER_GROUP_PROPERTIES {
         dwSize: size_of::<PEER_GROUP_PROPERTIES>(),
         dwFlags: p.flags,
-        pwzCloud: block.wide(p.cloud_name.as_deref().unwrap_or("Global_")),
+        pwzCloud: block.wide(&p.cloud_name),
         pwzClassifier: block.wide(&p.classifier),
         pwzGroupPeerName: block.wide(&p.group_peer_name.to_string()),
         pwzCreatorPeerName: block.wide(&p.creator.to_string()),
@@ -159,9 +159,10 @@ pub(crate) fn invitation(block: &mut Block, i: &InvitationInfo) -> *mut PEER_INV
     let value = PEER_INVITATION_INFO {
         dwSize: size_of::<PEER_INVITATION_INFO>(),
         dwFlags: 0,
-        pwzCloudName: block.wide(&i.cloud.name),
-        dwScope: i.cloud.scope,
-        dwCloudFlags: i.cloud.flags,
+        pwzCloudName: block.wide(&i.cloud),
+        // The invitation names its cloud only; the scope is the one the name resolves in.
+        dwScope: 0,
+        dwCloudFlags: 0,
         pwzGroupPeerName: block.wide(&i.group.to_string()),
         pwzIssuerPeerName: block.wide(&i.issuer.to_string()),
         pwzSubjectPeerName: block.wide(&i.subject.to_string()),

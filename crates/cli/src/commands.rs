@@ -160,14 +160,8 @@ fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
     match command {
         GroupCommand::Create { identity, classifier, friendly_name, cloud } => {
             let mut new = NewGroup::new(classifier.clone(), friendly_name.clone().unwrap_or_default());
-            if let Some(cloud) = cloud {
-                let resolved = ctx.resolve_cloud_blocking(Some(cloud))?;
-                new.cloud = peergroup::state::security::Cloud {
-                    name: cloud.clone(),
-                    scope: resolved.scope.to_raw(),
-                    flags: resolved.flags(),
-                };
-            }
+            // The facade resolves it and keeps it as given, as for the C ABI.
+            new.cloud = cloud.clone();
             if !out.json {
                 eprintln!("generating the group key...");
             }
@@ -350,19 +344,13 @@ pub fn cloud_json(c: &Cloud) -> Value {
 fn properties_text(p: &GroupProperties) -> String {
     format!(
         "{}\nfriendly name: {}\ncreator: {}\ncloud: {}\ncomment: {}\nversion: {}",
-        p.group_peer_name,
-        p.friendly_name,
-        p.creator,
-        p.cloud_name.as_deref().unwrap_or("Global_"),
-        p.comment,
-        p.version
+        p.group_peer_name, p.friendly_name, p.creator, p.cloud_name, p.comment, p.version
     )
 }
 
 pub fn properties_json(p: &GroupProperties) -> Value {
     json!({"group": p.group_peer_name.to_string(), "classifier": p.classifier, "creator": p.creator.to_string(),
            "friendly_name": p.friendly_name, "comment": p.comment, "cloud": p.cloud_name,
-           "cloud_scope": p.cloud_scope, "cloud_flags": p.cloud_flags,
            "member_data_lifetime": p.member_data_lifetime, "presence_lifetime": p.presence_lifetime,
            "flags": p.flags, "authentication_schemes": p.authentication_schemes, "version": p.version})
 }

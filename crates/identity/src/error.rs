@@ -171,6 +171,53 @@ pub enum IdentityError {
 }
 
 impl IdentityError {
+    /// The symbolic p2p.h / winerror.h name of the HRESULT this error maps to (the facade turns
+    /// it into the value). No wildcard arm: a new variant must be given its code here.
+    pub fn p2p_code(&self) -> &'static str {
+        match self {
+            Self::InvalidPeerName { .. } => "PEER_E_INVALID_PEER_NAME",
+            Self::ClassifierTooLong { .. } => "PEER_E_CLASSIFIER_TOO_LONG",
+            Self::InvalidClassifier { .. } => "PEER_E_INVALID_CLASSIFIER",
+            Self::InvalidFriendlyName { .. } => "PEER_E_INVALID_FRIENDLY_NAME",
+            Self::IdentityNotFound { .. } => "PEER_E_IDENTITY_NOT_FOUND",
+            Self::IdentityDeleted { .. } => "PEER_E_IDENTITY_DELETED",
+            Self::IdentityExists { .. } => "PEER_E_ALREADY_EXISTS",
+            Self::NoKeyAccess { .. } => "PEER_E_NO_KEY_ACCESS",
+            // Crypto errors keep codes of their own, as the CRYPT_*/NTE_* codes of Windows.
+            Self::CorruptMaterial { .. } => "NTE_BAD_KEYSET",
+            Self::BadSignature => "NTE_BAD_SIGNATURE",
+            Self::Crypto { .. } => "NTE_FAIL",
+            Self::InvalidExport { .. } | Self::InvalidIdentityInfo { .. } | Self::TooLarge { .. } => "E_INVALIDARG",
+            Self::NoHome | Self::Io { .. } => "E_FAIL",
+        }
+    }
+
+    /// One value of every variant, for the facade's test that every error maps to its
+    /// documented HRESULT. The `match` in [`Self::p2p_code`] makes a new variant fail to
+    /// compile; add it here too.
+    #[doc(hidden)]
+    pub fn all_variants_for_tests() -> Vec<Self> {
+        let (s, p) = (String::new, PathBuf::new);
+        vec![
+            Self::InvalidPeerName { name: s(), reason: "" },
+            Self::ClassifierTooLong { len: 150, max: 149 },
+            Self::InvalidClassifier { classifier: s(), reason: "" },
+            Self::InvalidFriendlyName { reason: "" },
+            Self::IdentityNotFound { name: s(), root: p() },
+            Self::IdentityDeleted { name: s() },
+            Self::IdentityExists { name: s() },
+            Self::NoKeyAccess { path: p(), reason: KeyAccessReason::Missing },
+            Self::CorruptMaterial { path: p(), reason: s() },
+            Self::BadSignature,
+            Self::Crypto { provider: "x", what: s() },
+            Self::InvalidExport { reason: s() },
+            Self::InvalidIdentityInfo { reason: s() },
+            Self::TooLarge { what: "x", len: 2, max: 1 },
+            Self::NoHome,
+            Self::Io { path: p(), source: std::io::Error::other("x") },
+        ]
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io { path: path.into(), source }
     }

@@ -271,16 +271,11 @@ pub fn parse_and_verify(
 }
 
 /// Encodes DER as PEM with the given label (`CERTIFICATE`, ...).
+#[allow(clippy::expect_used)]
 pub fn to_pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    // Encoding fails only for a label that is not RFC 7468's (every caller passes a constant
+    // of capitals and spaces) or a length that overflows usize (no slice in memory has one).
+    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der).expect("a constant PEM label")
 }
 
 /// Reads the one PEM block with `label` in `text`; the error names how many there were,
@@ -295,21 +290,22 @@ pub fn single_pem(label: &str, noun: &str, text: &str) -> std::result::Result<Ve
 
 /// Reads every PEM block with `label` from `text`.
 pub fn from_pem(label: &str, text: &str) -> std::result::Result<Vec<Vec<u8>>, String> {
-    use base64::Engine;
+    // The blocks are found by their boundaries (the text may hold other blocks and other
+    // lines, such as the configuration export's header); each is decoded by `pem-rfc7468`.
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find(&begin) {
-        let after = &rest[start + begin.len()..];
-        let stop = after.find(&end).ok_or_else(|| format!("unterminated {label} block"))?;
-        let body: String = after[..stop].chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        out.push(
-            base64::engine::general_purpose::STANDARD
-                .decode(body)
-                .map_err(|e| format!("{label} block is not base64: {e}"))?,
-        );
-        rest = &after[stop + end.len()..];
+        let block = &rest[start..];
+        let stop = block.find(&end).ok_or_else(|| format!("unterminated {label} block"))? + end.len();
+        let (found, der) =
+            pem_rfc7468::decode_vec(block[..stop].as_bytes()).map_err(|e| format!("{label} block: {e}"))?;
+        if found != label {
+            return Err(format!("{label} block is labelled {found}"));
+        }
+        out.push(der);
+        rest = &block[stop..];
     }
     Ok(out)
 }

@@ -6,10 +6,8 @@ use std::time::SystemTime;
 
 use peergroup_identity::{Identity, IdentityInfo, Keystore, PeerName};
 use peergroup_pnrp::{Cloud, CloudName, CloudResolver, DnsConfig, InterfaceSource, SystemInterfaces};
-use peergroup_state::security::{
-    InvitationInfo, InvitationRequest, JoinOutcome, Membership, MembershipStore, NewGroup,
-};
-use peergroup_state::{Durability, GroupProperties, GroupStore};
+use peergroup_security::{GroupProperties, InvitationInfo, InvitationRequest, Membership, NewGroup};
+use peergroup_state::{Durability, GroupStore, JoinOutcome, MembershipStore};
 
 use crate::error::{Error, Result};
 use crate::group::{Group, Slot};
@@ -132,10 +130,17 @@ impl Context {
     /// Creates a group (`PeerGroupCreate`): its key, root certificate and the creator's
     /// administrator certificate, its properties and its database, all appearing at once.
     /// Returns the group peer name.
+    ///
+    /// The cloud rule, the same for every front end: a cloud name the caller passes must
+    /// name a cloud of this host now (`PEER_E_NO_CLOUD`, `PEER_E_CLOUD_NAME_AMBIGUOUS`), and
+    /// the group keeps it exactly as given (`LinkLocal_` stays `LinkLocal_`, so that hosts
+    /// whose link-local interface has another name open it by scope); no name is `Global_`.
+    /// See `docs/open.md`.
     pub fn create_group(&self, identity: &str, group: &NewGroup) -> Result<PeerName> {
         let creator = self.identity(identity)?;
-        if !group.cloud.name.is_empty() {
-            CloudName::parse(&group.cloud.name)?;
+        if let Some(cloud) = &group.cloud {
+            CloudName::parse(cloud).map_err(|e| Error::InvalidArgument { argument: "cloud", reason: e.to_string() })?;
+            self.resolve_cloud_blocking(Some(cloud))?;
         }
         let db = self.memberships.create_group(&creator, group)?;
         Ok(db.group_peer_name().clone())
@@ -158,7 +163,7 @@ impl Context {
 
     /// Reads an invitation without joining (`PeerGroupParseInvitation`).
     pub fn parse_invitation(&self, text: &str) -> Result<InvitationInfo> {
-        Ok(peergroup_state::security::invitation::parse(text)?)
+        Ok(peergroup_security::invitation::parse(text)?)
     }
 
     /// Joins a group with an invitation issued to `identity` (`PeerGroupJoin`). Joining twice
@@ -231,7 +236,7 @@ struct PreparedOpen {
 impl PreparedOpen {
     /// Step 4's cloud name: the one given, else the group's; empty means `Global_`.
     fn cloud_name<'a>(&'a self, given: Option<&'a str>) -> Option<&'a str> {
-        Some(given.unwrap_or(&self.membership.cloud.name)).filter(|n| !n.is_empty())
+        Some(given.unwrap_or(&self.membership.cloud)).filter(|n| !n.is_empty())
     }
 
     /// Step 5: the database opens; the handle starts offline.

@@ -3,11 +3,16 @@
 
 use peergroup_identity::IdentityError;
 use peergroup_pnrp::PnrpError;
+use peergroup_security::SecurityError;
 use peergroup_state::StateError;
 
 use crate::hresult::{self, Hresult};
 
 /// Everything that can go wrong in peergroup.
+///
+/// An error of a lower layer reaches this type by one path only: an identity error is always
+/// [`Error::Identity`] and a security error [`Error::Security`], whichever layer carried them
+/// up (the `From` conversions unwrap them).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -26,9 +31,13 @@ pub enum Error {
     /// An error of the cloud layer.
     #[error(transparent)]
     Cloud(#[from] PnrpError),
-    /// An error of the group state layer.
+    /// An error of the security layer (certificates, invitations, properties, policy, trust).
     #[error(transparent)]
-    State(#[from] StateError),
+    Security(SecurityError),
+    /// An error of the group state layer (never one of its identity or security errors: those
+    /// are [`Error::Identity`] and [`Error::Security`]).
+    #[error(transparent)]
+    State(StateError),
     /// More group handles open in this process than the limit (`E_OUTOFMEMORY`).
     #[error("{open} group handles are open in this process; at most {max} are allowed")]
     TooManyHandles {
@@ -42,95 +51,115 @@ pub enum Error {
     Runtime(#[source] std::io::Error),
 }
 
+impl From<SecurityError> for Error {
+    fn from(e: SecurityError) -> Self {
+        match e {
+            SecurityError::Identity(e) => Self::Identity(e),
+            e => Self::Security(e),
+        }
+    }
+}
+
+impl From<StateError> for Error {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Identity(e) => Self::Identity(e),
+            StateError::Security(e) => e.into(),
+            e => Self::State(e),
+        }
+    }
+}
+
 impl Error {
-    /// The p2p.h HRESULT of this error.
-    pub fn hresult(&self) -> Hresult {
+    /// The symbolic p2p.h name of this error's HRESULT (`PEER_E_NO_CLOUD`). Each layer names
+    /// the code of each of its variants in a `match` without wildcard arm, so no variant maps
+    /// to `E_FAIL` unless its layer says so (`docs/errors.md`).
+    pub fn name(&self) -> &'static str {
         match self {
-            Self::InvalidArgument { .. } => hresult::E_INVALIDARG,
-            Self::Identity(e) => identity_hresult(e),
-            Self::Cloud(e) => cloud_hresult(e),
-            Self::State(e) => state_hresult(e),
-            Self::TooManyHandles { .. } | Self::Runtime(_) => hresult::E_OUTOFMEMORY,
+            Self::InvalidArgument { .. } => "E_INVALIDARG",
+            Self::Identity(e) => e.p2p_code(),
+            Self::Cloud(e) => e.p2p_code(),
+            Self::Security(e) => e.p2p_code(),
+            Self::State(e) => e.p2p_code(),
+            Self::TooManyHandles { .. } | Self::Runtime(_) => "E_OUTOFMEMORY",
         }
     }
 
-    /// The symbolic name of [`Self::hresult`] (`PEER_E_NO_CLOUD`).
-    pub fn name(&self) -> &'static str {
-        self.hresult().name().unwrap_or("E_FAIL")
+    /// The p2p.h HRESULT of this error. Every name a layer gives is in [`hresult::ALL`]
+    /// (a test visits every variant of every layer); a name missing there would be `E_FAIL`.
+    pub fn hresult(&self) -> Hresult {
+        Hresult::from_name(self.name()).unwrap_or(hresult::E_FAIL)
     }
-}
 
-fn identity_hresult(e: &IdentityError) -> Hresult {
-    use IdentityError as E;
-    match e {
-        E::InvalidPeerName { .. } => hresult::PEER_E_INVALID_PEER_NAME,
-        E::ClassifierTooLong { .. } => hresult::PEER_E_CLASSIFIER_TOO_LONG,
-        E::InvalidClassifier { .. } => hresult::PEER_E_INVALID_CLASSIFIER,
-        E::InvalidFriendlyName { .. } => hresult::PEER_E_INVALID_FRIENDLY_NAME,
-        E::IdentityNotFound { .. } => hresult::PEER_E_IDENTITY_NOT_FOUND,
-        E::IdentityDeleted { .. } => hresult::PEER_E_IDENTITY_DELETED,
-        E::IdentityExists { .. } => hresult::PEER_E_ALREADY_EXISTS,
-        E::NoKeyAccess { .. } => hresult::PEER_E_NO_KEY_ACCESS,
-        // Crypto errors keep codes of their own, as the CRYPT_*/NTE_* codes of Windows.
-        E::CorruptMaterial { .. } => hresult::NTE_BAD_KEYSET,
-        E::BadSignature => hresult::NTE_BAD_SIGNATURE,
-        E::Crypto { .. } => hresult::NTE_FAIL,
-        E::InvalidExport { .. } | E::InvalidIdentityInfo { .. } | E::TooLarge { .. } => hresult::E_INVALIDARG,
-        E::NoHome | E::Io { .. } => hresult::E_FAIL,
-        // A variant added to the identity layer without a mapping here: docs/errors.md is
-        // checked against this function by the tests, which name every known variant.
-        _ => hresult::E_FAIL,
-    }
-}
-
-fn cloud_hresult(e: &PnrpError) -> Hresult {
-    use PnrpError as E;
-    match e {
-        E::InvalidCloudName { .. } => hresult::E_INVALIDARG,
-        E::NoCloud { .. } => hresult::PEER_E_NO_CLOUD,
-        E::Ambiguous { .. } => hresult::PEER_E_CLOUD_NAME_AMBIGUOUS,
-        E::MalformedDescriptor { .. } => hresult::ERROR_INVALID_DATA,
-        E::Config { .. } => hresult::ERROR_BAD_CONFIGURATION,
-        E::Interfaces(_) => hresult::E_FAIL,
-        E::Runtime(_) => hresult::E_OUTOFMEMORY,
-        _ => hresult::E_FAIL,
-    }
-}
-
-fn state_hresult(e: &StateError) -> Hresult {
-    use StateError as E;
-    match e {
-        E::Identity(inner) => identity_hresult(inner),
-        E::InvalidDatabase { .. } => hresult::PEER_E_INVALID_DATABASE,
-        E::DatabaseTooNew { .. } | E::UnsupportedFormatVersion { .. } => hresult::PEER_E_UNSUPPORTED_VERSION,
-        E::DiskFull { .. } => hresult::PEER_E_DISK_FULL,
-        E::ReadOnly { .. } => hresult::PEER_E_DATABASE_ACCESSDENIED,
-        E::Busy { .. } => hresult::ERROR_BUSY,
-        E::Sqlite { .. } | E::Io { .. } => hresult::E_FAIL,
-        E::GroupNotFound { .. } | E::MemberNotFound { .. } => hresult::PEER_E_NOT_FOUND,
-        E::GroupExists { .. } => hresult::PEER_E_ALREADY_EXISTS,
-        E::GroupDeleted { .. } => hresult::PEER_E_INVALID_GROUP,
-        E::InvalidGroupProperties { .. } => hresult::PEER_E_INVALID_GROUP_PROPERTIES,
-        E::InvalidMember { .. } | E::ChainNotTrusted { .. } => hresult::PEER_E_INVALID_CREDENTIAL,
-        E::RecordNotFound { .. } => hresult::PEER_E_RECORD_NOT_FOUND,
-        E::MaxRecordSizeExceeded { .. } => hresult::PEER_E_MAX_RECORD_SIZE_EXCEEDED,
-        E::InvalidAttributes { .. } => hresult::PEER_E_INVALID_ATTRIBUTES,
-        E::TooManyAttributes { .. } => hresult::PEER_E_TOO_MANY_ATTRIBUTES,
-        E::InvalidRecordExpiration { .. } => hresult::PEER_E_INVALID_RECORD_EXPIRATION,
-        E::InvalidRecord { .. } => hresult::PEER_E_INVALID_RECORD,
-        E::InvalidSearch { .. } => hresult::PEER_E_INVALID_SEARCH,
-        E::ChainTooLong { .. } => hresult::PEER_E_CHAIN_TOO_LONG,
-        E::CircularChain { .. } => hresult::PEER_E_CIRCULAR_CHAIN_DETECTED,
-        E::InvalidTimePeriod { .. } => hresult::PEER_E_INVALID_TIME_PERIOD,
-        E::InvalidInvitation { .. } | E::InvitationNotForIdentity { .. } => hresult::PEER_E_INVITATION_NOT_TRUSTED,
-        E::NotAuthorized { .. } => hresult::PEER_E_NOT_AUTHORIZED,
-        E::InvalidCredentialInfo { .. } => hresult::PEER_E_INVALID_CREDENTIAL_INFO,
-        E::GroupNotReady { .. } => hresult::PEER_E_GROUP_NOT_READY,
-        E::CorruptMembership { .. } => hresult::PEER_E_CERT_STORE_CORRUPTED,
-        E::InvalidConfig { .. } | E::InputTooLarge { .. } => hresult::E_INVALIDARG,
-        _ => hresult::E_FAIL,
+    /// One value of every variant of this type and of every layer's error type, for the test
+    /// that each maps to its documented HRESULT.
+    #[doc(hidden)]
+    pub fn all_variants_for_tests() -> Vec<Self> {
+        let mut all = vec![
+            Self::InvalidArgument { argument: "x", reason: String::new() },
+            Self::TooManyHandles { open: 2, max: 1 },
+            Self::Runtime(std::io::Error::other("x")),
+        ];
+        all.extend(IdentityError::all_variants_for_tests().into_iter().map(Self::Identity));
+        all.extend(PnrpError::all_variants_for_tests().into_iter().map(Self::Cloud));
+        all.extend(SecurityError::all_variants_for_tests().into_iter().map(Self::Security));
+        all.extend(StateError::all_variants_for_tests().into_iter().map(Self::State));
+        all
     }
 }
 
 /// The facade's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant of every layer maps to a code of the table, and only the variants whose
+    /// layers document `E_FAIL` (I/O and SQLite failures, a missing home) map to it.
+    #[test]
+    fn every_variant_of_every_layer_maps_to_its_documented_hresult() {
+        let all = Error::all_variants_for_tests();
+        assert!(all.len() > 55, "{} variants", all.len());
+        for e in &all {
+            let name = e.name();
+            let hr = Hresult::from_name(name).unwrap_or_else(|| panic!("{e:?} maps to {name}, not a p2p.h code"));
+            assert_eq!(e.hresult(), hr);
+            if hr == hresult::E_FAIL {
+                let failing_io = matches!(
+                    e,
+                    Error::Identity(IdentityError::Io { .. } | IdentityError::NoHome)
+                        | Error::Cloud(PnrpError::Interfaces(_))
+                        | Error::State(StateError::Io { .. } | StateError::Sqlite { .. })
+                );
+                assert!(failing_io, "{e:?} maps to E_FAIL");
+            }
+        }
+        let expect = |e: Error, code: Hresult| assert_eq!(e.hresult(), code, "{e:?}");
+        expect(
+            Error::Security(SecurityError::MemberNotTrusted { member: "m".into(), reason: "r".into() }),
+            hresult::PEER_E_INVALID_CREDENTIAL,
+        );
+        expect(StateError::GroupNotFound { group: "g".into(), identity: "i".into() }.into(), hresult::PEER_E_NOT_FOUND);
+        expect(
+            PnrpError::NoCloud { name: "n".into(), cause: peergroup_pnrp::NoCloudCause::NoNameservers }.into(),
+            hresult::PEER_E_NO_CLOUD,
+        );
+    }
+
+    /// An identity error reaches the facade as `Error::Identity`, whichever layer carried it.
+    #[test]
+    fn identity_and_security_errors_have_one_path() {
+        let id = || IdentityError::IdentityDeleted { name: "x".into() };
+        for e in [
+            Error::from(id()),
+            Error::from(StateError::Identity(id())),
+            Error::from(SecurityError::Identity(id())),
+            Error::from(StateError::Security(SecurityError::Identity(id()))),
+        ] {
+            assert!(matches!(e, Error::Identity(IdentityError::IdentityDeleted { .. })), "{e:?}");
+        }
+        let sec = Error::from(StateError::Security(SecurityError::GroupNotReady { group: "g".into() }));
+        assert!(matches!(sec, Error::Security(SecurityError::GroupNotReady { .. })), "{sec:?}");
+    }
+}

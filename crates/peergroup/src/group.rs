@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use peergroup_identity::{Identity, PeerName};
 use peergroup_pnrp::Cloud;
-use peergroup_state::security::{Membership, MembershipStore, Role};
-use peergroup_state::{GroupDb, GroupProperties, ImportSummary, Member, NewRecord, Record, RecordUpdate};
+use peergroup_security::policy::{Action, Actor, authorize};
+use peergroup_security::{GroupProperties, Membership, Role};
+use peergroup_state::{GroupDb, ImportSummary, Member, MembershipStore, NewRecord, Record, RecordUpdate};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -144,16 +145,21 @@ impl Group {
         Ok(self.ready_db()?.properties()?)
     }
 
-    /// Changes the friendly name and comment (`PeerGroupSetProperties`; administrators only).
+    /// The policy's actor for this handle: its identity with its membership's roles.
+    fn actor(&self) -> Actor<'_> {
+        Actor { identity: self.identity.peer_name(), roles: self.roles() }
+    }
+
+    /// Asks the policy whether this handle's identity may do `action`
+    /// (`PEER_E_NOT_AUTHORIZED` if not).
+    fn authorize(&self, action: &Action<'_>) -> Result<()> {
+        Ok(authorize(self.peer_name(), &self.actor(), action)?)
+    }
+
+    /// Changes the friendly name and comment (`PeerGroupSetProperties`; as the policy allows:
+    /// administrators).
     pub fn set_properties(&self, friendly_name: &str, comment: &str) -> Result<GroupProperties> {
-        if !self.roles().contains(&Role::Administrator) {
-            return Err(peergroup_state::StateError::NotAuthorized {
-                identity: self.identity.peer_name().to_string(),
-                group: self.peer_name().to_string(),
-                reason: "only administrators change the group properties".into(),
-            }
-            .into());
-        }
+        self.authorize(&Action::SetProperties)?;
         let db = self.ready_db()?;
         let mut props = db.properties()?;
         props.friendly_name = friendly_name.to_owned();
@@ -179,19 +185,29 @@ impl Group {
         Ok(self.ready_db()?.members()?)
     }
 
-    /// Adds a record signed by this identity (`PeerGroupAddRecord`).
+    /// Adds a record signed by this identity (`PeerGroupAddRecord`), as the policy allows.
     pub fn add_record(&self, record: NewRecord) -> Result<Record> {
+        self.authorize(&Action::AddRecord { record_type: record.record_type })?;
         Ok(self.ready_db()?.add_record(&self.identity, record)?)
     }
 
-    /// Updates a record's attributes, data and expiration (`PeerGroupUpdateRecord`).
+    /// Updates a record's attributes, data and expiration (`PeerGroupUpdateRecord`), as the
+    /// policy allows: its creator, or an administrator.
     pub fn update_record(&self, id: Uuid, update: RecordUpdate) -> Result<Record> {
-        Ok(self.ready_db()?.update_record(&self.identity, id, update)?)
+        let db = self.ready_db()?;
+        // A record's creator never changes, so asking before the update is exact.
+        let current = db.record(id)?;
+        self.authorize(&Action::UpdateRecord { record_type: current.record_type, creator: &current.creator })?;
+        Ok(db.update_record(&self.identity, id, update)?)
     }
 
-    /// Deletes a record, keeping its tombstone for replication (`PeerGroupDeleteRecord`).
+    /// Deletes a record, keeping its tombstone for replication (`PeerGroupDeleteRecord`), as
+    /// the policy allows: its creator, or an administrator.
     pub fn delete_record(&self, id: Uuid) -> Result<()> {
-        Ok(self.ready_db()?.delete_record(&self.identity, id)?)
+        let db = self.ready_db()?;
+        let current = db.record(id)?;
+        self.authorize(&Action::DeleteRecord { record_type: current.record_type, creator: &current.creator })?;
+        Ok(db.delete_record(&self.identity, id)?)
     }
 
     /// One record (`PeerGroupGetRecord`).
@@ -214,7 +230,8 @@ impl Group {
         Ok(self.ready_db()?.export(path)?)
     }
 
-    /// Merges an exported database, verifying every record (`PeerGroupImportDatabase`).
+    /// Merges an exported database (`PeerGroupImportDatabase`): every member and record it
+    /// holds passes the trust path first; one refusal refuses the file.
     pub fn import_database(&self, path: &Path) -> Result<ImportSummary> {
         Ok(self.db()?.import(path)?)
     }

@@ -53,10 +53,12 @@ pub use status::{GroupStatus, PEER_GROUP_STATUS_HAS_CONNECTIONS, PEER_GROUP_STAT
 
 pub use peergroup_identity::{self as identity, Identity, IdentityInfo, Keystore, PeerName};
 pub use peergroup_pnrp::{self as pnrp, Cloud, CloudState, Scope};
-pub use peergroup_state::security::{InvitationInfo, InvitationRequest, NewGroup, Role};
+pub use peergroup_security::{
+    self as security, GLOBAL_CLOUD, GroupProperties, InvitationInfo, InvitationRequest, NewGroup, Role,
+};
 pub use peergroup_state::{
-    self as state, Attribute, AttributeValue, Attributes, Durability, GroupProperties, Member, NewRecord, Record,
-    RecordUpdate, Timestamp,
+    self as state, Attribute, AttributeValue, Attributes, Durability, Member, NewRecord, Record, RecordUpdate,
+    Timestamp,
 };
 
 #[doc(hidden)]

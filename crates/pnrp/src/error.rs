@@ -120,6 +120,39 @@ pub enum PnrpError {
     Runtime(#[source] std::io::Error),
 }
 
+impl PnrpError {
+    /// The symbolic p2p.h / winerror.h name of the HRESULT this error maps to (the facade turns
+    /// it into the value). No wildcard arm: a new variant must be given its code here.
+    pub fn p2p_code(&self) -> &'static str {
+        match self {
+            Self::InvalidCloudName { .. } => "E_INVALIDARG",
+            Self::NoCloud { .. } => "PEER_E_NO_CLOUD",
+            Self::Ambiguous { .. } => "PEER_E_CLOUD_NAME_AMBIGUOUS",
+            Self::MalformedDescriptor { .. } => "ERROR_INVALID_DATA",
+            Self::Config { .. } => "ERROR_BAD_CONFIGURATION",
+            Self::Interfaces(_) => "E_FAIL",
+            Self::Runtime(_) => "E_OUTOFMEMORY",
+        }
+    }
+
+    /// One value of every variant, for the facade's test that every error maps to its
+    /// documented HRESULT. The `match` in [`Self::p2p_code`] makes a new variant fail to
+    /// compile; add it here too.
+    #[doc(hidden)]
+    pub fn all_variants_for_tests() -> Vec<Self> {
+        let s = String::new;
+        vec![
+            Self::InvalidCloudName { name: s(), reason: "" },
+            Self::NoCloud { name: s(), cause: NoCloudCause::NoNameservers },
+            Self::Ambiguous { name: s(), candidates: Vec::new() },
+            Self::MalformedDescriptor { record: s(), reason: s() },
+            Self::Config { path: PathBuf::new(), reason: s() },
+            Self::Interfaces(std::io::Error::other("x")),
+            Self::Runtime(std::io::Error::other("x")),
+        ]
+    }
+}
+
 /// Cuts user input quoted in an error message, so that huge inputs make short errors.
 pub(crate) fn excerpt(s: &str) -> String {
     s.chars().take(300).collect()

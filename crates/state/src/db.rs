@@ -4,14 +4,17 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use peergroup_identity::{Identity, PeerName};
+use peergroup_security::trust::accept_record;
+use peergroup_security::{GLOBAL_CLOUD, GroupProperties};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::changes::{Change, ChangeEvent, Watcher};
 use crate::error::{Result, StateError};
-use crate::properties::{GroupProperties, Member};
+use crate::properties::Member;
 use crate::record::{MAX_RECORD_DATA_LEN, NewRecord, RECORD_FLAG_DELETED, Record, RecordUpdate};
 use crate::search::SearchQuery;
 use crate::sqlite::{Access, Durability, WriteTx, check_schema, map_err, open_connection, retry};
@@ -61,7 +64,9 @@ fn invalid_db(path: &Path, reason: impl Into<String>) -> StateError {
 }
 
 /// The properties a user may change (`PeerGroupSetProperties`), in the order of
-/// [`settable_values`].
+/// [`settable_values`]. The schema keeps a cloud scope and flags beside the cloud name; the
+/// properties model knows a cloud by its name alone, so they are written as 0 (any scope, no
+/// flags) and not read.
 const SETTABLE_PROPERTIES: &str = "creator, friendly_name, comment, cloud_name, cloud_scope, cloud_flags, \
     member_data_lifetime, presence_lifetime, flags, authentication_schemes, password_role";
 
@@ -71,8 +76,8 @@ fn settable_values(props: &GroupProperties) -> [rusqlite::types::Value; 11] {
         props.friendly_name.clone().into(),
         props.comment.clone().into(),
         props.cloud_name.clone().into(),
-        props.cloud_scope.into(),
-        props.cloud_flags.into(),
+        0u32.into(),
+        0u32.into(),
         props.member_data_lifetime.into(),
         props.presence_lifetime.into(),
         props.flags.into(),
@@ -209,17 +214,9 @@ impl GroupDb {
     /// classifier cannot change; `version` is set to one more than the stored one. Returns
     /// the properties as stored.
     pub fn set_properties(&self, props: &GroupProperties) -> Result<GroupProperties> {
-        props.validate()?;
-        if props.group_peer_name != self.group {
-            return Err(StateError::InvalidGroupProperties {
-                reason: format!(
-                    "the group peer name cannot change (is {}, given {})",
-                    self.group, props.group_peer_name
-                ),
-            });
-        }
         let path = &self.path;
         self.write(|tx| {
+            read_properties(tx, path)?.check_update(props)?;
             let version: u32 = tx
                 .query_row("SELECT version FROM properties WHERE id = 1", [], |r| r.get(0))
                 .map_err(|e| map_err(path, e))?;
@@ -494,21 +491,19 @@ impl GroupDb {
         })
     }
 
-    /// Stores a record from an untrusted source (another member, an import): verifies its
-    /// signature with its modifier's key from the members table, then stores it if it is newer
-    /// than the version held. Returns whether it was stored.
+    /// Stores a record from outside (another member): it must pass the trust path
+    /// (`peergroup_security::trust::accept_record`: its modifier a member this database holds,
+    /// its signature verifying with that member's key, the change allowed to that member by the
+    /// policy); then it is stored if it is newer than the version held. Returns whether it was
+    /// stored.
     pub fn apply_record(&self, record: &Record) -> Result<bool> {
-        let member = match self.member(&record.modifier) {
-            Ok(m) => m,
-            Err(StateError::MemberNotFound { .. }) => {
-                return Err(StateError::InvalidRecord {
-                    id: Some(record.id),
-                    reason: format!("modifier {} is not a member", record.modifier),
-                });
-            }
+        let modifier = match self.member(&record.modifier) {
+            Ok(m) => Some(crate::export::from_store(&m)),
+            Err(StateError::MemberNotFound { .. }) => None,
             Err(e) => return Err(e),
         };
-        record.verify(&member.public_key)?;
+        let signed = record.signed_bytes();
+        accept_record(&crate::export::claim_of(record, &signed), modifier.as_ref())?;
         let path = &self.path;
         self.write(|tx| apply_verified(tx, path, record))
     }
@@ -565,10 +560,16 @@ impl GroupDb {
     }
 
     /// Merges a file written by [`Self::export`] into this database
-    /// (`PeerGroupImportDatabase`). Every record's signature is verified with its modifier's
-    /// key before anything is stored; one bad record refuses the whole file.
+    /// (`PeerGroupImportDatabase`). The file is outside input: every member it declares and
+    /// every record it holds passes the trust path first (see `export.rs`); one refusal
+    /// refuses the whole file and nothing of it is stored.
     pub fn import(&self, src: &Path) -> Result<ImportSummary> {
-        let (members, records) = crate::export::read_verified(src, &self.group, |name| self.member(name))?;
+        let known = |name: &PeerName| match self.member(name) {
+            Ok(m) => Ok(Some(m)),
+            Err(StateError::MemberNotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let (members, records) = crate::export::read_verified(src, &self.group, known, SystemTime::now())?;
         let path = &self.path;
         self.write(|tx| {
             let mut summary = ImportSummary::default();
@@ -674,13 +675,12 @@ fn put_member_tx(tx: &Connection, path: &Path, member: &Member) -> Result<()> {
 }
 
 pub(crate) fn read_properties(conn: &Connection, path: &Path) -> Result<GroupProperties> {
-    type Raw =
-        (String, String, String, String, String, Option<String>, u32, u32, u32, u32, u32, u32, Option<Vec<u8>>, u32);
+    type Raw = (String, String, String, String, String, Option<String>, u32, u32, u32, u32, Option<Vec<u8>>, u32);
     let raw: Raw = conn
         .query_row(
-            "SELECT group_peer_name, classifier, creator, friendly_name, comment, cloud_name, cloud_scope,
-                cloud_flags, member_data_lifetime, presence_lifetime, flags, authentication_schemes,
-                password_role, version FROM properties WHERE id = 1",
+            "SELECT group_peer_name, classifier, creator, friendly_name, comment, cloud_name,
+                member_data_lifetime, presence_lifetime, flags, authentication_schemes, password_role, version
+                FROM properties WHERE id = 1",
             [],
             |r| {
                 Ok((
@@ -696,8 +696,6 @@ pub(crate) fn read_properties(conn: &Connection, path: &Path) -> Result<GroupPro
                     r.get(9)?,
                     r.get(10)?,
                     r.get(11)?,
-                    r.get(12)?,
-                    r.get(13)?,
                 ))
             },
         )
@@ -710,15 +708,14 @@ pub(crate) fn read_properties(conn: &Connection, path: &Path) -> Result<GroupPro
         creator: stored_name(path, &raw.2)?,
         friendly_name: raw.3,
         comment: raw.4,
-        cloud_name: raw.5,
-        cloud_scope: raw.6,
-        cloud_flags: raw.7,
-        member_data_lifetime: raw.8,
-        presence_lifetime: raw.9,
-        flags: raw.10,
-        authentication_schemes: raw.11,
-        password_role: raw.12.and_then(|b| Uuid::from_slice(&b).ok()),
-        version: raw.13,
+        // Databases of phase 1 kept no name for the global cloud.
+        cloud_name: raw.5.unwrap_or_else(|| GLOBAL_CLOUD.to_owned()),
+        member_data_lifetime: raw.6,
+        presence_lifetime: raw.7,
+        flags: raw.8,
+        authentication_schemes: raw.9,
+        password_role: raw.10.and_then(|b| Uuid::from_slice(&b).ok()),
+        version: raw.11,
     })
 }
 

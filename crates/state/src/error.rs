@@ -94,12 +94,6 @@ pub enum StateError {
         /// The group peer name.
         group: String,
     },
-    /// Group properties that break a rule (`PEER_E_INVALID_GROUP_PROPERTIES`).
-    #[error("invalid group properties: {reason}")]
-    InvalidGroupProperties {
-        /// What is wrong.
-        reason: String,
-    },
     /// A member entry whose public key does not own its peer name (`PEER_E_INVALID_CREDENTIAL`).
     #[error("invalid member {peer_name}: {reason}")]
     InvalidMember {
@@ -171,100 +165,11 @@ pub enum StateError {
         reason: String,
     },
 
-    // ---- group security (src/security/) ----
-    /// A membership certificate chain longer than [`crate::security::MAX_CHAIN_LEN`]
-    /// certificates, group root included (`PEER_E_CHAIN_TOO_LONG`, 0x80630703).
-    #[error("certificate chain of {len} certificates; at most {max} are allowed")]
-    ChainTooLong {
-        /// The length found (or that issuing would make).
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// A chain in which a key appears twice (`PEER_E_CIRCULAR_CHAIN_DETECTED`, 0x80630706).
-    #[error("circular certificate chain: certificate {index} is for the key of certificate {earlier}")]
-    CircularChain {
-        /// Position of the repeating certificate (0 = group root).
-        index: usize,
-        /// Position of the certificate whose key it repeats.
-        earlier: usize,
-    },
-    /// A certificate or invitation used outside its validity window: expired or not yet valid
-    /// (`PEER_E_INVALID_TIME_PERIOD`, 0x80630705). Times are seconds since the Unix epoch.
-    #[error("{what} is valid from {not_before} to {not_after} (Unix seconds); now is {now}")]
-    InvalidTimePeriod {
-        /// What is out of its window (which certificate of which chain).
-        what: String,
-        /// Start of validity.
-        not_before: i64,
-        /// End of validity.
-        not_after: i64,
-        /// The time it was checked at.
-        now: i64,
-    },
-    /// A group certificate chain that breaks a rule: a signature that does not verify, a root
-    /// whose key does not own the group peer name, another group's certificate, a role its
-    /// issuer may not give, validity not inside the issuer's (`PEER_E_INVALID_CREDENTIAL`,
-    /// 0x80632082).
-    #[error("untrusted certificate chain at certificate {index}: {fault}")]
-    ChainNotTrusted {
-        /// Position of the offending certificate (0 = group root).
-        index: usize,
-        /// The rule it breaks.
-        fault: crate::security::ChainFault,
-    },
-    /// An invitation that does not decode, was altered (its signature does not verify), or
-    /// whose parts do not belong together (`PEER_E_INVITATION_NOT_TRUSTED`, 0x80630701).
-    #[error("invitation not trusted: {reason}")]
-    InvalidInvitation {
-        /// What is wrong.
-        reason: String,
-    },
-    /// An invitation issued to another identity than the one presenting it
-    /// (`PEER_E_INVITATION_NOT_TRUSTED`, 0x80630701).
-    #[error("invitation is for identity {invitee}, not for {presented}")]
-    InvitationNotForIdentity {
-        /// The identity the invitation was issued to.
-        invitee: String,
-        /// The identity that presented it.
-        presented: String,
-    },
-    /// An invitation or configuration file of a format version this build does not read
-    /// (`PEER_E_UNSUPPORTED_VERSION`, 0x80632090).
-    #[error("{what} has format version {found}; this build reads version {supported}")]
-    UnsupportedFormatVersion {
-        /// What was read.
-        what: &'static str,
-        /// The version found.
-        found: u64,
-        /// The version this build reads.
-        supported: u64,
-    },
-    /// The identity's membership does not allow this: issuing without the administrator
-    /// role, or giving a role superior to its own (`PEER_E_NOT_AUTHORIZED`, 0x80632020).
-    #[error("identity {identity} may not do this in group {group}: {reason}")]
-    NotAuthorized {
-        /// The identity that tried.
-        identity: String,
-        /// The group.
-        group: String,
-        /// Why it may not.
-        reason: String,
-    },
-    /// Credential parameters that cannot be issued: no roles, an expiration in the past or
-    /// beyond the issuer's own (`PEER_E_INVALID_CREDENTIAL_INFO`, 0x80632081).
-    #[error("invalid credential info: {reason}")]
-    InvalidCredentialInfo {
-        /// What is wrong.
-        reason: String,
-    },
-    /// The group has not been synchronised with a member since this identity joined, so data
-    /// only the group holds is not there yet (`PEER_E_GROUP_NOT_READY`, 0x80632091).
-    #[error("group {group} is not ready: it has not been synchronised with a member since joining")]
-    GroupNotReady {
-        /// The group peer name.
-        group: String,
-    },
+    // ---- group security (peergroup-security, and the files of src/membership.rs) ----
+    /// An error of the security layer (chains, invitations, properties, policy, trust path);
+    /// mapped as the security layer's.
+    #[error(transparent)]
+    Security(#[from] peergroup_security::SecurityError),
     /// The locally kept membership of a group (its certificate chain file) is damaged
     /// (`PEER_E_CERT_STORE_CORRUPTED`, 0x80630801).
     #[error("corrupt group membership {path}: {reason}")]
@@ -274,23 +179,66 @@ pub enum StateError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A group configuration export that cannot be read: wrong password, damaged, or not a
-    /// configuration export (`E_INVALIDARG`, as `PeerGroupImportConfig`).
-    #[error("cannot import group configuration: {reason}")]
-    InvalidConfig {
-        /// What is wrong.
-        reason: String,
-    },
-    /// Input from outside larger than its documented bound (`E_INVALIDARG`).
-    #[error("{what} is {len} bytes; at most {max} are accepted")]
-    InputTooLarge {
-        /// What was too large.
-        what: &'static str,
-        /// Its size.
-        len: usize,
-        /// The bound.
-        max: usize,
-    },
+}
+
+impl StateError {
+    /// The symbolic p2p.h / winerror.h name of the HRESULT this error maps to (the facade turns
+    /// it into the value). No wildcard arm: a new variant must be given its code here.
+    pub fn p2p_code(&self) -> &'static str {
+        match self {
+            Self::Identity(e) => e.p2p_code(),
+            Self::Security(e) => e.p2p_code(),
+            Self::InvalidDatabase { .. } => "PEER_E_INVALID_DATABASE",
+            Self::DatabaseTooNew { .. } => "PEER_E_UNSUPPORTED_VERSION",
+            Self::DiskFull { .. } => "PEER_E_DISK_FULL",
+            Self::ReadOnly { .. } => "PEER_E_DATABASE_ACCESSDENIED",
+            Self::Busy { .. } => "ERROR_BUSY",
+            Self::Sqlite { .. } | Self::Io { .. } => "E_FAIL",
+            Self::GroupNotFound { .. } | Self::MemberNotFound { .. } => "PEER_E_NOT_FOUND",
+            Self::GroupExists { .. } => "PEER_E_ALREADY_EXISTS",
+            Self::GroupDeleted { .. } => "PEER_E_INVALID_GROUP",
+            Self::InvalidMember { .. } => "PEER_E_INVALID_CREDENTIAL",
+            Self::RecordNotFound { .. } => "PEER_E_RECORD_NOT_FOUND",
+            Self::MaxRecordSizeExceeded { .. } => "PEER_E_MAX_RECORD_SIZE_EXCEEDED",
+            Self::InvalidAttributes { .. } => "PEER_E_INVALID_ATTRIBUTES",
+            Self::TooManyAttributes { .. } => "PEER_E_TOO_MANY_ATTRIBUTES",
+            Self::InvalidRecordExpiration { .. } => "PEER_E_INVALID_RECORD_EXPIRATION",
+            Self::InvalidRecord { .. } => "PEER_E_INVALID_RECORD",
+            Self::InvalidSearch { .. } => "PEER_E_INVALID_SEARCH",
+            Self::CorruptMembership { .. } => "PEER_E_CERT_STORE_CORRUPTED",
+        }
+    }
+
+    /// One value of every variant but [`Self::Identity`] and [`Self::Security`] (whose
+    /// variants their layers list), for the facade's test that every error maps to its
+    /// documented HRESULT. The `match` in [`Self::p2p_code`] makes a new variant fail to
+    /// compile; add it here too.
+    #[doc(hidden)]
+    pub fn all_variants_for_tests() -> Vec<Self> {
+        let (s, p) = (String::new, std::path::PathBuf::new);
+        vec![
+            Self::InvalidDatabase { path: p(), reason: s() },
+            Self::DatabaseTooNew { path: p(), found: 9, supported: 2 },
+            Self::DiskFull { path: p() },
+            Self::ReadOnly { path: p() },
+            Self::Busy { path: p(), waited: std::time::Duration::ZERO },
+            Self::Sqlite { path: p(), source: rusqlite::Error::InvalidQuery },
+            Self::Io { path: p(), source: std::io::Error::other("x") },
+            Self::GroupNotFound { group: s(), identity: s() },
+            Self::GroupExists { group: s(), identity: s() },
+            Self::GroupDeleted { group: s() },
+            Self::InvalidMember { peer_name: s(), reason: s() },
+            Self::MemberNotFound { peer_name: s() },
+            Self::RecordNotFound { id: uuid::Uuid::nil() },
+            Self::MaxRecordSizeExceeded { what: "x", size: 2, max: 1 },
+            Self::InvalidAttributes { reason: s() },
+            Self::TooManyAttributes { count: 2, max: 1 },
+            Self::InvalidRecordExpiration { reason: s() },
+            Self::InvalidRecord { id: None, reason: s() },
+            Self::InvalidSearch { reason: s() },
+            Self::CorruptMembership { path: p(), reason: s() },
+        ]
+    }
 }
 
 /// The group state layer's result type.

@@ -1,12 +1,20 @@
-//! Export of a group database to one file, and reading such a file back with every record
-//! verified (`PeerGroupExportDatabase` / `PeerGroupImportDatabase`).
+//! Export of a group database to one file, and reading such a file back through the trust
+//! path (`PeerGroupExportDatabase` / `PeerGroupImportDatabase`): a file is outside input, so
+//! every member it declares must hold a certificate chain to the group's root, and every record
+//! must be signed by an accepted member whom the policy allows that change
+//! (`peergroup_security::trust`).
 
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use std::time::SystemTime;
+
 use peergroup_identity::PeerName;
+use peergroup_identity::x509::from_pem;
+use peergroup_security::trust::{AcceptedMember, RecordClaim, accept_member, accept_record};
+use peergroup_security::{Role, SecurityError};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::db::{GroupDb, read_members, read_properties};
@@ -57,13 +65,17 @@ pub(crate) fn export(db: &GroupDb, dest: &Path) -> Result<()> {
     result
 }
 
-/// Opens an exported file read-only, checks it whole, and returns its members and every
-/// record, each record's signature verified with its modifier's key (from the file's members
-/// or, failing that, from `known_member`).
+/// Opens an exported file read-only, checks it whole, and returns the members to store and
+/// every record, all through the trust path at `now`. A member the file declares is accepted
+/// when this database holds the very same entry already (`known_member`), else only with a
+/// certificate chain to the group's root that ends with its own key and roles; a record only
+/// when its modifier is an accepted member (of the file or of this database), its signature
+/// verifies and the policy allows the change. One refusal refuses the whole file.
 pub(crate) fn read_verified(
     src: &Path,
     group: &PeerName,
-    known_member: impl Fn(&PeerName) -> Result<Member>,
+    known_member: impl Fn(&PeerName) -> Result<Option<Member>>,
+    now: SystemTime,
 ) -> Result<(Vec<Member>, Vec<Record>)> {
     if !src.is_file() {
         return Err(StateError::Io {
@@ -91,11 +103,19 @@ pub(crate) fn read_verified(
     if &props.group_peer_name != group {
         return Err(invalid(src, format!("exported from group {}, not {group}", props.group_peer_name)));
     }
-    let members = read_members(&conn, src)?;
-    let mut keys: HashMap<PeerName, Vec<u8>> = HashMap::new();
-    for m in &members {
+    let declared = read_members(&conn, src)?;
+    let mut accepted: HashMap<PeerName, AcceptedMember> = HashMap::new();
+    let mut members = Vec::with_capacity(declared.len());
+    for m in declared {
         m.validate()?;
-        keys.insert(m.peer_name.clone(), m.public_key.clone());
+        let entry = if known_member(&m.peer_name)?.as_ref() == Some(&m) {
+            from_store(&m)
+        } else {
+            let accepted = accept_declared(group, &m, now)?;
+            members.push(m);
+            accepted
+        };
+        accepted.insert(entry.peer_name().clone(), entry);
     }
     let mut stmt = conn.prepare("SELECT body FROM records ORDER BY rowid").map_err(|e| map_err(src, e))?;
     let bodies = stmt
@@ -106,21 +126,50 @@ pub(crate) fn read_verified(
     let mut records = Vec::with_capacity(bodies.len());
     for body in bodies {
         let record = Record::decode(&body)?;
-        let key = match keys.get(&record.modifier) {
-            Some(k) => k.clone(),
-            None => match known_member(&record.modifier) {
-                Ok(m) => m.public_key,
-                Err(StateError::MemberNotFound { .. }) => {
-                    return Err(StateError::InvalidRecord {
-                        id: Some(record.id),
-                        reason: format!("modifier {} is not a member", record.modifier),
-                    });
-                }
-                Err(e) => return Err(e),
-            },
-        };
-        record.verify(&key)?;
+        if !accepted.contains_key(&record.modifier)
+            && let Some(m) = known_member(&record.modifier)?
+        {
+            accepted.insert(m.peer_name.clone(), from_store(&m));
+        }
+        accept_record(&claim_of(&record, &record.signed_bytes()), accepted.get(&record.modifier))?;
         records.push(record);
     }
     Ok((members, records))
+}
+
+/// A member this database holds: accepted when it was stored.
+pub(crate) fn from_store(m: &Member) -> AcceptedMember {
+    AcceptedMember::from_store(m.peer_name.clone(), m.friendly_name.clone(), m.public_key.clone(), &m.roles)
+}
+
+/// What the trust path checks of a record: `signed` is its [`Record::signed_bytes`].
+pub(crate) fn claim_of<'a>(record: &'a Record, signed: &'a [u8]) -> RecordClaim<'a> {
+    RecordClaim {
+        id: record.id,
+        record_type: record.record_type,
+        version: record.version,
+        deleted: record.is_deleted(),
+        creator: &record.creator,
+        modifier: &record.modifier,
+        signed,
+        signature: &record.signature,
+    }
+}
+
+/// Accepts a member declared by a file: its certificate field must be its chain (PEM, root
+/// first) to the group's root, for its key and with its roles.
+fn accept_declared(group: &PeerName, m: &Member, now: SystemTime) -> Result<AcceptedMember> {
+    let refuse = |reason: String| SecurityError::MemberNotTrusted { member: m.peer_name.to_string(), reason };
+    let text =
+        std::str::from_utf8(&m.certificate).map_err(|_| refuse("its certificate chain is not PEM text".into()))?;
+    let chain = from_pem("CERTIFICATE", text).map_err(|e| refuse(format!("its certificate chain: {e}")))?;
+    let accepted = accept_member(group, &m.peer_name, &chain, now)?;
+    if accepted.public_key() != m.public_key.as_slice() {
+        return Err(refuse("its key is not the key of its certificate".into()).into());
+    }
+    let roles: Vec<uuid::Uuid> = accepted.roles().iter().map(|r: &Role| r.guid()).collect();
+    if roles != m.roles {
+        return Err(refuse("its roles are not those of its certificate".into()).into());
+    }
+    Ok(accepted)
 }

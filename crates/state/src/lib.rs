@@ -1,18 +1,23 @@
 //! Group state for peergroup: the per-identity, per-group database that several processes
 //! open at once (properties, membership certificates, members, records, change feed), and the
-//! group security that decides who may open it (group root and membership certificates,
-//! invitations).
+//! files of group security ([`MembershipStore`]: each identity's memberships and the owner's
+//! group key). The rules themselves (certificates, chains, invitations, properties, policy,
+//! trust path) are the pure crate `peergroup-security`, which this one applies.
 //!
 //! Storage is one SQLite database per (identity, group) inside the keystore root, in WAL
 //! mode, opened directly by every process that uses the group (see `docs/storage.md`).
 //!
+//! - [`MembershipStore`]: create, join, invite, export and import a membership
+//!   (`PeerGroupCreate`, `PeerGroupJoin`, `PeerGroupCreateInvitation`,
+//!   `PeerGroupExportConfig`, `PeerGroupImportConfig`), with its files.
 //! - [`GroupStore`]: the groups of one identity: [`GroupStore::list`] (`PeerEnumGroups`),
 //!   [`GroupStore::create`] (with an `init` step that runs before the group becomes visible),
 //!   [`GroupStore::open`], [`GroupStore::delete`].
 //! - [`GroupDb`]: one handle (its own connection): properties, members, blobs for the
 //!   security layer, records ([`GroupDb::add_record`], [`GroupDb::update_record`],
 //!   [`GroupDb::delete_record`], [`GroupDb::record`], [`GroupDb::records`],
-//!   [`GroupDb::search`]), untrusted records ([`GroupDb::apply_record`]), export and import,
+//!   [`GroupDb::search`]), records and members from outside ([`GroupDb::apply_record`],
+//!   [`GroupDb::import`], through the trust path of `peergroup_security::trust`), export,
 //!   and the change feed ([`GroupDb::changes_since`], [`GroupDb::watch`] → [`Watcher`]).
 //! - [`Record`] with its canonical signed encoding, [`Attributes`] with the Windows XML form,
 //!   [`SearchQuery`] for `peersearch` queries.
@@ -53,11 +58,11 @@ mod changes;
 mod db;
 mod error;
 mod export;
+mod membership;
 mod properties;
 mod record;
 mod schema;
 mod search;
-pub mod security;
 mod sqlite;
 mod store;
 mod time;
@@ -70,11 +75,10 @@ pub use attributes::{
 pub use changes::{Change, ChangeEvent, ChangeThread, DEFAULT_POLL_INTERVAL, Watcher};
 pub use db::{GroupDb, ImportSummary};
 pub use error::{Result, StateError};
-pub use properties::{
-    DEFAULT_MEMBER_DATA_LIFETIME, DEFAULT_PRESENCE_LIFETIME, GroupProperties, MAX_CLOUD_NAME_UTF16,
-    MAX_GROUP_TEXT_UTF16, Member, PEER_DEFER_EXPIRATION, PEER_DISABLE_PRESENCE, PEER_GROUP_GMC_AUTHENTICATION,
-    PEER_GROUP_PASSWORD_AUTHENTICATION, PEER_MEMBER_DATA_OPTIONAL, PEER_MEMBER_PRESENT,
-};
+pub use membership::{GROUP_KEY_FILE, JoinOutcome, MEMBERSHIP_FILE, MembershipStore};
+/// The group properties this crate stores: the security layer's one model.
+pub use peergroup_security::GroupProperties;
+pub use properties::{Member, PEER_MEMBER_PRESENT};
 pub use record::{
     MAX_ENCODED_RECORD_LEN, MAX_RECORD_DATA_LEN, MAX_SIGNATURE_LEN, NewRecord, RECORD_FLAG_AUTOREFRESH,
     RECORD_FLAG_DELETED, Record, RecordUpdate,

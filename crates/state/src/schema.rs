@@ -161,7 +161,8 @@ mod tests {
             friendly_name: "me".into(),
             public_key: me.public_key_der().to_vec(),
             certificate: b"gmc".to_vec(),
-            roles: vec![],
+            // The trust path takes this member as stored: its records need a role.
+            roles: vec![peergroup_security::ROLE_ADMIN_GUID],
             flags: 0,
         };
         let db = store.create(&props, |db| db.put_member(&member)).unwrap();

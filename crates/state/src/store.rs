@@ -27,8 +27,8 @@ use sha2::{Digest, Sha256};
 
 use crate::db::GroupDb;
 use crate::error::{Result, StateError};
-use crate::properties::GroupProperties;
 use crate::sqlite::{Access, Durability};
+use peergroup_security::GroupProperties;
 
 /// The folder of the keystore root that holds every identity's groups.
 pub const GROUPS_DIR: &str = "groups";

@@ -11,12 +11,11 @@ use der::asn1::OctetString;
 use der::{Encode, Sequence};
 use peergroup_identity::x509::{from_pem, to_pem};
 use peergroup_identity::{Identity, IdentityError, KeyAccessReason, Keystore, PeerName, testing};
-use peergroup_state::StateError;
-use peergroup_state::security::{
-    ChainFault, InvitationRequest, JoinOutcome, MAX_CHAIN_LEN, MembershipStore, NewGroup, Role, config, invitation,
-    validate_chain,
+use peergroup_security::{
+    ChainFault, InvitationRequest, MAX_CHAIN_LEN, NewGroup, Role, SecurityError, config, invitation, validate_chain,
 };
-use security_support::{BASE, admin_chain, gmc, grc, keyed, t};
+use peergroup_state::{JoinOutcome, MembershipStore, StateError};
+use security_support::{BASE, admin_chain, gmc, grc, keyed, sec, t};
 
 struct World {
     _tmp: tempfile::TempDir,
@@ -82,7 +81,7 @@ fn create_invite_join_then_validate_the_joiners_chain() {
     let info = invitation::parse(&text).unwrap();
     assert_eq!(info.group, group);
     assert_eq!(info.group_friendly_name, "Chat");
-    assert_eq!(info.cloud.name, "Global_");
+    assert_eq!(info.cloud, "Global_");
     assert_eq!(info.issuer, *alice.peer_name());
     assert_eq!(info.issuer_friendly_name, "alice");
     assert_eq!(info.subject, *bob.peer_name());
@@ -91,7 +90,7 @@ fn create_invite_join_then_validate_the_joiners_chain() {
     assert_eq!(info.roles, vec![Role::Member]);
     assert_eq!(info.authentication_scheme, 1);
     // Default validity: the issuer's remaining lifetime.
-    assert_eq!(peergroup_state::security::unix_seconds(info.not_after), owner.chain.leaf().not_after);
+    assert_eq!(peergroup_security::unix_seconds(info.not_after), owner.chain.leaf().not_after);
     assert!(w.store.get(bob.peer_name(), &group).is_err(), "parse must not join");
     // It survives a trip through mail: surrounding text and CRLF line ends.
     let mail = format!("Hi Bob,\r\n\r\njoin us:\r\n\r\n{}\r\nAlice\r\n", text.replace('\n', "\r\n"));
@@ -142,14 +141,14 @@ fn chains_of_length_1_2_24_are_valid_and_25_is_too_long() {
         assert_eq!(chain.len(), len);
     }
     match validate_chain(&full, None, Some(t(BASE))) {
-        Err(StateError::ChainTooLong { len: 25, max: 24 }) => {}
+        Err(SecurityError::ChainTooLong { len: 25, max: 24 }) => {}
         other => panic!("{other:?}"),
     }
 }
 
-fn fault(r: peergroup_state::Result<impl std::fmt::Debug>) -> (usize, ChainFault) {
+fn fault(r: peergroup_security::Result<impl std::fmt::Debug>) -> (usize, ChainFault) {
     match r {
-        Err(StateError::ChainNotTrusted { index, fault }) => (index, fault),
+        Err(SecurityError::ChainNotTrusted { index, fault }) => (index, fault),
         other => panic!("expected ChainNotTrusted, got {other:?}"),
     }
 }
@@ -159,9 +158,7 @@ fn every_chain_rule_has_its_error() {
     let (g, a, b, c) = (keyed(20), keyed(21), keyed(22), keyed(23));
     let root = grc(&g, BASE - 1000, BASE + 1000);
     let admin_a = gmc(&root, &g, &a, &[Role::Administrator], BASE - 1000, BASE + 1000);
-    let ok = |certs: &[&peergroup_state::security::GroupCertificate]| {
-        certs.iter().map(|c| c.der.clone()).collect::<Vec<_>>()
-    };
+    let ok = |certs: &[&peergroup_security::GroupCertificate]| certs.iter().map(|c| c.der.clone()).collect::<Vec<_>>();
     validate_chain(&ok(&[&root, &admin_a]), Some(&root.group), Some(t(BASE))).unwrap();
 
     // Empty.
@@ -198,7 +195,7 @@ fn every_chain_rule_has_its_error() {
     validate_chain(&chain, None, Some(t(BASE))).unwrap();
     for at in [BASE - 11, BASE + 11] {
         match validate_chain(&chain, None, Some(t(at))) {
-            Err(StateError::InvalidTimePeriod { not_before, not_after, now, what }) => {
+            Err(SecurityError::InvalidTimePeriod { not_before, not_after, now, what }) => {
                 assert_eq!((not_before, not_after, now), (BASE - 10, BASE + 10, at));
                 assert!(what.contains("certificate 2"), "{what}");
             }
@@ -209,14 +206,14 @@ fn every_chain_rule_has_its_error() {
     // A cycle: a key that appears earlier in the chain (here the first administrator's).
     let a_again = gmc(&admin_b, &b, &a, &[Role::Member], BASE - 1000, BASE + 1000);
     match validate_chain(&ok(&[&root, &admin_a, &admin_b, &a_again]), None, None) {
-        Err(StateError::CircularChain { index: 3, earlier: 1 }) => {}
+        Err(SecurityError::CircularChain { index: 3, earlier: 1 }) => {}
         other => panic!("{other:?}"),
     }
     // ... including the group key itself.
     let g_again = gmc(&admin_a, &a, &g, &[Role::Member], BASE - 1000, BASE + 1000);
     assert!(matches!(
         validate_chain(&ok(&[&root, &admin_a, &g_again]), None, None),
-        Err(StateError::CircularChain { index: 2, earlier: 0 })
+        Err(SecurityError::CircularChain { index: 2, earlier: 0 })
     ));
 
     // A signature by another key than the previous certificate's: the chain is broken.
@@ -229,8 +226,7 @@ fn every_chain_rule_has_its_error() {
     // a GMC is not self-signed: as a root its signature does not verify
     assert!(matches!(fault(validate_chain(&ok(&[&admin_a]), None, None)), (0, ChainFault::BadCertificate(_))));
     let impostor_group = PeerName::secure(&a.subject.public_key, "g").unwrap();
-    let impostor =
-        peergroup_state::security::issue_grc(g.key.as_ref(), &impostor_group, t(BASE - 9), t(BASE + 9)).unwrap();
+    let impostor = peergroup_security::issue_grc(g.key.as_ref(), &impostor_group, t(BASE - 9), t(BASE + 9)).unwrap();
     let (index, f) = fault(validate_chain(&[impostor], None, None));
     assert_eq!(index, 0);
     assert!(matches!(f, ChainFault::RootKeyMismatch { .. }), "{f}");
@@ -270,8 +266,8 @@ fn invitation_for_a_presented_by_b_is_refused_naming_both() {
     let bob = w.identity("bob", 1);
     let carol = w.identity("carol", 2);
     let text = w.store.create_invitation(&alice, &group, bob.info(), &member(), now()).unwrap();
-    match w.store.join(&carol, &text, now()) {
-        Err(StateError::InvitationNotForIdentity { invitee, presented }) => {
+    match sec(w.store.join(&carol, &text, now())) {
+        Err(SecurityError::InvitationNotForIdentity { invitee, presented }) => {
             assert_eq!(invitee, bob.peer_name().to_string());
             assert_eq!(presented, carol.peer_name().to_string());
         }
@@ -317,8 +313,8 @@ fn expired_and_not_yet_valid_invitations_are_invalid_time_period() {
     let text = w.store.create_invitation(&alice, &group, bob.info(), &request, start).unwrap();
     assert_eq!(invitation::parse(&text).unwrap().roles, vec![Role::Member], "no roles means member");
     for at in [start + Duration::from_secs(7200), start - Duration::from_secs(3 * 86_400)] {
-        match w.store.join(&bob, &text, at) {
-            Err(StateError::InvalidTimePeriod { .. }) => {}
+        match sec(w.store.join(&bob, &text, at)) {
+            Err(SecurityError::InvalidTimePeriod { .. }) => {}
             other => panic!("{other:?}"),
         }
     }
@@ -356,8 +352,8 @@ fn a_member_cannot_issue_administrator_roles() {
 
     // Through the API: a member may not invite at all.
     for request in [admin(), member()] {
-        match w.store.create_invitation(&bob, &group, carol.info(), &request, now()) {
-            Err(StateError::NotAuthorized { identity, group: g, .. }) => {
+        match sec(w.store.create_invitation(&bob, &group, carol.info(), &request, now())) {
+            Err(SecurityError::NotAuthorized { identity, group: g, .. }) => {
                 assert_eq!(identity, bob.peer_name().to_string());
                 assert_eq!(g, group.to_string());
             }
@@ -368,8 +364,8 @@ fn a_member_cannot_issue_administrator_roles() {
     // Forged by hand: Bob signs an administrator GMC for Carol and an invitation around it.
     let bobs = w.store.get(bob.peer_name(), &group).unwrap();
     let forged = forge_invitation(&bob, &bobs, &carol, Role::Administrator, 1);
-    match w.store.join(&carol, &forged, now()) {
-        Err(StateError::ChainNotTrusted { index: 3, fault: ChainFault::RoleNotIssuable { role, .. } }) => {
+    match sec(w.store.join(&carol, &forged, now())) {
+        Err(SecurityError::ChainNotTrusted { index: 3, fault: ChainFault::RoleNotIssuable { role, .. } }) => {
             assert_eq!(role, Role::Administrator);
         }
         other => panic!("{other:?}"),
@@ -378,7 +374,7 @@ fn a_member_cannot_issue_administrator_roles() {
     // A future format version, properly signed, is PEER_E_UNSUPPORTED_VERSION.
     let alices = w.store.get(alice.peer_name(), &group).unwrap();
     match invitation::parse(&forge_invitation(&alice, &alices, &carol, Role::Member, 2)) {
-        Err(StateError::UnsupportedFormatVersion { what: "invitation", found: 2, supported: 1 }) => {}
+        Err(SecurityError::UnsupportedFormatVersion { what: "invitation", found: 2, supported: 1 }) => {}
         other => panic!("{other:?}"),
     }
 }
@@ -392,8 +388,8 @@ fn administrators_invite_administrators_who_invite_further() {
     let text = w.store.create_invitation(&alice, &group, bob.info(), &admin(), now()).unwrap();
     w.store.join(&bob, &text, now()).unwrap();
     // Not synchronised yet: PEER_E_GROUP_NOT_READY.
-    match w.store.create_invitation(&bob, &group, carol.info(), &member(), now()) {
-        Err(StateError::GroupNotReady { group: g }) => assert_eq!(g, group.to_string()),
+    match sec(w.store.create_invitation(&bob, &group, carol.info(), &member(), now())) {
+        Err(SecurityError::GroupNotReady { group: g }) => assert_eq!(g, group.to_string()),
         other => panic!("{other:?}"),
     }
     w.store.mark_synchronized(bob.peer_name(), &group).unwrap();
@@ -411,12 +407,12 @@ fn credential_info_and_chain_length_are_checked_when_issuing() {
     let (alice, group) = created(&w);
     let bob = w.identity("bob", 1);
     let owner = w.store.get(alice.peer_name(), &group).unwrap();
-    let end = peergroup_state::security::from_unix_seconds(owner.chain.leaf().not_after);
+    let end = peergroup_security::from_unix_seconds(owner.chain.leaf().not_after);
     for expiration in [end + Duration::from_secs(1), now() - Duration::from_secs(1)] {
         let request = InvitationRequest { roles: vec![Role::Member], expiration: Some(expiration) };
         assert!(matches!(
-            w.store.create_invitation(&alice, &group, bob.info(), &request, now()),
-            Err(StateError::InvalidCredentialInfo { .. })
+            sec(w.store.create_invitation(&alice, &group, bob.info(), &request, now())),
+            Err(SecurityError::InvalidCredentialInfo { .. })
         ));
     }
     // An issuer whose own chain is already 24 long cannot make a 25th certificate.
@@ -424,7 +420,7 @@ fn credential_info_and_chain_length_are_checked_when_issuing() {
     let full = admin_chain(&keys);
     let chain = validate_chain(&full, None, None).unwrap();
     let last = chain.leaf().subject.clone();
-    let membership = peergroup_state::security::Membership {
+    let membership = peergroup_security::Membership {
         identity: last,
         group_friendly_name: "long".into(),
         cloud: Default::default(),
@@ -432,13 +428,13 @@ fn credential_info_and_chain_length_are_checked_when_issuing() {
         synchronized: true,
     };
     match invitation::create(&membership, keys[23].key.as_ref(), bob.info(), &member(), t(BASE)) {
-        Err(StateError::ChainTooLong { len: 25, max: 24 }) => {}
+        Err(SecurityError::ChainTooLong { len: 25, max: 24 }) => {}
         other => panic!("{other:?}"),
     }
     // A key that is not the membership's is refused.
     assert!(matches!(
         invitation::create(&membership, keys[0].key.as_ref(), bob.info(), &member(), t(BASE)),
-        Err(StateError::NotAuthorized { .. })
+        Err(SecurityError::NotAuthorized { .. })
     ));
 }
 
@@ -488,7 +484,7 @@ fn group_key_is_kept_under_the_key_access_rules() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let text = w.store.create_invitation(&alice, &group, bob.info(), &member(), now()).unwrap();
     w.store.join(&bob, &text, now()).unwrap();
-    assert!(matches!(w.store.group_key(bob.peer_name(), &group), Err(StateError::NotAuthorized { .. })));
+    assert!(matches!(sec(w.store.group_key(bob.peer_name(), &group)), Err(SecurityError::NotAuthorized { .. })));
 }
 
 #[test]
@@ -497,8 +493,8 @@ fn invalid_properties_are_refused_at_create() {
     let alice = w.identity("alice", 0);
     let bad = NewGroup { friendly_name: "x".repeat(256), ..NewGroup::new("chat", "Chat") };
     assert!(matches!(
-        w.store.create_group_with_key(&alice, &bad, testing::key(50), now()),
-        Err(StateError::InvalidGroupProperties { .. })
+        sec(w.store.create_group_with_key(&alice, &bad, testing::key(50), now())),
+        Err(SecurityError::InvalidGroupProperties { .. })
     ));
     assert!(w.store.list(alice.peer_name()).unwrap().is_empty());
 }
@@ -530,7 +526,7 @@ fn config_export_moves_a_membership_to_another_machine() {
     let owner_export = here.store.export_config(&alice, &group, "correct horse").unwrap();
     let member_export = here.store.export_config(&bob, &group, "battery staple").unwrap();
     assert!(!owner_export.contains(&group.to_string()), "nothing readable without the password");
-    assert!(matches!(here.store.export_config(&alice, &group, "short"), Err(StateError::InvalidConfig { .. })));
+    assert!(matches!(sec(here.store.export_config(&alice, &group, "short")), Err(SecurityError::InvalidConfig { .. })));
 
     // The other machine: identities move with the identity export first.
     let there = world();
@@ -539,12 +535,12 @@ fn config_export_moves_a_membership_to_another_machine() {
     let bob2 =
         there.keystore.import(&here.keystore.export(bob.peer_name(), "id password").unwrap(), "id password").unwrap();
     assert!(matches!(
-        there.store.import_config(&alice2, &owner_export, "wrong password", false),
-        Err(StateError::InvalidConfig { .. })
+        sec(there.store.import_config(&alice2, &owner_export, "wrong password", false)),
+        Err(SecurityError::InvalidConfig { .. })
     ));
     assert!(matches!(
-        there.store.import_config(&bob2, &owner_export, "correct horse", false),
-        Err(StateError::InvalidConfig { .. })
+        sec(there.store.import_config(&bob2, &owner_export, "correct horse", false)),
+        Err(SecurityError::InvalidConfig { .. })
     ));
     let m = there.store.import_config(&alice2, &owner_export, "correct horse", false).unwrap();
     let original = here.store.get(alice.peer_name(), &group).unwrap();
@@ -566,13 +562,13 @@ fn config_export_moves_a_membership_to_another_machine() {
 
     let m = there.store.import_config(&bob2, &member_export, "battery staple", false).unwrap();
     assert!(!m.synchronized);
-    assert!(matches!(there.store.group_key(bob2.peer_name(), &group), Err(StateError::NotAuthorized { .. })));
+    assert!(matches!(sec(there.store.group_key(bob2.peer_name(), &group)), Err(SecurityError::NotAuthorized { .. })));
 
     // The moved owner can invite on the new machine once synchronised (the export carries
     // no database).
     assert!(matches!(
-        there.store.create_invitation(&alice2, &group, bob2.info(), &member(), now()),
-        Err(StateError::GroupNotReady { .. })
+        sec(there.store.create_invitation(&alice2, &group, bob2.info(), &member(), now())),
+        Err(SecurityError::GroupNotReady { .. })
     ));
     there.store.mark_synchronized(alice2.peer_name(), &group).unwrap();
     let carol = there.identity("carol", 2);
@@ -589,21 +585,21 @@ fn config_export_moves_a_membership_to_another_machine() {
 #[test]
 fn oversized_inputs_are_refused_before_parsing() {
     let big = "A".repeat(invitation::MAX_INVITATION_LEN + 1);
-    assert!(matches!(invitation::parse(&big), Err(StateError::InputTooLarge { .. })));
-    assert!(matches!(config::import(&big.repeat(3), "password"), Err(StateError::InputTooLarge { .. })));
-    assert!(matches!(invitation::parse("hello"), Err(StateError::InvalidInvitation { .. })));
+    assert!(matches!(invitation::parse(&big), Err(SecurityError::InputTooLarge { .. })));
+    assert!(matches!(config::import(&big.repeat(3), "password"), Err(SecurityError::InputTooLarge { .. })));
+    assert!(matches!(invitation::parse("hello"), Err(SecurityError::InvalidInvitation { .. })));
 }
 
 /// An invitation made by hand, outside the library's checks: `signer` (holding `issuer`)
 /// issues `invitee` a GMC with `role` and signs an invitation of format `version` around it.
 fn forge_invitation(
     signer: &Identity,
-    issuer: &peergroup_state::security::Membership,
+    issuer: &peergroup_security::Membership,
     invitee: &Identity,
     role: Role,
     version: u8,
 ) -> String {
-    let gmc = peergroup_state::security::issue_gmc(
+    let gmc = peergroup_security::issue_gmc(
         issuer.chain.leaf(),
         signer.signing_key().unwrap(),
         &invitee.info().into(),

@@ -9,7 +9,8 @@ use std::time::SystemTime;
 
 use peergroup_identity::x509::to_pem;
 use peergroup_identity::{Keystore, testing};
-use peergroup_state::security::{InvitationRequest, MembershipStore, NewGroup, Role};
+use peergroup_security::{InvitationRequest, NewGroup, Role};
+use peergroup_state::MembershipStore;
 
 fn openssl(args: &[&str], dir: &Path) -> String {
     let out = Command::new("openssl")

@@ -5,8 +5,7 @@
 
 mod security_support;
 
-use peergroup_state::StateError;
-use peergroup_state::security::{ChainFault, GroupCertificate, MAX_CHAIN_LEN, Role, validate_chain};
+use peergroup_security::{ChainFault, GroupCertificate, MAX_CHAIN_LEN, Role, SecurityError, validate_chain};
 use proptest::prelude::*;
 use security_support::{BASE, Keyed, gmc, grc, keyed, t};
 
@@ -99,19 +98,19 @@ fn model(path: &[(usize, Vec<Role>, i64, i64)], now: i64) -> Expected {
     }
 }
 
-fn observed(r: peergroup_state::Result<peergroup_state::security::ValidatedChain>) -> Expected {
+fn observed(r: peergroup_security::Result<peergroup_security::ValidatedChain>) -> Expected {
     match r {
         Ok(_) => Expected::Valid,
-        Err(StateError::ChainTooLong { .. }) => Expected::TooLong,
-        Err(StateError::CircularChain { index, earlier }) => Expected::Circular { index, earlier },
-        Err(StateError::ChainNotTrusted { index, fault: ChainFault::NoRoles }) => Expected::NoRoles(index),
-        Err(StateError::ChainNotTrusted { index, fault: ChainFault::RoleNotIssuable { .. } }) => {
+        Err(SecurityError::ChainTooLong { .. }) => Expected::TooLong,
+        Err(SecurityError::CircularChain { index, earlier }) => Expected::Circular { index, earlier },
+        Err(SecurityError::ChainNotTrusted { index, fault: ChainFault::NoRoles }) => Expected::NoRoles(index),
+        Err(SecurityError::ChainNotTrusted { index, fault: ChainFault::RoleNotIssuable { .. } }) => {
             Expected::RoleNotIssuable(index)
         }
-        Err(StateError::ChainNotTrusted { index, fault: ChainFault::ValidityNotNested { .. } }) => {
+        Err(SecurityError::ChainNotTrusted { index, fault: ChainFault::ValidityNotNested { .. } }) => {
             Expected::NotNested(index)
         }
-        Err(StateError::InvalidTimePeriod { what, .. }) => {
+        Err(SecurityError::InvalidTimePeriod { what, .. }) => {
             let index = what.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(usize::MAX);
             Expected::Time(index)
         }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use peergroup_identity::PeerName;
+use peergroup_security::SecurityError;
 use peergroup_state::{
     Attribute, Attributes, Change, GroupProperties, GroupStore, MAX_RECORD_DATA_LEN, NewRecord, RecordUpdate,
     SCHEMA_VERSION, StateError, Timestamp,
@@ -39,8 +40,8 @@ fn groups_are_listed_opened_and_private() {
     // A failing init leaves nothing behind.
     let third = PeerName::parse(&format!("{}.third", "ef".repeat(20))).unwrap();
     let props = GroupProperties::new(third.clone(), s.alice.peer_name().clone(), "Third");
-    let err = s.store.create(&props, |_| Err(StateError::InvalidGroupProperties { reason: "no".into() }));
-    assert!(matches!(err, Err(StateError::InvalidGroupProperties { .. })));
+    let err = s.store.create(&props, |_| Err(StateError::InvalidMember { peer_name: "m".into(), reason: "no".into() }));
+    assert!(matches!(err, Err(StateError::InvalidMember { .. })));
     assert!(!s.store.exists(&third));
     assert_eq!(std::fs::read_dir(s.store.dir()).unwrap().count(), 2);
     assert!(matches!(s.store.open(&third), Err(StateError::GroupNotFound { .. })));
@@ -54,9 +55,7 @@ fn properties_round_trip_and_bump_version() {
     assert_eq!(props.version, 1);
     assert_eq!(props.creator, *s.alice.peer_name());
     props.comment = "about things".into();
-    props.cloud_name = Some("LinkLocal_eth0".into());
-    props.cloud_scope = 3;
-    props.flags = peergroup_state::PEER_MEMBER_DATA_OPTIONAL;
+    props.flags = peergroup_security::PEER_MEMBER_DATA_OPTIONAL;
     props.password_role = Some(Uuid::from_u128(42));
     let stored = db.set_properties(&props).unwrap();
     assert_eq!(stored.version, 2);
@@ -64,10 +63,20 @@ fn properties_round_trip_and_bump_version() {
     assert_eq!(s.store.open(&s.group).unwrap().properties().unwrap(), props);
     let mut bad = props.clone();
     bad.friendly_name = "x".repeat(256);
-    assert!(matches!(db.set_properties(&bad), Err(StateError::InvalidGroupProperties { .. })));
+    let invalid = |r| matches!(r, Err(StateError::Security(SecurityError::InvalidGroupProperties { .. })));
+    assert!(invalid(db.set_properties(&bad)));
     let mut bad = props.clone();
     bad.group_peer_name = PeerName::parse(&format!("{}.testgroup", "cd".repeat(20))).unwrap();
-    assert!(matches!(db.set_properties(&bad), Err(StateError::InvalidGroupProperties { .. })));
+    assert!(invalid(db.set_properties(&bad)));
+    // The cloud is kept as created; the friendly name follows the rules of creation (a
+    // control character was refused at creation and accepted here before).
+    let mut bad = props.clone();
+    bad.cloud_name = "LinkLocal_eth0".into();
+    assert!(invalid(db.set_properties(&bad)));
+    let mut bad = props.clone();
+    bad.friendly_name = "a\u{7}b".into();
+    assert!(invalid(db.set_properties(&bad)));
+    assert_eq!(db.properties().unwrap().version, 2);
     db.put_blob("grc", b"root certificate").unwrap();
     assert_eq!(db.get_blob("grc").unwrap().as_deref(), Some(&b"root certificate"[..]));
     assert_eq!(db.get_blob("none").unwrap(), None);
@@ -245,10 +254,17 @@ fn export_and_import_verify_every_record() {
     let carol = s.keystore.create_with_key("carol", None, &peergroup_identity::testing::key(2)).unwrap();
     let store2 = GroupStore::new(&s.keystore, carol.peer_name()).unwrap();
     let props = GroupProperties::new(s.group.clone(), s.alice.peer_name().clone(), "Copy");
-    let copy = store2.create(&props, |_| Ok(())).unwrap();
+    // The members this copy holds already (as after a synchronisation): the file's identical
+    // entries are theirs, so the trust path takes them as stored. (Members the copy does not
+    // hold need a certificate chain to the group's root: tests/trust.rs.)
+    let known = |db: &peergroup_state::GroupDb| {
+        db.put_member(&member_of(&s.alice))?;
+        db.put_member(&member_of(&bob))
+    };
+    let copy = store2.create(&props, known).unwrap();
     let summary = copy.import(&file).unwrap();
     assert_eq!(summary.records_applied, 3);
-    assert_eq!(summary.members_applied, 2);
+    assert_eq!(summary.members_applied, 0);
     assert_eq!(copy.records(None).unwrap(), vec![a.clone(), b.clone()]);
     assert!(copy.record_or_tombstone(gone.id).unwrap().unwrap().is_deleted());
     assert_eq!(copy.get_blob("secret").unwrap(), None);
@@ -269,10 +285,14 @@ fn export_and_import_verify_every_record() {
     }
     let dave = s.keystore.create_with_key("dave", None, &peergroup_identity::testing::key(3)).unwrap();
     let store3 = GroupStore::new(&s.keystore, dave.peer_name()).unwrap();
-    let third = store3.create(&props, |_| Ok(())).unwrap();
-    assert!(matches!(third.import(&tampered), Err(StateError::InvalidRecord { id: Some(id), .. }) if id == b.id));
+    let third = store3.create(&props, known).unwrap();
+    let members = third.members().unwrap();
+    assert!(matches!(
+        third.import(&tampered),
+        Err(StateError::Security(SecurityError::RecordNotTrusted { id, .. })) if id == b.id
+    ));
     assert!(third.records(None).unwrap().is_empty());
-    assert!(third.members().unwrap().is_empty());
+    assert_eq!(third.members().unwrap(), members);
 
     // A file of another group is refused naming the file.
     let other = PeerName::parse(&format!("{}.x", "cd".repeat(20))).unwrap();
@@ -380,11 +400,12 @@ fn apply_record_checks_signature_and_version() {
     foreign.version = 3;
     foreign.modifier = bob.peer_name().clone();
     foreign.sign(&bob).unwrap();
-    assert!(matches!(db.apply_record(&foreign), Err(StateError::InvalidRecord { .. })));
+    let untrusted = |r| matches!(r, Err(StateError::Security(SecurityError::RecordNotTrusted { .. })));
+    assert!(untrusted(db.apply_record(&foreign)));
     // Bad signature.
     let mut bad = next.clone();
     bad.version = 3;
-    assert!(matches!(db.apply_record(&bad), Err(StateError::InvalidRecord { .. })));
+    assert!(untrusted(db.apply_record(&bad)));
     assert_eq!(db.record(rec.id).unwrap(), next);
 }
 

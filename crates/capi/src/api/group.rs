@@ -1,10 +1,9 @@
 //! Group functions: create, invite, join, open, close, delete, enumerate, properties, status.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use peergroup::NewGroup;
 use peergroup::hresult::{E_INVALIDARG, PEER_E_INVALID_ROLE_PROPERTY, PEER_S_ALREADY_A_MEMBER, S_OK};
-use peergroup::state::security::{Cloud, NewGroup};
 use peergroup::{InvitationRequest, Joined, Role};
 
 use super::{identity_or_default, not_found, start_enumeration};
@@ -88,15 +87,11 @@ pub unsafe extern "C" fn PeerGroupCreate(pProperties: *const PEER_GROUP_PROPERTI
         let mut group =
             NewGroup::new(classifier.as_deref().unwrap_or(DEFAULT_GROUP_CLASSIFIER), friendly.unwrap_or_default());
         group.comment = comment.unwrap_or_default();
-        if let Some(name) = cloud {
-            let found = context.resolve_cloud_blocking(Some(&name)).or_hr()?;
-            group.cloud = Cloud { name: found.name.to_string(), scope: found.scope.to_raw(), flags: found.flags() };
-        }
+        // The facade resolves it and keeps it as given, as for the command line.
+        group.cloud = cloud;
         group.flags = p.dwFlags;
-        group.member_data_lifetime = Duration::from_secs(u64::from(p.ulMemberDataLifetime));
-        if p.ulPresenceLifetime != 0 {
-            group.presence_lifetime = Duration::from_secs(u64::from(p.ulPresenceLifetime));
-        }
+        group.member_data_lifetime = p.ulMemberDataLifetime;
+        group.presence_lifetime = p.ulPresenceLifetime;
         if vista {
             group.authentication_schemes = p.dwAuthenticationSchemes;
         }

@@ -31,7 +31,7 @@ pub fn member_of(identity: &Identity) -> Member {
         friendly_name: identity.friendly_name().to_owned(),
         public_key: identity.public_key_der().to_vec(),
         certificate: b"gmc".to_vec(),
-        roles: vec![Uuid::from_u128(1)],
+        roles: vec![peergroup_security::ROLE_ADMIN_GUID],
         flags: 0,
     }
 }

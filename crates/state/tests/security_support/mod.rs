@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use peergroup_identity::{PeerName, SigningKey, default_provider, testing};
-use peergroup_state::security::{GroupCertificate, Role, Subject, issue_gmc, issue_grc};
+use peergroup_security::{GroupCertificate, Role, Subject, issue_gmc, issue_grc};
 
 /// A base time for hand-made chains (2033-05-18).
 pub const BASE: i64 = 2_000_000_000;
@@ -64,4 +64,14 @@ pub fn admin_chain(keys: &[Keyed]) -> Vec<Vec<u8>> {
         certs.push(next);
     }
     certs.into_iter().map(|c| c.der).collect()
+}
+
+/// The security error inside a state result; panics on any other error.
+pub fn sec<T: std::fmt::Debug>(
+    r: Result<T, peergroup_state::StateError>,
+) -> Result<T, peergroup_security::SecurityError> {
+    r.map_err(|e| match e {
+        peergroup_state::StateError::Security(e) => e,
+        other => panic!("expected a security error, got {other:?}"),
+    })
 }

@@ -43,11 +43,9 @@ impl Role {
     /// Whether a holder of this role may issue `other` to someone else: an administrator
     /// issues administrators and members, a member issues nothing (as Windows: "a peer cannot
     /// invite someone into a role superior to its own", and only administrators invite).
+    /// The rule is the policy's ([`crate::policy::role_may_issue`]).
     pub fn may_issue(self, other: Role) -> bool {
-        match self {
-            Role::Administrator => matches!(other, Role::Administrator | Role::Member),
-            Role::Member => false,
-        }
+        crate::policy::role_may_issue(self, other)
     }
 }
 

@@ -14,9 +14,9 @@ use peergroup_identity::x509::{self, CertificateTemplate, OID_COMMON_NAME, OID_N
 use peergroup_identity::{IdentityInfo, PeerName, SigningKey};
 use uuid::Uuid;
 
-use super::chain::ChainFault;
-use super::role::Role;
-use crate::error::{Result, StateError};
+use crate::chain::ChainFault;
+use crate::error::{Result, SecurityError};
+use crate::role::Role;
 
 /// The private OID arc of peergroup's certificate extensions.
 ///
@@ -126,7 +126,7 @@ impl GroupCertificate {
     /// Parses `der` and verifies its signature with `issuer_key` (DER SPKI; `None` for a
     /// self-signed GRC), then reads the peergroup extensions. A GMC's subject must be a peer
     /// name owned by its key; a GRC's binding to the group name is checked by
-    /// [`super::validate_chain`].
+    /// [`crate::validate_chain`].
     pub fn parse(der: &[u8], issuer_key: Option<&[u8]>) -> std::result::Result<Self, ChainFault> {
         let provider = peergroup_identity::default_provider();
         let cert = x509::parse_and_verify(der, issuer_key, provider).map_err(ChainFault::BadCertificate)?;
@@ -218,8 +218,8 @@ fn decode_roles(value: &[u8]) -> std::result::Result<Vec<Role>, ChainFault> {
     Ok(roles)
 }
 
-fn encode_err(what: &str, e: impl std::fmt::Display) -> StateError {
-    StateError::Identity(peergroup_identity::IdentityError::Crypto {
+fn encode_err(what: &str, e: impl std::fmt::Display) -> SecurityError {
+    SecurityError::Identity(peergroup_identity::IdentityError::Crypto {
         provider: "x509",
         what: format!("group certificate encoding ({what}): {e}"),
     })
@@ -273,8 +273,8 @@ pub fn issue_grc(
 /// administrator's GMC otherwise).
 ///
 /// This only encodes and signs; the rules (roles the issuer may give, validity inside the
-/// issuer's) are enforced by whoever calls it for real ([`super::invitation::create`],
-/// [`super::NewGroup::create_certificates`]) and checked by [`super::validate_chain`] on every use.
+/// issuer's) are enforced by whoever calls it for real ([`crate::invitation::create`],
+/// [`crate::NewGroup::create_certificates`]) and checked by [`crate::validate_chain`] on every use.
 pub fn issue_gmc(
     issuer: &GroupCertificate,
     issuer_key: &dyn SigningKey,

@@ -32,12 +32,13 @@ use der::{Decode, Encode, Sequence};
 use peergroup_identity::x509::{single_pem, to_pem};
 use peergroup_identity::{IdentityInfo, PeerName, SigningKey, default_provider};
 
-use super::cert::{CLOCK_SKEW_ALLOWANCE, Subject, from_unix_seconds, issue_gmc, unix_seconds};
-use super::chain::{MAX_CHAIN_LEN, ValidatedChain, validate_chain};
-use super::membership::Membership;
-use super::properties::{AUTH_GMC, Cloud, MAX_GROUP_TEXT_UTF16};
-use super::role::Role;
-use crate::error::{Result, StateError};
+use crate::cert::{CLOCK_SKEW_ALLOWANCE, Subject, from_unix_seconds, issue_gmc, unix_seconds};
+use crate::chain::{MAX_CHAIN_LEN, ValidatedChain, validate_chain};
+use crate::error::{Result, SecurityError};
+use crate::membership::Membership;
+use crate::policy::{Action, Actor, authorize};
+use crate::properties::{MAX_GROUP_TEXT_UTF16, PEER_GROUP_GMC_AUTHENTICATION, validate_cloud_name};
+use crate::role::Role;
 
 /// The largest invitation text accepted (64 KiB: a chain of 24 certificates fits).
 pub const MAX_INVITATION_LEN: usize = 64 * 1024;
@@ -81,8 +82,8 @@ pub struct InvitationInfo {
     pub group: PeerName,
     /// The group's friendly name.
     pub group_friendly_name: String,
-    /// The group's cloud.
-    pub cloud: Cloud,
+    /// The name of the group's cloud.
+    pub cloud: String,
     /// The authentication scheme (`PEER_GROUP_GMC_AUTHENTICATION`).
     pub authentication_scheme: u32,
     /// The issuing administrator.
@@ -106,19 +107,19 @@ pub struct InvitationInfo {
     pub chain: ValidatedChain,
 }
 
-fn invalid(reason: impl Into<String>) -> StateError {
-    StateError::InvalidInvitation { reason: reason.into() }
+fn invalid(reason: impl Into<String>) -> SecurityError {
+    SecurityError::InvalidInvitation { reason: reason.into() }
 }
 
 /// Issues an invitation (`PeerGroupCreateInvitation`; `PeerGroupIssueCredentials` is the
 /// same with the roles and expiration of its credential info): the issuer, holding
 /// `membership` and its identity key `issuer_key`, grants `invitee` the requested roles.
 ///
-/// Refused with [`StateError::GroupNotReady`] before the issuer's first synchronisation,
-/// [`StateError::NotAuthorized`] unless the issuer is an administrator who may give every
-/// role asked, [`StateError::ChainTooLong`] when the invitee's chain would pass
-/// [`MAX_CHAIN_LEN`], [`StateError::InvalidCredentialInfo`] for an expiration in the past or
-/// after the issuer's own, [`StateError::InvalidTimePeriod`] when the issuer's membership is
+/// Refused with [`SecurityError::GroupNotReady`] before the issuer's first synchronisation,
+/// [`SecurityError::NotAuthorized`] unless the issuer is an administrator who may give every
+/// role asked, [`SecurityError::ChainTooLong`] when the invitee's chain would pass
+/// [`MAX_CHAIN_LEN`], [`SecurityError::InvalidCredentialInfo`] for an expiration in the past or
+/// after the issuer's own, [`SecurityError::InvalidTimePeriod`] when the issuer's membership is
 /// not valid now.
 pub fn create(
     membership: &Membership,
@@ -129,7 +130,7 @@ pub fn create(
 ) -> Result<String> {
     membership.ensure_ready()?;
     let issuer = membership.chain.leaf();
-    let not_authorized = |reason: String| StateError::NotAuthorized {
+    let not_authorized = |reason: String| SecurityError::NotAuthorized {
         identity: membership.identity.to_string(),
         group: membership.group().to_string(),
         reason,
@@ -137,27 +138,25 @@ pub fn create(
     if issuer_key.public_key_der() != issuer.public_key.as_slice() {
         return Err(not_authorized("the signing key is not the key of this membership".into()));
     }
-    if !issuer.is_admin() {
-        return Err(not_authorized("only administrators issue invitations".into()));
-    }
     let mut roles = request.roles.clone();
     if roles.is_empty() {
         roles.push(Role::Member);
     }
     roles.sort();
     roles.dedup();
-    if let Some(role) = roles.iter().find(|r| !issuer.may_issue(**r)) {
-        return Err(not_authorized(format!("its roles do not allow issuing the {role} role")));
+    let actor = Actor { identity: &membership.identity, roles: &issuer.roles };
+    for role in &roles {
+        authorize(membership.group(), &actor, &Action::Issue { role: *role })?;
     }
     let len = membership.chain.len() + 1;
     if len > MAX_CHAIN_LEN {
-        return Err(StateError::ChainTooLong { len, max: MAX_CHAIN_LEN });
+        return Err(SecurityError::ChainTooLong { len, max: MAX_CHAIN_LEN });
     }
     membership.check_time(now)?;
     let issuer_end = from_unix_seconds(issuer.not_after);
     let not_after = request.expiration.unwrap_or(issuer_end);
     if unix_seconds(not_after) > issuer.not_after {
-        return Err(StateError::InvalidCredentialInfo {
+        return Err(SecurityError::InvalidCredentialInfo {
             reason: format!(
                 "expiration {} is after the issuer's own ({}, Unix seconds)",
                 unix_seconds(not_after),
@@ -166,7 +165,7 @@ pub fn create(
         });
     }
     if not_after <= now {
-        return Err(StateError::InvalidCredentialInfo { reason: "the expiration is not in the future".into() });
+        return Err(SecurityError::InvalidCredentialInfo { reason: "the expiration is not in the future".into() });
     }
     let not_before = now.checked_sub(CLOCK_SKEW_ALLOWANCE).unwrap_or(now).max(from_unix_seconds(issuer.not_before));
     let gmc = issue_gmc(issuer, issuer_key, &Subject::from(invitee), &roles, not_before, not_after)?;
@@ -175,10 +174,11 @@ pub fn create(
         version: INVITATION_VERSION,
         group_peer_name: membership.group().to_string(),
         group_friendly_name: membership.group_friendly_name.clone(),
-        cloud_name: membership.cloud.name.clone(),
-        cloud_scope: membership.cloud.scope,
-        cloud_flags: membership.cloud.flags,
-        auth_scheme: AUTH_GMC,
+        cloud_name: membership.cloud.clone(),
+        // Kept in the format for compatibility; the cloud is known by its name alone.
+        cloud_scope: 0,
+        cloud_flags: 0,
+        auth_scheme: PEER_GROUP_GMC_AUTHENTICATION,
         issuer_chain: membership.chain.certificates().iter().map(|c| octets(&c.der)).collect::<Result<_>>()?,
         subject_certificate: octets(&gmc)?,
     };
@@ -193,7 +193,7 @@ pub fn create(
 /// signature, and the chain's structure. Validity times are shown, not checked.
 pub fn parse(text: &str) -> Result<InvitationInfo> {
     if text.len() > MAX_INVITATION_LEN {
-        return Err(StateError::InputTooLarge { what: "invitation", len: text.len(), max: MAX_INVITATION_LEN });
+        return Err(SecurityError::InputTooLarge { what: "invitation", len: text.len(), max: MAX_INVITATION_LEN });
     }
     parse_der(&single_pem(LABEL, "invitation", text).map_err(invalid)?)
 }
@@ -201,13 +201,13 @@ pub fn parse(text: &str) -> Result<InvitationInfo> {
 /// [`parse`] of the decoded (DER) form.
 pub fn parse_der(der: &[u8]) -> Result<InvitationInfo> {
     if der.len() > MAX_INVITATION_LEN {
-        return Err(StateError::InputTooLarge { what: "invitation", len: der.len(), max: MAX_INVITATION_LEN });
+        return Err(SecurityError::InputTooLarge { what: "invitation", len: der.len(), max: MAX_INVITATION_LEN });
     }
     let signed = SignedInvitation::from_der(der).map_err(|e| invalid(format!("does not decode: {e}")))?;
     let tbs_bytes = signed.tbs.as_bytes();
     let tbs = TbsInvitation::from_der(tbs_bytes).map_err(|e| invalid(format!("does not decode: {e}")))?;
     if tbs.version != INVITATION_VERSION {
-        return Err(StateError::UnsupportedFormatVersion {
+        return Err(SecurityError::UnsupportedFormatVersion {
             what: "invitation",
             found: tbs.version.into(),
             supported: INVITATION_VERSION.into(),
@@ -225,8 +225,9 @@ pub fn parse_der(der: &[u8]) -> Result<InvitationInfo> {
         .verifying_key(&issuer.public_key)?
         .verify(tbs_bytes, signed.signature.as_bytes())
         .map_err(|_| invalid("the issuer's signature does not verify: the invitation was altered"))?;
-    let cloud = Cloud { name: tbs.cloud_name, scope: tbs.cloud_scope, flags: tbs.cloud_flags };
-    cloud.validate().map_err(invalid)?;
+    check_cloud_fields(tbs.cloud_scope, tbs.cloud_flags).map_err(invalid)?;
+    validate_cloud_name(&tbs.cloud_name).map_err(invalid)?;
+    let cloud = tbs.cloud_name;
     let name = &tbs.group_friendly_name;
     if name.encode_utf16().count() > MAX_GROUP_TEXT_UTF16 || name.chars().any(char::is_control) {
         return Err(invalid("the group friendly name is too long or holds a control character"));
@@ -250,21 +251,33 @@ pub fn parse_der(der: &[u8]) -> Result<InvitationInfo> {
 }
 
 /// The checks of `PeerGroupJoin`: [`parse`], then that the invitation was issued to
-/// `identity` ([`StateError::InvitationNotForIdentity`] naming both), then that every
-/// certificate is valid at `now` ([`StateError::InvalidTimePeriod`]).
+/// `identity` ([`SecurityError::InvitationNotForIdentity`] naming both), then that every
+/// certificate is valid at `now` ([`SecurityError::InvalidTimePeriod`]).
 pub fn accept(text: &str, identity: &IdentityInfo, now: SystemTime) -> Result<InvitationInfo> {
     let info = parse(text)?;
     if info.subject_public_key != identity.public_key_der() || info.subject != *identity.peer_name() {
-        return Err(StateError::InvitationNotForIdentity {
+        return Err(SecurityError::InvitationNotForIdentity {
             invitee: info.subject.to_string(),
             presented: identity.peer_name().to_string(),
         });
     }
-    if info.authentication_scheme != AUTH_GMC {
+    if info.authentication_scheme != PEER_GROUP_GMC_AUTHENTICATION {
         return Err(invalid(format!("authentication scheme {:#x} is not supported", info.authentication_scheme)));
     }
     info.chain.check_time(now)?;
     Ok(info)
+}
+
+/// Checks the cloud scope and flags an invitation or configuration carries (written as 0 by
+/// this build, which knows a cloud by its name): a PNRP scope (0 to 3) and known flags.
+pub(crate) fn check_cloud_fields(scope: u32, flags: u32) -> std::result::Result<(), String> {
+    if scope > 3 {
+        return Err(format!("cloud scope {scope} is not a PNRP scope (0 to 3)"));
+    }
+    if flags & !1 != 0 {
+        return Err(format!("cloud flags {flags:#x} hold unknown bits"));
+    }
+    Ok(())
 }
 
 impl InvitationInfo {

@@ -4,10 +4,9 @@ use std::time::SystemTime;
 
 use peergroup_identity::PeerName;
 
-use super::chain::ValidatedChain;
-use super::properties::Cloud;
-use super::role::Role;
-use crate::error::{Result, StateError};
+use crate::chain::ValidatedChain;
+use crate::error::{Result, SecurityError};
+use crate::role::Role;
 
 /// An identity's membership of a group: its certificate chain (root first, its own GMC last),
 /// the group's cloud and friendly name, and whether it has been synchronised with a member.
@@ -17,12 +16,12 @@ pub struct Membership {
     pub identity: PeerName,
     /// The group's friendly name, as the creator set it or the invitation told.
     pub group_friendly_name: String,
-    /// The cloud the group lives in.
-    pub cloud: Cloud,
+    /// The name of the cloud the group lives in, as its creator passed it (`Global_` when none).
+    pub cloud: String,
     /// The chain, validated when this value was made.
     pub chain: ValidatedChain,
     /// Whether the group has been synchronised with a member since joining (always true for
-    /// the creator). Until then, data only the group holds is [`StateError::GroupNotReady`].
+    /// the creator). Until then, data only the group holds is [`crate::SecurityError::GroupNotReady`].
     pub synchronized: bool,
 }
 
@@ -43,9 +42,9 @@ impl Membership {
         self.chain.len() == 2
     }
 
-    /// [`StateError::GroupNotReady`] until the group has been synchronised with a member.
+    /// [`SecurityError::GroupNotReady`] until the group has been synchronised with a member.
     pub fn ensure_ready(&self) -> Result<()> {
-        if self.synchronized { Ok(()) } else { Err(StateError::GroupNotReady { group: self.group().to_string() }) }
+        if self.synchronized { Ok(()) } else { Err(SecurityError::GroupNotReady { group: self.group().to_string() }) }
     }
 
     /// Checks that every certificate of the chain is valid at `now`.

@@ -4,8 +4,8 @@
 //! certificates (GMC), each signed by the key of the one before it, ending with the holder's
 //! own GMC. The rules, checked in this order (the first broken one is reported):
 //!
-//! 1. at most [`MAX_CHAIN_LEN`] certificates, GRC included ([`StateError::ChainTooLong`]);
-//! 2. for each certificate from the root on ([`StateError::ChainNotTrusted`] naming it, unless
+//! 1. at most [`MAX_CHAIN_LEN`] certificates, GRC included ([`SecurityError::ChainTooLong`]);
+//! 2. for each certificate from the root on ([`SecurityError::ChainNotTrusted`] naming it, unless
 //!    said otherwise):
 //!    - it parses and its signature verifies with the previous certificate's key (the GRC with
 //!      its own), and carries the peergroup extensions;
@@ -13,26 +13,26 @@
 //!      other one a GMC;
 //!    - every certificate names the same group (and the expected one, when given);
 //!    - its subject key appears nowhere earlier in the chain
-//!      ([`StateError::CircularChain`]);
+//!      ([`SecurityError::CircularChain`]);
 //!    - a GMC grants at least one role, each of which its issuer may give (a GRC gives any,
 //!      an administrator administrator and member, a member nothing);
 //!    - its validity lies within its issuer's;
 //! 3. when a time is given, every certificate is valid at that time
-//!    ([`StateError::InvalidTimePeriod`] naming the first that is not).
+//!    ([`SecurityError::InvalidTimePeriod`] naming the first that is not).
 
 use std::time::SystemTime;
 
 use peergroup_identity::{Authority, PeerName};
 
-use super::cert::{CertKind, GroupCertificate, unix_seconds};
-use super::role::Role;
-use crate::error::{Result, StateError};
+use crate::cert::{CertKind, GroupCertificate, unix_seconds};
+use crate::error::{Result, SecurityError};
+use crate::role::Role;
 
 /// The longest chain, in certificates, group root included (as Windows' 24, whose
 /// `PEER_E_CHAIN_TOO_LONG` this maps to).
 pub const MAX_CHAIN_LEN: usize = 24;
 
-/// The rule a certificate of an untrusted chain breaks ([`StateError::ChainNotTrusted`]).
+/// The rule a certificate of an untrusted chain breaks ([`SecurityError::ChainNotTrusted`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ChainFault {
@@ -143,12 +143,12 @@ impl ValidatedChain {
         self.certs.iter().map(|c| c.der.clone()).collect()
     }
 
-    /// Checks that every certificate is valid at `now` ([`StateError::InvalidTimePeriod`]).
+    /// Checks that every certificate is valid at `now` ([`SecurityError::InvalidTimePeriod`]).
     pub fn check_time(&self, now: SystemTime) -> Result<()> {
         let now = unix_seconds(now);
         for (index, cert) in self.certs.iter().enumerate() {
             if now < cert.not_before || now > cert.not_after {
-                return Err(StateError::InvalidTimePeriod {
+                return Err(SecurityError::InvalidTimePeriod {
                     what: format!("certificate {index} ({}) of group {}", cert.subject, cert.group),
                     not_before: cert.not_before,
                     not_after: cert.not_after,
@@ -160,8 +160,8 @@ impl ValidatedChain {
     }
 }
 
-fn untrusted(index: usize, fault: ChainFault) -> StateError {
-    StateError::ChainNotTrusted { index, fault }
+fn untrusted(index: usize, fault: ChainFault) -> SecurityError {
+    SecurityError::ChainNotTrusted { index, fault }
 }
 
 fn describe_issuer(issuer: &GroupCertificate) -> String {
@@ -186,7 +186,7 @@ pub fn validate_chain<C: AsRef<[u8]>>(
         return Err(untrusted(0, ChainFault::Empty));
     }
     if chain.len() > MAX_CHAIN_LEN {
-        return Err(StateError::ChainTooLong { len: chain.len(), max: MAX_CHAIN_LEN });
+        return Err(SecurityError::ChainTooLong { len: chain.len(), max: MAX_CHAIN_LEN });
     }
     let mut certs: Vec<GroupCertificate> = Vec::with_capacity(chain.len());
     for (index, der) in chain.iter().enumerate() {
@@ -220,7 +220,7 @@ pub fn validate_chain<C: AsRef<[u8]>>(
                     return Err(untrusted(index, ChainFault::NotMembership));
                 }
                 if let Some(earlier) = certs.iter().position(|c| c.public_key == cert.public_key) {
-                    return Err(StateError::CircularChain { index, earlier });
+                    return Err(SecurityError::CircularChain { index, earlier });
                 }
                 if cert.roles.is_empty() {
                     return Err(untrusted(index, ChainFault::NoRoles));

@@ -38,10 +38,11 @@ use pkcs8::pkcs5::EncryptionScheme;
 use pkcs8::pkcs5::pbes2;
 use zeroize::Zeroizing;
 
-use super::chain::validate_chain;
-use super::membership::Membership;
-use super::properties::Cloud;
-use crate::error::{Result, StateError};
+use crate::chain::validate_chain;
+use crate::error::{Result, SecurityError};
+use crate::invitation::check_cloud_fields;
+use crate::membership::Membership;
+use crate::properties::validate_cloud_name;
 
 /// The largest configuration export accepted.
 pub const MAX_CONFIG_LEN: usize = 128 * 1024;
@@ -70,8 +71,8 @@ struct ConfigDer {
     group_key: Option<OctetString>,
 }
 
-fn invalid(reason: impl Into<String>) -> StateError {
-    StateError::InvalidConfig { reason: reason.into() }
+fn invalid(reason: impl Into<String>) -> SecurityError {
+    SecurityError::InvalidConfig { reason: reason.into() }
 }
 
 /// A membership read back from an export, with the group key if the exporter owned the group.
@@ -89,9 +90,10 @@ fn to_config_der(membership: &Membership, group_key: Option<&[u8]>) -> Result<Ze
         version: CONFIG_VERSION,
         identity_peer_name: membership.identity.to_string(),
         group_friendly_name: membership.group_friendly_name.clone(),
-        cloud_name: membership.cloud.name.clone(),
-        cloud_scope: membership.cloud.scope,
-        cloud_flags: membership.cloud.flags,
+        cloud_name: membership.cloud.clone(),
+        // Kept in the format for compatibility; the cloud is known by its name alone.
+        cloud_scope: 0,
+        cloud_flags: 0,
         synchronized: membership.synchronized,
         chain: membership.chain.to_der().into_iter().map(OctetString::new).collect::<der::Result<_>>().map_err(enc)?,
         group_key: group_key.map(|k| OctetString::new(k.to_vec())).transpose().map_err(enc)?,
@@ -106,7 +108,7 @@ fn to_config_der(membership: &Membership, group_key: Option<&[u8]>) -> Result<Ze
 fn from_config_der(der: &[u8]) -> Result<ImportedConfig> {
     let config = ConfigDer::from_der(der).map_err(|e| invalid(format!("content does not decode: {e}")))?;
     if config.version != CONFIG_VERSION {
-        return Err(StateError::UnsupportedFormatVersion {
+        return Err(SecurityError::UnsupportedFormatVersion {
             what: "group configuration",
             found: config.version.into(),
             supported: CONFIG_VERSION.into(),
@@ -118,8 +120,9 @@ fn from_config_der(der: &[u8]) -> Result<ImportedConfig> {
     if chain.len() < 2 || chain.leaf().subject != identity {
         return Err(invalid(format!("the chain does not end with a membership certificate of {identity}")));
     }
-    let cloud = Cloud { name: config.cloud_name, scope: config.cloud_scope, flags: config.cloud_flags };
-    cloud.validate().map_err(invalid)?;
+    check_cloud_fields(config.cloud_scope, config.cloud_flags).map_err(invalid)?;
+    validate_cloud_name(&config.cloud_name).map_err(invalid)?;
+    let cloud = config.cloud_name;
     let group_key = match config.group_key {
         None => None,
         Some(key) => {
@@ -143,12 +146,12 @@ fn from_config_der(der: &[u8]) -> Result<ImportedConfig> {
 
 /// The membership file of the local store: the same content as an export, without key and
 /// without encryption (certificates and names are public).
-pub(crate) fn membership_to_pem(membership: &Membership) -> Result<String> {
+pub fn membership_to_pem(membership: &Membership) -> Result<String> {
     Ok(to_pem(MEMBERSHIP_LABEL, &to_config_der(membership, None)?))
 }
 
 /// Reads [`membership_to_pem`]'s output; the reason of a failure as text.
-pub(crate) fn membership_from_pem(text: &str) -> std::result::Result<Membership, String> {
+pub fn membership_from_pem(text: &str) -> std::result::Result<Membership, String> {
     if text.len() > MAX_CONFIG_LEN {
         return Err(format!("{} bytes; at most {MAX_CONFIG_LEN}", text.len()));
     }
@@ -184,11 +187,11 @@ pub fn export(membership: &Membership, group_key: Option<&[u8]>, password: &str)
 }
 
 /// Reads a configuration export: decrypts it with `password`, validates the chain's
-/// structure and the group key against the root. [`StateError::InvalidConfig`] for a wrong
+/// structure and the group key against the root. [`SecurityError::InvalidConfig`] for a wrong
 /// password or a damaged file.
 pub fn import(text: &str, password: &str) -> Result<ImportedConfig> {
     if text.len() > MAX_CONFIG_LEN {
-        return Err(StateError::InputTooLarge { what: "group configuration", len: text.len(), max: MAX_CONFIG_LEN });
+        return Err(SecurityError::InputTooLarge { what: "group configuration", len: text.len(), max: MAX_CONFIG_LEN });
     }
     if !text.trim_start().starts_with(HEADER) {
         return Err(invalid("not a peergroup group configuration export"));

@@ -1,4 +1,5 @@
-//! The persistent side of group security, on top of the group database store
+//! The persistent side of group security (its pure part is `peergroup-security`), on top of
+//! the group database store
 //! ([`crate::GroupStore`]): each group's folder holds, besides the database,
 //!
 //! ```text
@@ -21,13 +22,13 @@ use peergroup_identity::provider::Pkcs8Der;
 use peergroup_identity::x509::to_pem;
 use peergroup_identity::{Identity, IdentityInfo, Keystore, PeerName, SigningKey, load_signing_key, secure_fs};
 
-use super::config::{self, ImportedConfig, membership_from_pem, membership_to_pem};
-use super::invitation::{self, InvitationRequest};
-use super::membership::Membership;
-use super::properties::NewGroup;
+use peergroup_security::config::{self, ImportedConfig, membership_from_pem, membership_to_pem};
+use peergroup_security::invitation::{self, InvitationRequest};
+use peergroup_security::{GroupProperties, Membership, NewGroup, SecurityError};
+
 use crate::db::GroupDb;
 use crate::error::{Result, StateError};
-use crate::properties::{DEFAULT_PRESENCE_LIFETIME, GroupProperties, Member};
+use crate::properties::Member;
 use crate::store::{DB_FILE, GroupStore};
 
 /// The membership file in a group's folder.
@@ -90,27 +91,8 @@ fn provisional_properties(membership: &Membership) -> GroupProperties {
     if props.friendly_name.is_empty() {
         props.friendly_name = group.classifier().to_owned();
     }
-    props.cloud_name = Some(membership.cloud.name.clone());
-    props.cloud_scope = membership.cloud.scope;
-    props.cloud_flags = membership.cloud.flags;
+    props.cloud_name = membership.cloud.clone();
     props
-}
-
-impl NewGroup {
-    /// The database properties of the group created from these properties.
-    pub fn to_properties(&self, group: &PeerName, creator: &PeerName) -> GroupProperties {
-        let mut props = GroupProperties::new(group.clone(), creator.clone(), self.effective_friendly_name());
-        props.comment = self.comment.clone();
-        props.cloud_name = Some(self.cloud.name.clone());
-        props.cloud_scope = self.cloud.scope;
-        props.cloud_flags = self.cloud.flags;
-        props.flags = self.flags;
-        props.member_data_lifetime = u32::try_from(self.effective_member_data_lifetime().as_secs()).unwrap_or(u32::MAX);
-        props.presence_lifetime =
-            u32::try_from(self.presence_lifetime.as_secs()).unwrap_or(u32::MAX).max(DEFAULT_PRESENCE_LIFETIME);
-        props.authentication_schemes = super::AUTH_GMC;
-        props
-    }
 }
 
 impl MembershipStore {
@@ -157,7 +139,7 @@ impl MembershipStore {
         let membership = Membership {
             identity: creator.peer_name().clone(),
             group_friendly_name: properties.effective_friendly_name().to_owned(),
-            cloud: properties.cloud.clone(),
+            cloud: properties.cloud_name().to_owned(),
             chain: created.chain,
             synchronized: true,
         };
@@ -208,16 +190,17 @@ impl MembershipStore {
 
     /// The group private key, for the owner only: checks the file rules
     /// ([`peergroup_identity::IdentityError::NoKeyAccess`] naming the path) and that the key is
-    /// the group root's. [`StateError::NotAuthorized`] for a member that does not hold it.
+    /// the group root's. [`SecurityError::NotAuthorized`] for a member that does not hold it.
     pub fn group_key(&self, identity: &PeerName, group: &PeerName) -> Result<Box<dyn SigningKey>> {
         let membership = self.get(identity, group)?;
         let path = self.dir(identity, group).join(GROUP_KEY_FILE);
         if std::fs::symlink_metadata(&path).is_err() && !membership.is_owner_chain() {
-            return Err(StateError::NotAuthorized {
+            return Err(SecurityError::NotAuthorized {
                 identity: identity.to_string(),
                 group: group.to_string(),
                 reason: "only the group's creator holds the group key".into(),
-            });
+            }
+            .into());
         }
         let provider = peergroup_identity::default_provider();
         Ok(load_signing_key(&path, provider, &membership.chain.root().public_key)?)
@@ -280,7 +263,7 @@ impl MembershipStore {
         now: SystemTime,
     ) -> Result<String> {
         let membership = self.get(issuer.peer_name(), group)?;
-        invitation::create(&membership, issuer.signing_key()?, invitee, request, now)
+        Ok(invitation::create(&membership, issuer.signing_key()?, invitee, request, now)?)
     }
 
     /// `PeerGroupExportConfig`: the membership of `identity` in `group`, with the group key if
@@ -292,11 +275,11 @@ impl MembershipStore {
         let path = self.dir(identity.peer_name(), group).join(GROUP_KEY_FILE);
         let key =
             if std::fs::symlink_metadata(&path).is_ok() { Some(secure_fs::read_private_file(&path)?) } else { None };
-        config::export(&membership, key.as_deref().map(|k| k.as_slice()), password)
+        Ok(config::export(&membership, key.as_deref().map(|k| k.as_slice()), password)?)
     }
 
     /// `PeerGroupImportConfig`: reads an export ([`config::import`]) for `identity`, which must
-    /// exist locally already and be the one the export is for ([`StateError::InvalidConfig`]
+    /// exist locally already and be the one the export is for ([`SecurityError::InvalidConfig`]
     /// otherwise); an existing membership is [`StateError::GroupExists`] unless `overwrite`
     /// (then the group is deleted first, database included). The group starts not
     /// synchronised, as after a join: the export carries no database. Returns the membership
@@ -312,13 +295,14 @@ impl MembershipStore {
         if membership.identity != *identity.peer_name()
             || membership.chain.leaf().public_key.as_slice() != identity.public_key_der()
         {
-            return Err(StateError::InvalidConfig {
+            return Err(SecurityError::InvalidConfig {
                 reason: format!(
                     "the configuration is for identity {}, not {}",
                     membership.identity,
                     identity.peer_name()
                 ),
-            });
+            }
+            .into());
         }
         membership.synchronized = false;
         let groups = self.groups(identity.peer_name())?;
