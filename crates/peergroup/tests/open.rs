@@ -33,11 +33,7 @@ impl World {
         let alice = ctx.keystore().create_with_key("alice", Some("Alice"), &testing_key(0)).unwrap();
         let bob = ctx.keystore().create_with_key("bob", Some("Bob"), &testing_key(1)).unwrap();
         let mut new = NewGroup::new("chat", "Chat");
-        if let Some(cloud) = cloud {
-            new.cloud.name = cloud.into();
-            new.cloud.scope = 3;
-            new.cloud.flags = 0;
-        }
+        new.cloud = cloud.map(str::to_owned);
         let group = ctx.create_group(&alice.peer_name().to_string(), &new).unwrap().to_string();
         Self { _tmp: tmp, root, ctx, alice: alice.peer_name().to_string(), bob: bob.peer_name().to_string(), group }
     }
@@ -177,6 +173,26 @@ fn step4_without_a_cloud_the_groups_own_is_used() {
     assert_eq!(g.cloud().name.to_string(), "Global_");
 }
 
+/// The cloud rule of `PeerGroupCreate`, the same for every front end: a name given must be a
+/// cloud of this host now, and the group keeps it exactly as given (the C ABI and the command
+/// line both call this function).
+#[test]
+fn a_group_keeps_the_cloud_name_as_given() {
+    let w = World::new(1, Some("LinkLocal_"));
+    let stored = w.ctx.groups(&w.alice).unwrap();
+    assert_eq!(stored[0].cloud_name, "LinkLocal_");
+    let g = w.open(&w.alice, &w.group, None).unwrap();
+    assert_eq!(g.membership().cloud, "LinkLocal_");
+    assert_eq!(g.properties().unwrap().cloud_name, "LinkLocal_");
+    let global = World::new(1, None);
+    assert_eq!(global.ctx.groups(&global.alice).unwrap()[0].cloud_name, peergroup::GLOBAL_CLOUD);
+    let mut elsewhere = NewGroup::new("other", "Other");
+    elsewhere.cloud = Some("LinkLocal_".into());
+    assert_hr(w.on_host(0).create_group(&w.alice, &elsewhere), hresult::PEER_E_NO_CLOUD);
+    elsewhere.cloud = Some("bad cloud".into());
+    assert_hr(w.ctx.create_group(&w.alice, &elsewhere), hresult::E_INVALIDARG);
+}
+
 // ---- 5. the handle ----
 
 #[test]
@@ -266,10 +282,11 @@ fn a_joined_member_opens_its_own_copy() {
     assert_hr(g.add_record(new_record("early")), hresult::PEER_E_GROUP_NOT_READY);
     // Once some process has synchronised it, it is ready here too, and a member may add
     // records but not change the group's properties.
-    let store = peergroup::state::security::MembershipStore::open(&w.root);
+    let store = peergroup::state::MembershipStore::open(&w.root);
     store.mark_synchronized(bob.peer_name(), g.peer_name()).unwrap();
     assert_eq!(g.properties().unwrap().group_peer_name.to_string(), w.group);
-    g.add_record(new_record("mine")).unwrap();
+    let mine = g.add_record(new_record("mine")).unwrap();
+    g.delete_record(mine.id).unwrap();
     assert_hr(g.set_properties("mine", ""), hresult::PEER_E_NOT_AUTHORIZED);
 }
 
