@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use peergroup::pnrp::DnsConfig;
-use peergroup::state::security::MembershipStore;
+use peergroup::state::MembershipStore;
 use peergroup::{Attribute, Attributes, Context, EventType, Keystore, NewGroup, NewRecord, Record, Timestamp};
 use peergroup_benches::{fixture_dir, test_mode};
 

@@ -7,10 +7,10 @@ use std::time::SystemTime;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use peergroup_identity::{Keystore, PeerName, default_provider, testing};
-use peergroup_state::security::{
-    GroupCertificate, InvitationRequest, MAX_CHAIN_LEN, MembershipStore, NewGroup, Role, Subject, issue_gmc, issue_grc,
-    validate_chain,
+use peergroup_security::{
+    GroupCertificate, InvitationRequest, MAX_CHAIN_LEN, NewGroup, Role, Subject, issue_gmc, issue_grc, validate_chain,
 };
+use peergroup_state::MembershipStore;
 
 fn request() -> InvitationRequest {
     InvitationRequest { roles: vec![Role::Member], expiration: None }
@@ -66,7 +66,7 @@ fn invite_and_join(c: &mut Criterion) {
         b.iter(|| store.create_invitation(&alice, &group, bob.info(), &request(), now).expect("invite"))
     });
     let text = store.create_invitation(&alice, &group, bob.info(), &request(), now).expect("invite");
-    g.bench_function("parse", |b| b.iter(|| peergroup_state::security::invitation::parse(black_box(&text))));
+    g.bench_function("parse", |b| b.iter(|| peergroup_security::invitation::parse(black_box(&text))));
     g.bench_function("join", |b| {
         // Each join starts from a group Bob is not in yet (the removal is not measured).
         b.iter_batched(

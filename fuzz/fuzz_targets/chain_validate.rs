@@ -2,7 +2,7 @@
 //! big-endian length prefixes. Validation never panics, and an accepted chain obeys the rules.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use peergroup_state::security::{CertKind, MAX_CHAIN_LEN, validate_chain};
+use peergroup_security::{CertKind, MAX_CHAIN_LEN, validate_chain};
 
 fuzz_target!(|data: &[u8]| {
     let mut certs = Vec::new();

@@ -3,7 +3,7 @@
 //! certificates ending with the invitee's membership certificate.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use peergroup_state::security::{CertKind, MAX_CHAIN_LEN, invitation};
+use peergroup_security::{CertKind, MAX_CHAIN_LEN, invitation};
 
 fn check(info: invitation::InvitationInfo) {
     assert!(info.chain.len() >= 2 && info.chain.len() <= MAX_CHAIN_LEN);

@@ -137,15 +137,13 @@ impl Timestamp {
         }
         if !(MIN_YEAR..=MAX_YEAR).contains(&year)
             || !(1..=12).contains(&month)
-            || day < 1
-            || day > days_in_month(year, month)
             || hour > 23
             || minute > 59
             || second > 59
         {
             return None;
         }
-        let days = days_from_civil(year, month, day);
+        let days = days_from_civil(year, month, day)?;
         let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
         Some(Self(secs * 1_000_000 + micros))
     }
@@ -157,7 +155,7 @@ impl Timestamp {
         let micros = self.0.rem_euclid(1_000_000);
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
+        let (y, m, d) = civil_from_days(days)?;
         if !(MIN_YEAR..=MAX_YEAR).contains(&y) {
             return None;
         }
@@ -179,41 +177,23 @@ impl fmt::Display for Timestamp {
     }
 }
 
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+/// The Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date; `None` for a date that does not exist
+/// (the `time` crate keeps the calendar: month lengths, leap years).
+fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
+    let month = ::time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+    let date = ::time::Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(d).ok()?).ok()?;
+    Some(i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY)
 }
 
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+/// The proleptic Gregorian date `days` days after 1970-01-01, for years the `time` crate holds
+/// (±9999; `None` beyond).
+fn civil_from_days(days: i64) -> Option<(i64, i64, i64)> {
+    let julian = i32::try_from(days.checked_add(UNIX_EPOCH_JULIAN_DAY)?).ok()?;
+    let date = ::time::Date::from_julian_day(julian).ok()?;
+    Some((date.year().into(), u8::from(date.month()).into(), date.day().into()))
 }
 
 #[cfg(test)]
