@@ -300,7 +300,7 @@ pub fn from_pem(label: &str, text: &str) -> std::result::Result<Vec<Vec<u8>>, St
         let block = &rest[start..];
         let stop = block.find(&end).ok_or_else(|| format!("unterminated {label} block"))? + end.len();
         let (found, der) =
-            pem_rfc7468::decode_vec(block[..stop].as_bytes()).map_err(|e| format!("{label} block: {e}"))?;
+            pem_rfc7468::decode_vec(&block.as_bytes()[..stop]).map_err(|e| format!("{label} block: {e}"))?;
         if found != label {
             return Err(format!("{label} block is labelled {found}"));
         }
