@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use peergroup_pnrp::testing::{Behaviour, StaticDns, srv};
-use peergroup_pnrp::{CloudResolver, DnsConfig, Interface, InterfaceSource, SystemInterfaces, discover, resolve_cloud};
+use peergroup_pnrp::{
+    CloudResolver, DnsConfig, Interface, InterfaceSource, NameOrigin, SystemInterfaces, discover, resolve_cloud,
+};
 
 /// `n` up Ethernet interfaces with a link-local and a unique-local address each, plus `lo`.
 fn host(n: u32) -> Vec<Interface> {
@@ -42,7 +44,7 @@ fn resolve_local(c: &mut Criterion) {
         let list = host(n);
         let name = format!("LinkLocal_eth{}", n / 2);
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
-            b.iter(|| black_box(resolve_cloud(Some(black_box(&name)), &list).expect("resolves")))
+            b.iter(|| black_box(resolve_cloud(Some(black_box(&name)), NameOrigin::Caller, &list).expect("resolves")))
         });
     }
     group.finish();
@@ -74,10 +76,12 @@ fn dns_cached(c: &mut Criterion) {
     });
     let none: Vec<Interface> = Vec::new();
     // Fill the cache: `corp` is NXDOMAIN under a.test and found under test.
-    resolver.resolve_blocking(Some("corp"), &none).expect("first lookup");
+    resolver.resolve_blocking(Some("corp"), NameOrigin::Caller, &none).expect("first lookup");
     let queries = dns.queries();
     c.bench_function("pnrp_resolve_dns_cached", |b| {
-        b.iter(|| black_box(resolver.resolve_blocking(Some(black_box("corp")), &none).expect("cached")))
+        b.iter(|| {
+            black_box(resolver.resolve_blocking(Some(black_box("corp")), NameOrigin::Caller, &none).expect("cached"))
+        })
     });
     assert_eq!(dns.queries(), queries, "every measured resolution came from the cache");
 }

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use peergroup::{
-    Attribute, Attributes, Cloud, Context, Event, EventType, GroupProperties, Identity, IdentityInfo,
-    InvitationRequest, Joined, NewGroup, NewRecord, Record, RecordUpdate, Role, Timestamp,
+    Attribute, Attributes, Cloud, CloudState, Context, Event, EventType, GroupProperties, GroupStatus, Identity,
+    IdentityInfo, InvitationRequest, Joined, NewGroup, NewRecord, Record, RecordChange, RecordUpdate, Role, Timestamp,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -204,18 +204,25 @@ fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
             );
         }
         GroupCommand::Open(g) => {
+            // `PeerGroupOpen` succeeds for a joined group before its first synchronisation;
+            // only its properties wait for that, so they are shown once they can be read.
             let handle = open(ctx, g)?;
-            let props = handle.properties()?;
             let status = handle.status()?;
-            let text = format!(
-                "{}\ncloud: {}\nstatus: {}\n",
-                properties_text(&props),
-                cloud_line(handle.cloud()),
-                if status.is_connected() { "connected" } else { "offline" }
-            );
+            let ready = handle.is_ready()?;
+            let props = if ready { Some(handle.properties()?) } else { None };
+            let head = match &props {
+                Some(props) => properties_text(props),
+                None => format!(
+                    "{}\nnot ready yet: the group's properties and records arrive with the first \
+                     synchronisation with a member (PEER_E_GROUP_NOT_READY until then)",
+                    handle.peer_name()
+                ),
+            };
+            let text = format!("{head}\ncloud: {}\nstatus: {}\n", cloud_line(handle.cloud()), status_word(&status));
             out.print(
                 &text,
-                json!({"properties": properties_json(&props), "cloud": cloud_json(handle.cloud()),
+                json!({"group": handle.peer_name().to_string(), "ready": ready,
+                       "properties": props.as_ref().map(properties_json), "cloud": cloud_json(handle.cloud()),
                        "status": {"flags": status.flags(), "connected": status.is_connected()}}),
             );
             handle.close();
@@ -324,21 +331,51 @@ pub fn identity_json(info: &IdentityInfo) -> Value {
     json!({"peer_name": info.peer_name().to_string(), "friendly_name": info.friendly_name()})
 }
 
+/// The status as one word: what a person reads, never a `Debug` form.
+pub fn status_word(status: &GroupStatus) -> &'static str {
+    match (status.listening, status.connections) {
+        (_, 1..) => "connected",
+        (true, 0) => "listening",
+        (false, 0) => "offline",
+    }
+}
+
 pub fn cloud_line(c: &Cloud) -> String {
     format!(
-        "{}  scope {} ({})  id {}  state {:?}{}",
+        "{}  scope {} ({})  id {}  state {}{}",
         c.name,
         c.scope.to_raw(),
         c.scope,
         c.scope_id,
-        c.state,
+        state_word(c.state),
         if c.local_only { "  local-only" } else { "" }
     )
 }
 
 pub fn cloud_json(c: &Cloud) -> Value {
     json!({"name": c.name.to_string(), "scope": c.scope.to_raw(), "scope_id": c.scope_id,
-           "state": format!("{:?}", c.state), "local_only": c.local_only})
+           "state": state_word(c.state), "local_only": c.local_only})
+}
+
+fn state_word(state: CloudState) -> &'static str {
+    match state {
+        CloudState::Virtual => "virtual",
+        CloudState::Synchronising => "synchronising",
+        CloudState::Active => "active",
+        CloudState::Dead => "dead",
+        CloudState::Disabled => "disabled",
+        CloudState::NoNet => "no-network",
+        CloudState::Alone => "alone",
+    }
+}
+
+fn change_word(change: RecordChange) -> &'static str {
+    match change {
+        RecordChange::Added => "added",
+        RecordChange::Updated => "updated",
+        RecordChange::Deleted => "deleted",
+        RecordChange::Expired => "expired",
+    }
 }
 
 fn properties_text(p: &GroupProperties) -> String {
@@ -376,7 +413,9 @@ pub fn record_json(r: &Record) -> Value {
 
 pub fn event_text(e: &Event) -> String {
     match e {
-        Event::RecordChanged { change, id, record_type } => format!("record {change:?} {id} type {record_type}"),
+        Event::RecordChanged { change, id, record_type } => {
+            format!("record {} {id} type {record_type}", change_word(*change))
+        }
         Event::PropertyChanged => "properties changed".into(),
         Event::MemberChanged { peer_name } => format!("member changed {peer_name}"),
         Event::StatusChanged { status, deleted } => {
@@ -386,19 +425,20 @@ pub fn event_text(e: &Event) -> String {
                 format!("status {status:#x}")
             }
         }
-        _ => format!("{e:?}"),
+        // Event is non-exhaustive: a kind this command does not know yet shows its type number.
+        _ => format!("event {}", e.event_type().to_raw()),
     }
 }
 
 pub fn event_json(e: &Event) -> Value {
     match e {
         Event::RecordChanged { change, id, record_type } => json!({"event": "record_changed",
-            "change": format!("{change:?}").to_lowercase(), "id": id.to_string(), "type": record_type.to_string()}),
+            "change": change_word(*change), "id": id.to_string(), "type": record_type.to_string()}),
         Event::PropertyChanged => json!({"event": "property_changed"}),
         Event::MemberChanged { peer_name } => json!({"event": "member_changed", "peer_name": peer_name.to_string()}),
         Event::StatusChanged { status, deleted } => {
             json!({"event": "status_changed", "status": status, "deleted": deleted})
         }
-        _ => json!({"event": format!("{e:?}")}),
+        _ => json!({"event": e.event_type().to_raw()}),
     }
 }

@@ -148,6 +148,18 @@ fn invite_and_join_through_files() {
     let again = home.ok(&["--json", "group", "join", "--identity", &bob, "--invitation", invitation.to_str().unwrap()]);
     let again: Value = serde_json::from_str(again.trim()).unwrap();
     assert_eq!(again["already_member"], true);
+    // Bob's copy opens before its first synchronisation (as `PeerGroupOpen` does): the status
+    // is shown, the properties wait.
+    let out = home.ok(&["group", "open", "--identity", &bob, "--group", &group]);
+    assert!(out.contains("not ready yet") && out.contains("status: offline"), "{out}");
+    let v: Value =
+        serde_json::from_str(home.ok(&["--json", "group", "open", "--identity", &bob, "--group", &group]).trim())
+            .unwrap();
+    assert_eq!(
+        (v["group"].as_str(), &v["ready"], &v["properties"]),
+        (Some(group.as_str()), &Value::Bool(false), &Value::Null)
+    );
+    assert_eq!(v["status"]["connected"], false);
     // Alice's invitation presented by Alice herself is refused.
     let out = home.run(&["group", "join", "--identity", &alice, "--invitation", invitation.to_str().unwrap()]);
     assert_error(&out, "PEER_E_INVITATION_NOT_TRUSTED", "0x80630701");
@@ -162,6 +174,7 @@ fn open_succeeds_offline() {
     let out = home.ok(&["--json", "group", "open", "--identity", &id, "--group", &group]);
     let v: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["properties"]["group"], group.as_str());
+    assert_eq!(v["ready"], true);
     assert_eq!(v["cloud"]["name"], "Global_");
     assert_eq!(v["status"]["connected"], false);
 }
@@ -318,6 +331,26 @@ fn open_link_local_on_hosts_with_zero_one_and_two_interfaces() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
     assert_eq!(v["cloud"]["name"], "LinkLocal_pg0");
+    // A name the user types is exact: no interface `nosuch9` here is "no cloud", and the
+    // message lists the clouds this host has.
+    let out =
+        run_in(&one, &home, &["group", "open", "--identity", &id, "--group", &group, "--cloud", "LinkLocal_nosuch9"]);
+    assert_error(&out, "PEER_E_NO_CLOUD", "0x80631001");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LinkLocal_nosuch9") && stderr.contains("Global_, LinkLocal_pg0"), "{stderr}");
+    // A name stored with the group, made on this host, is opened on another host whose only
+    // link-local interface has another name: it falls back to its scope.
+    let out = run_in(&one, &home, &["group", "create", "--identity", &id, "elsewhere", "--cloud", "LinkLocal_pg0"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stored = String::from_utf8_lossy(&out.stdout).lines().next().unwrap().to_owned();
+    let Some(other) = Netns::create("other") else { return };
+    other.veth("pgx", "pgy");
+    other.up_with("pgx", &["fe80::b/64"]);
+    other.up_with("pgy", &[]);
+    let out = run_in(&other, &home, &["--json", "group", "open", "--identity", &id, "--group", &stored]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(v["cloud"]["name"], "LinkLocal_pgx");
 
     let Some(two) = Netns::create("two") else { return };
     two.link_locals("pga", "pgb");
@@ -398,5 +431,9 @@ fn the_demo_runs() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     for code in ["PEER_E_NO_CLOUD", "PEER_E_CLOUD_NAME_AMBIGUOUS", "PEER_E_NO_KEY_ACCESS", "watcher process received"] {
         assert!(stdout.contains(code), "{code} missing from the demo:\n{stdout}");
+    }
+    // Readable text only: no Rust `Debug` forms of our types.
+    for debug in ["PeerName(", "AlreadyMember(", "GroupStatus {", " { ", "Some(", "Ok("] {
+        assert!(!stdout.contains(debug), "the demo prints a Debug form ({debug}):\n{stdout}");
     }
 }

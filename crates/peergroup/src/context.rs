@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use peergroup_identity::{Identity, IdentityInfo, Keystore, PeerName};
-use peergroup_pnrp::{Cloud, CloudName, CloudResolver, DnsConfig, InterfaceSource, SystemInterfaces};
+use peergroup_pnrp::{Cloud, CloudName, CloudResolver, DnsConfig, InterfaceSource, NameOrigin, SystemInterfaces};
 use peergroup_security::{GroupProperties, InvitationInfo, InvitationRequest, Membership, NewGroup};
 use peergroup_state::{Durability, GroupStore, JoinOutcome, MembershipStore};
 
@@ -113,14 +113,24 @@ impl Context {
         Ok(peergroup_pnrp::discover(self.interfaces.as_ref())?)
     }
 
-    /// Resolves a cloud name (`None`: `Global_`) to exactly one cloud.
+    /// Resolves a cloud name the caller gives (`None`: `Global_`) to exactly one cloud. The
+    /// name is exact: `LinkLocal_eth9` on a host without `eth9` is `PEER_E_NO_CLOUD`, listing
+    /// this host's clouds (only a name stored with a group falls back to its scope).
     pub async fn resolve_cloud(&self, name: Option<&str>) -> Result<Cloud> {
-        Ok(self.resolver.resolve(name, self.interfaces.as_ref()).await?)
+        self.resolve_cloud_as(name, NameOrigin::Caller).await
     }
 
     /// [`Self::resolve_cloud`] for synchronous callers.
     pub fn resolve_cloud_blocking(&self, name: Option<&str>) -> Result<Cloud> {
-        Ok(self.resolver.resolve_blocking(name, self.interfaces.as_ref())?)
+        self.resolve_cloud_blocking_as(name, NameOrigin::Caller)
+    }
+
+    async fn resolve_cloud_as(&self, name: Option<&str>, origin: NameOrigin) -> Result<Cloud> {
+        Ok(self.resolver.resolve(name, origin, self.interfaces.as_ref()).await?)
+    }
+
+    fn resolve_cloud_blocking_as(&self, name: Option<&str>, origin: NameOrigin) -> Result<Cloud> {
+        Ok(self.resolver.resolve_blocking(name, origin, self.interfaces.as_ref())?)
     }
 
     fn groups_of(&self, identity: &PeerName) -> Result<GroupStore> {
@@ -195,7 +205,8 @@ impl Context {
     /// `docs/open.md`; the handle starts offline.
     pub async fn open_group(&self, identity: &str, group: &str, cloud: Option<&str>) -> Result<Group> {
         let prepared = self.prepare_open(identity, group, cloud)?;
-        let cloud = self.resolve_cloud(prepared.cloud_name(cloud)).await?;
+        let (name, origin) = prepared.cloud_name(cloud);
+        let cloud = self.resolve_cloud_as(name, origin).await?;
         prepared.finish(self, cloud)
     }
 
@@ -203,7 +214,8 @@ impl Context {
     /// is looked up on a runtime made for the call.
     pub fn open_group_blocking(&self, identity: &str, group: &str, cloud: Option<&str>) -> Result<Group> {
         let prepared = self.prepare_open(identity, group, cloud)?;
-        let cloud = self.resolve_cloud_blocking(prepared.cloud_name(cloud))?;
+        let (name, origin) = prepared.cloud_name(cloud);
+        let cloud = self.resolve_cloud_blocking_as(name, origin)?;
         prepared.finish(self, cloud)
     }
 
@@ -234,9 +246,13 @@ struct PreparedOpen {
 }
 
 impl PreparedOpen {
-    /// Step 4's cloud name: the one given, else the group's; empty means `Global_`.
-    fn cloud_name<'a>(&'a self, given: Option<&'a str>) -> Option<&'a str> {
-        Some(given.unwrap_or(&self.membership.cloud)).filter(|n| !n.is_empty())
+    /// Step 4's cloud name: the one given (exact), else the group's stored one (which may
+    /// fall back to its scope: it may have been made on another host); empty means `Global_`.
+    fn cloud_name<'a>(&'a self, given: Option<&'a str>) -> (Option<&'a str>, NameOrigin) {
+        match given {
+            Some(name) => (Some(name), NameOrigin::Caller),
+            None => (Some(self.membership.cloud.as_str()).filter(|n| !n.is_empty()), NameOrigin::Stored),
+        }
     }
 
     /// Step 5: the database opens; the handle starts offline.

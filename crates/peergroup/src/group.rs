@@ -140,6 +140,16 @@ impl Group {
         &self.membership
     }
 
+    /// Whether the group's data can be read: the creator's copy always, a joined member's once
+    /// it has been synchronised with a member (until then reads are `PEER_E_GROUP_NOT_READY`).
+    pub fn is_ready(&self) -> Result<bool> {
+        match self.ready_db() {
+            Ok(_) => Ok(true),
+            Err(Error::Security(peergroup_security::SecurityError::GroupNotReady { .. })) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The group properties (`PeerGroupGetProperties`).
     pub fn properties(&self) -> Result<GroupProperties> {
         Ok(self.ready_db()?.properties()?)

@@ -43,6 +43,12 @@ pub enum NoCloudCause {
     NoNameservers,
     /// The name has no search domain to try (a relative name and an empty search list).
     NoSearchDomains,
+    /// The caller named an interface cloud (`LinkLocal_eth9`) and this host has no such
+    /// interface, or it gives no cloud of that scope.
+    NoSuchInterface {
+        /// The names of this host's clouds, for the message.
+        clouds: Vec<String>,
+    },
 }
 
 impl fmt::Display for NoCloudCause {
@@ -58,6 +64,9 @@ impl fmt::Display for NoCloudCause {
             Self::DnsFailure { reason } => write!(f, "DNS failure: {reason}"),
             Self::NoNameservers => f.write_str("no DNS server is configured"),
             Self::NoSearchDomains => f.write_str("a relative name needs a search domain and none is configured"),
+            Self::NoSuchInterface { clouds } => {
+                write!(f, "this host has no such interface; its clouds are {}", clouds.join(", "))
+            }
         }
     }
 }

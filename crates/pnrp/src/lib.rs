@@ -13,7 +13,7 @@
 //! with hickory-resolver, bounded by a timeout, answers cached for their TTL).
 //!
 //! ```
-//! use peergroup_pnrp::{CloudResolver, CloudState, DnsConfig, Interface, PnrpError, Scope, discover};
+//! use peergroup_pnrp::{CloudResolver, CloudState, DnsConfig, Interface, NameOrigin, PnrpError, Scope, discover};
 //!
 //! // A fixed host: loopback, and one Ethernet interface with only a link-local address.
 //! let lo = Interface { name: "lo".into(), index: 1, up: true, loopback: true, multicast: false,
@@ -29,15 +29,20 @@
 //!
 //! let resolver = CloudResolver::new(DnsConfig::default());
 //! // Rule 2: a bare scope name picks the single cloud of that scope.
-//! let cloud = resolver.resolve_blocking(Some("LinkLocal_"), &host)?;
+//! let cloud = resolver.resolve_blocking(Some("LinkLocal_"), NameOrigin::Caller, &host)?;
 //! assert_eq!((cloud.scope, cloud.scope_id), (Scope::LinkLocal, 2));
-//! // Rule 3: an interface name from another host falls back to its scope.
-//! assert_eq!(resolver.resolve_blocking(Some("LinkLocal_en0"), &host)?.name, cloud.name);
+//! // Rule 3: an interface name stored on another host falls back to its scope...
+//! assert_eq!(resolver.resolve_blocking(Some("LinkLocal_en0"), NameOrigin::Stored, &host)?.name, cloud.name);
+//! // ...but a name the caller types is exact: this host has no `en0`.
+//! assert!(matches!(
+//!     resolver.resolve_blocking(Some("LinkLocal_en0"), NameOrigin::Caller, &host),
+//!     Err(PnrpError::NoCloud { .. })
+//! ));
 //!
 //! // With two link-local interfaces the bare name is ambiguous.
 //! let two = vec![eth0, Interface { name: "wlan0".into(), index: 3, up: true, loopback: false,
 //!                                  multicast: true, addrs: vec!["fe80::2".parse()?] }];
-//! match resolver.resolve_blocking(Some("LinkLocal_"), &two) {
+//! match resolver.resolve_blocking(Some("LinkLocal_"), NameOrigin::Caller, &two) {
 //!     Err(PnrpError::Ambiguous { candidates, .. }) => assert_eq!(candidates, ["LinkLocal_eth0", "LinkLocal_wlan0"]),
 //!     other => panic!("{other:?}"),
 //! }
@@ -74,5 +79,5 @@ pub use interfaces::{
 };
 pub use name::{CloudName, MAX_CLOUD_NAME_LEN, MAX_DNS_NAME_LEN, MAX_INTERFACE_NAME_LEN};
 pub use resolver::{CloudResolver, resolve_cloud};
-pub use rule::{DnsAnswer, LocalMatch, decide_dns, select};
+pub use rule::{DnsAnswer, LocalMatch, NameOrigin, decide_dns, select};
 pub use system::SystemInterfaces;

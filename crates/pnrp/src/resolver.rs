@@ -11,7 +11,7 @@ use crate::dns;
 use crate::error::{NoCloudCause, PnrpError, Result};
 use crate::interfaces::{InterfaceSource, discover};
 use crate::name::CloudName;
-use crate::rule::{DnsAnswer, LocalMatch, decide_dns, select};
+use crate::rule::{DnsAnswer, LocalMatch, NameOrigin, decide_dns, select};
 
 /// Turns cloud names into clouds, following the rule of `docs/clouds.md`, with a cache of DNS
 /// answers. Cheap to share between threads; keep one per process so the cache helps.
@@ -32,15 +32,22 @@ impl CloudResolver {
         &self.config
     }
 
-    /// Resolves `name` (`None` means `Global_`, as a NULL cloud in `p2p.h`) to one cloud.
+    /// Resolves `name` (`None` means `Global_`, as a NULL cloud in `p2p.h`) to one cloud;
+    /// `origin` says whether an interface name that matches no cloud here may fall back to its
+    /// scope (rule 3: only for a [`NameOrigin::Stored`] name).
     ///
     /// The interface list is read at most once, and not at all for DNS names (no interface
     /// cloud has a DNS name). DNS resolution, when needed, is bounded by the configured
     /// timeout. Must run inside a Tokio runtime with I/O and time enabled.
-    pub async fn resolve(&self, name: Option<&str>, interfaces: &(impl InterfaceSource + ?Sized)) -> Result<Cloud> {
+    pub async fn resolve(
+        &self,
+        name: Option<&str>,
+        origin: NameOrigin,
+        interfaces: &(impl InterfaceSource + ?Sized),
+    ) -> Result<Cloud> {
         let name = parse(name)?;
         if name.dns_name().is_none() {
-            return resolve_local(&name, interfaces);
+            return resolve_local(&name, origin, interfaces);
         }
         self.resolve_dns(&name).await
     }
@@ -48,10 +55,15 @@ impl CloudResolver {
     /// [`Self::resolve`] for synchronous callers. Local names and cached DNS answers need no
     /// runtime; a DNS lookup runs on a current-thread runtime made for it (on a helper thread
     /// when the caller is itself inside a Tokio runtime).
-    pub fn resolve_blocking(&self, name: Option<&str>, interfaces: &(impl InterfaceSource + ?Sized)) -> Result<Cloud> {
+    pub fn resolve_blocking(
+        &self,
+        name: Option<&str>,
+        origin: NameOrigin,
+        interfaces: &(impl InterfaceSource + ?Sized),
+    ) -> Result<Cloud> {
         let name = parse(name)?;
         if name.dns_name().is_none() {
-            return resolve_local(&name, interfaces);
+            return resolve_local(&name, origin, interfaces);
         }
         if let Some(cached) = self.cached_decision(&name) {
             return cached;
@@ -145,9 +157,9 @@ fn parse(name: Option<&str>) -> Result<CloudName> {
     name.map_or_else(|| Ok(CloudName::global()), CloudName::parse)
 }
 
-fn resolve_local(name: &CloudName, interfaces: &(impl InterfaceSource + ?Sized)) -> Result<Cloud> {
+fn resolve_local(name: &CloudName, origin: NameOrigin, interfaces: &(impl InterfaceSource + ?Sized)) -> Result<Cloud> {
     let clouds = discover(interfaces)?;
-    match select(name, &clouds)? {
+    match select(name, origin, &clouds)? {
         LocalMatch::Found(cloud) => Ok(cloud.clone()),
         // A name with a scope always ends in Found or an error (see `select`).
         LocalMatch::NeedsDns => Err(PnrpError::NoCloud {
@@ -158,14 +170,18 @@ fn resolve_local(name: &CloudName, interfaces: &(impl InterfaceSource + ?Sized))
 }
 
 /// Resolves a local name (not a DNS name) against an interface source, without a resolver:
-/// rules 1 to 3 and 5. DNS names get [`PnrpError::NoCloud`] with
+/// rules 1 to 3 and 5, for a name of `origin`. DNS names get [`PnrpError::NoCloud`] with
 /// [`NoCloudCause::NoNameservers`]; use [`CloudResolver`] for them.
-pub fn resolve_cloud(name: Option<&str>, interfaces: &(impl InterfaceSource + ?Sized)) -> Result<Cloud> {
+pub fn resolve_cloud(
+    name: Option<&str>,
+    origin: NameOrigin,
+    interfaces: &(impl InterfaceSource + ?Sized),
+) -> Result<Cloud> {
     let name = parse(name)?;
     if name.dns_name().is_some() {
         return Err(PnrpError::NoCloud { name: name.to_string(), cause: NoCloudCause::NoNameservers });
     }
-    resolve_local(&name, interfaces)
+    resolve_local(&name, origin, interfaces)
 }
 
 #[cfg(test)]
@@ -190,22 +206,31 @@ mod tests {
     fn local_names_read_interfaces_once_and_dns_names_never() {
         let source = Counting(Default::default(), vec![eth0()]);
         let resolver = CloudResolver::new(DnsConfig::default());
-        assert_eq!(resolver.resolve_blocking(Some("LinkLocal_"), &source).unwrap().scope, Scope::LinkLocal);
+        assert_eq!(
+            resolver.resolve_blocking(Some("LinkLocal_"), NameOrigin::Caller, &source).unwrap().scope,
+            Scope::LinkLocal
+        );
         assert_eq!(source.0.get(), 1);
-        assert_eq!(resolver.resolve_blocking(None, &source).unwrap().name, CloudName::global());
+        assert_eq!(resolver.resolve_blocking(None, NameOrigin::Caller, &source).unwrap().name, CloudName::global());
         assert_eq!(source.0.get(), 2);
-        let err = resolver.resolve_blocking(Some("corp.example."), &source).unwrap_err();
+        let err = resolver.resolve_blocking(Some("corp.example."), NameOrigin::Caller, &source).unwrap_err();
         assert!(matches!(err, PnrpError::NoCloud { cause: NoCloudCause::NoNameservers, .. }), "{err}");
-        let err = resolver.resolve_blocking(Some("corp"), &source).unwrap_err();
+        let err = resolver.resolve_blocking(Some("corp"), NameOrigin::Caller, &source).unwrap_err();
         assert!(matches!(err, PnrpError::NoCloud { cause: NoCloudCause::NoSearchDomains, .. }), "{err}");
         assert_eq!(source.0.get(), 2);
-        assert!(matches!(resolver.resolve_blocking(Some(""), &source), Err(PnrpError::InvalidCloudName { .. })));
+        assert!(matches!(
+            resolver.resolve_blocking(Some(""), NameOrigin::Caller, &source),
+            Err(PnrpError::InvalidCloudName { .. })
+        ));
     }
 
     #[test]
     fn resolve_cloud_is_the_local_rule() {
-        assert_eq!(resolve_cloud(Some("LinkLocal_x"), &vec![eth0()]).unwrap().scope_id, 2);
-        assert!(matches!(resolve_cloud(Some("a.b"), &vec![eth0()]), Err(PnrpError::NoCloud { .. })));
+        assert_eq!(resolve_cloud(Some("LinkLocal_x"), NameOrigin::Stored, &vec![eth0()]).unwrap().scope_id, 2);
+        assert!(matches!(
+            resolve_cloud(Some("a.b"), NameOrigin::Caller, &vec![eth0()]),
+            Err(PnrpError::NoCloud { .. })
+        ));
     }
 
     #[test]

@@ -16,16 +16,29 @@ pub enum LocalMatch<'a> {
     NeedsDns,
 }
 
+/// Where a cloud name comes from, which decides whether rule 3 applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameOrigin {
+    /// Typed or passed by the caller now (`pwzCloud` of `PeerGroupOpen`, `--cloud`): an
+    /// interface name means exactly that interface; none here is "no cloud".
+    Caller,
+    /// Read from the group's stored properties, possibly made on another host: an interface
+    /// name that matches no cloud here falls back to its scope (rule 3).
+    Stored,
+}
+
 /// Applies rules 1 to 3 to a parsed name (rule 5 is [`CloudName::parse`]):
 ///
 /// 1. a cloud whose name is exactly `name` is chosen;
 /// 2. a bare scope name (`LinkLocal_`, `SiteLocal_`, `Global_`) chooses the single cloud of
 ///    that scope;
-/// 3. an interface name that matches no cloud here (it was made on another host, or its
-///    interface is gone) falls back to its scope, as in rule 2.
+/// 3. an interface name that matches no cloud here falls back to its scope, as in rule 2,
+///    when the name is [`NameOrigin::Stored`] (it was made on another host, or its interface
+///    is gone); a name the caller passed is exact, and no such interface is
+///    [`NoCloudCause::NoSuchInterface`], listing this host's clouds.
 ///
 /// No cloud is [`PnrpError::NoCloud`], several are [`PnrpError::Ambiguous`] (listing them).
-pub fn select<'a>(name: &CloudName, clouds: &'a [Cloud]) -> Result<LocalMatch<'a>> {
+pub fn select<'a>(name: &CloudName, origin: NameOrigin, clouds: &'a [Cloud]) -> Result<LocalMatch<'a>> {
     let mut exact = clouds.iter().filter(|c| c.name == *name);
     if let Some(first) = exact.next() {
         return match exact.next() {
@@ -36,6 +49,10 @@ pub fn select<'a>(name: &CloudName, clouds: &'a [Cloud]) -> Result<LocalMatch<'a
     let Some(scope) = name.scope() else {
         return Ok(LocalMatch::NeedsDns);
     };
+    if origin == NameOrigin::Caller && !name.is_bare() {
+        let clouds = clouds.iter().map(|c| c.name.to_string()).collect();
+        return Err(PnrpError::NoCloud { name: name.to_string(), cause: NoCloudCause::NoSuchInterface { clouds } });
+    }
     let mut of_scope = clouds.iter().filter(|c| c.scope == scope);
     match (of_scope.next(), of_scope.next()) {
         (Some(only), None) => Ok(LocalMatch::Found(only)),
@@ -143,7 +160,11 @@ mod tests {
     }
 
     fn pick(name: &str, clouds: &[Cloud]) -> Result<String> {
-        match select(&name.parse()?, clouds)? {
+        pick_as(name, NameOrigin::Stored, clouds)
+    }
+
+    fn pick_as(name: &str, origin: NameOrigin, clouds: &[Cloud]) -> Result<String> {
+        match select(&name.parse()?, origin, clouds)? {
             LocalMatch::Found(c) => Ok(c.name.to_string()),
             LocalMatch::NeedsDns => Ok("<dns>".to_owned()),
         }
@@ -175,7 +196,7 @@ mod tests {
     #[test]
     fn rule_1_exact_name_chooses_even_a_no_network_global() {
         let clouds = host(&[], &[]);
-        let Ok(LocalMatch::Found(global)) = select(&CloudName::global(), &clouds) else { panic!() };
+        let Ok(LocalMatch::Found(global)) = select(&CloudName::global(), NameOrigin::Caller, &clouds) else { panic!() };
         assert_eq!(global.state, CloudState::NoNet);
     }
 
@@ -206,6 +227,23 @@ mod tests {
         );
         let err = pick("LinkLocal_en0", &host(&[], &["eth0"])).unwrap_err();
         assert_eq!(err.to_string(), "no cloud named LinkLocal_en0: this host has no link-local cloud");
+    }
+
+    #[test]
+    fn rule_3_does_not_apply_to_a_name_the_caller_passes() {
+        let clouds = host(&["eth0"], &["eth0"]);
+        let err = pick_as("LinkLocal_nosuch9", NameOrigin::Caller, &clouds).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no cloud named LinkLocal_nosuch9: this host has no such interface; its clouds are \
+             Global_, LinkLocal_eth0, SiteLocal_eth0"
+        );
+        // Exact names, bare scope names and DNS names are the same for both origins.
+        for origin in [NameOrigin::Caller, NameOrigin::Stored] {
+            assert_eq!(pick_as("linklocal_eth0", origin, &clouds).unwrap(), "LinkLocal_eth0");
+            assert_eq!(pick_as("LinkLocal_", origin, &clouds).unwrap(), "LinkLocal_eth0");
+            assert_eq!(pick_as("corp.example", origin, &clouds).unwrap(), "<dns>");
+        }
     }
 
     #[test]

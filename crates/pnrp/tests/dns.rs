@@ -13,7 +13,7 @@ use hickory_server::net::runtime::TokioRuntimeProvider;
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
 use peergroup_pnrp::testing::{Behaviour, StaticDns, srv, txt};
-use peergroup_pnrp::{CloudResolver, DnsConfig, Interface, NoCloudCause, PnrpError, Scope};
+use peergroup_pnrp::{CloudResolver, DnsConfig, Interface, NameOrigin, NoCloudCause, PnrpError, Scope};
 
 const NEGATIVE_TTL: u32 = 300;
 
@@ -70,7 +70,8 @@ async fn found() {
         ],
     )])
     .await;
-    let cloud = resolver(addr, &[], 2000).resolve(Some("corp.a.test."), &no_interfaces()).await.unwrap();
+    let cloud =
+        resolver(addr, &[], 2000).resolve(Some("corp.a.test."), NameOrigin::Caller, &no_interfaces()).await.unwrap();
     assert_eq!(cloud.name.as_str(), "corp.a.test.");
     assert_eq!(cloud.scope, Scope::SiteLocal);
     assert_eq!(cloud.scope_id, 0);
@@ -82,7 +83,10 @@ async fn found() {
 #[tokio::test]
 async fn relative_name_found_through_one_search_domain() {
     let addr = server(vec![("a.test.", vec![]), corp_zone("b.test.")]).await;
-    let cloud = resolver(addr, &["a.test", "b.test"], 2000).resolve(Some("corp"), &no_interfaces()).await.unwrap();
+    let cloud = resolver(addr, &["a.test", "b.test"], 2000)
+        .resolve(Some("corp"), NameOrigin::Caller, &no_interfaces())
+        .await
+        .unwrap();
     assert_eq!(cloud.name.as_str(), "corp.b.test.");
     assert_eq!(cloud.scope, Scope::Global);
 }
@@ -90,7 +94,10 @@ async fn relative_name_found_through_one_search_domain() {
 #[tokio::test]
 async fn not_found_is_no_cloud_with_nxdomain() {
     let addr = server(vec![corp_zone("a.test.")]).await;
-    let err = resolver(addr, &["a.test"], 2000).resolve(Some("nope"), &no_interfaces()).await.unwrap_err();
+    let err = resolver(addr, &["a.test"], 2000)
+        .resolve(Some("nope"), NameOrigin::Caller, &no_interfaces())
+        .await
+        .unwrap_err();
     let PnrpError::NoCloud { name, cause: NoCloudCause::NxDomain { queried } } = &err else { panic!("{err:?}") };
     assert_eq!(name, "nope");
     assert_eq!(queried, &["_peergroup._udp.nope.a.test."]);
@@ -100,14 +107,20 @@ async fn not_found_is_no_cloud_with_nxdomain() {
 #[tokio::test]
 async fn name_without_descriptor_is_no_cloud() {
     let addr = server(vec![("a.test.", vec![txt("_peergroup._udp.corp.a.test.", 60, &["v=peergroup1"])])]).await;
-    let err = resolver(addr, &[], 2000).resolve(Some("corp.a.test."), &no_interfaces()).await.unwrap_err();
+    let err = resolver(addr, &[], 2000)
+        .resolve(Some("corp.a.test."), NameOrigin::Caller, &no_interfaces())
+        .await
+        .unwrap_err();
     assert!(matches!(err, PnrpError::NoCloud { cause: NoCloudCause::NoDescriptor { .. }, .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn ambiguous_through_two_search_domains() {
     let addr = server(vec![corp_zone("a.test."), corp_zone("b.test.")]).await;
-    let err = resolver(addr, &["a.test", "b.test"], 2000).resolve(Some("corp"), &no_interfaces()).await.unwrap_err();
+    let err = resolver(addr, &["a.test", "b.test"], 2000)
+        .resolve(Some("corp"), NameOrigin::Caller, &no_interfaces())
+        .await
+        .unwrap_err();
     let PnrpError::Ambiguous { name, candidates } = &err else { panic!("{err:?}") };
     assert_eq!(name, "corp");
     assert_eq!(candidates, &["corp.a.test.", "corp.b.test."]);
@@ -116,7 +129,9 @@ async fn ambiguous_through_two_search_domains() {
 #[tokio::test]
 async fn absolute_name_ignores_the_search_list() {
     let addr = server(vec![corp_zone("a.test."), corp_zone("b.test.")]).await;
-    let cloud = resolver(addr, &["a.test", "b.test"], 2000).resolve(Some("corp.b.test."), &no_interfaces()).await;
+    let cloud = resolver(addr, &["a.test", "b.test"], 2000)
+        .resolve(Some("corp.b.test."), NameOrigin::Caller, &no_interfaces())
+        .await;
     assert_eq!(cloud.unwrap().name.as_str(), "corp.b.test.");
 }
 
@@ -126,7 +141,7 @@ fn absolute_name_is_looked_up_once() {
     let dns =
         StaticDns::start(Behaviour::Zone { records: vec![srv(owner, 60, 1, "s.test.")], negative_ttl: 60 }).unwrap();
     let r = resolver(dns.addr(), &["a.test", "b.test"], 2000);
-    let cloud = r.resolve_blocking(Some("corp.test."), &no_interfaces()).unwrap();
+    let cloud = r.resolve_blocking(Some("corp.test."), NameOrigin::Caller, &no_interfaces()).unwrap();
     assert_eq!(cloud.name.as_str(), "corp.test.");
     assert_eq!(dns.names(), [owner], "only the absolute name, never under a search domain");
     assert_eq!(dns.queries(), 2, "one SRV and one TXT query");
@@ -138,7 +153,8 @@ async fn malformed_txt_names_the_record() {
     let addr =
         server(vec![("a.test.", vec![srv(owner, 60, 1, "s.a.test."), txt(owner, 60, &["v=peergroup1 scope=mars"])])])
             .await;
-    let err = resolver(addr, &[], 2000).resolve(Some("bad.a.test."), &no_interfaces()).await.unwrap_err();
+    let err =
+        resolver(addr, &[], 2000).resolve(Some("bad.a.test."), NameOrigin::Caller, &no_interfaces()).await.unwrap_err();
     let PnrpError::MalformedDescriptor { record, reason } = &err else { panic!("{err:?}") };
     assert_eq!(record, "_peergroup._udp.bad.a.test. TXT");
     assert!(reason.contains("unknown scope \"mars\""), "{reason}");
@@ -148,7 +164,8 @@ async fn malformed_txt_names_the_record() {
 async fn malformed_srv_names_the_record() {
     let owner = "_peergroup._udp.bad.a.test.";
     let addr = server(vec![("a.test.", vec![srv(owner, 60, 0, "s.a.test.")])]).await;
-    let err = resolver(addr, &["a.test"], 2000).resolve(Some("bad"), &no_interfaces()).await.unwrap_err();
+    let err =
+        resolver(addr, &["a.test"], 2000).resolve(Some("bad"), NameOrigin::Caller, &no_interfaces()).await.unwrap_err();
     let PnrpError::MalformedDescriptor { record, reason } = &err else { panic!("{err:?}") };
     assert_eq!(record, "_peergroup._udp.bad.a.test. SRV");
     assert!(reason.contains("port 0"), "{reason}");
@@ -159,7 +176,9 @@ fn garbage_answers_are_no_cloud_not_a_panic() {
     let dns = StaticDns::start(Behaviour::Garbage).unwrap();
     let timeout = Duration::from_millis(500);
     let started = Instant::now();
-    let err = resolver(dns.addr(), &[], 500).resolve_blocking(Some("corp.test."), &no_interfaces()).unwrap_err();
+    let err = resolver(dns.addr(), &[], 500)
+        .resolve_blocking(Some("corp.test."), NameOrigin::Caller, &no_interfaces())
+        .unwrap_err();
     assert!(matches!(err, PnrpError::NoCloud { .. }), "{err:?}");
     assert!(started.elapsed() < timeout + Duration::from_secs(1), "{:?}", started.elapsed());
     assert!(dns.queries() >= 1);
@@ -172,7 +191,7 @@ fn silent_server_is_no_cloud_within_the_timeout() {
     for name in ["corp.test.", "corp"] {
         let started = Instant::now();
         let err = resolver(dns.addr(), &["a.test", "b.test"], 400)
-            .resolve_blocking(Some(name), &no_interfaces())
+            .resolve_blocking(Some(name), NameOrigin::Caller, &no_interfaces())
             .unwrap_err();
         let elapsed = started.elapsed();
         let PnrpError::NoCloud { cause: NoCloudCause::Timeout { after, queried }, .. } = &err else {
@@ -197,21 +216,24 @@ fn positive_and_negative_answers_are_cached_for_their_ttl() {
     .unwrap();
     let r = resolver(dns.addr(), &[], 2000);
     let host = no_interfaces();
-    r.resolve_blocking(Some("corp.test."), &host).unwrap();
+    r.resolve_blocking(Some("corp.test."), NameOrigin::Caller, &host).unwrap();
     let after_first = dns.queries();
-    assert_eq!(r.resolve_blocking(Some("corp.test."), &host).unwrap().name.as_str(), "corp.test.");
+    assert_eq!(r.resolve_blocking(Some("corp.test."), NameOrigin::Caller, &host).unwrap().name.as_str(), "corp.test.");
     assert_eq!(dns.queries(), after_first, "positive answer served from the cache");
 
-    assert!(matches!(r.resolve_blocking(Some("nope.test."), &host), Err(PnrpError::NoCloud { .. })));
+    assert!(matches!(
+        r.resolve_blocking(Some("nope.test."), NameOrigin::Caller, &host),
+        Err(PnrpError::NoCloud { .. })
+    ));
     let after_nx = dns.queries();
-    let err = r.resolve_blocking(Some("nope.test."), &host).unwrap_err();
+    let err = r.resolve_blocking(Some("nope.test."), NameOrigin::Caller, &host).unwrap_err();
     assert!(matches!(err, PnrpError::NoCloud { cause: NoCloudCause::NxDomain { .. }, .. }), "{err:?}");
     assert_eq!(dns.queries(), after_nx, "negative answer served from the cache");
 
     // A TTL of 0 is never cached.
-    r.resolve_blocking(Some("zero.test."), &host).unwrap();
+    r.resolve_blocking(Some("zero.test."), NameOrigin::Caller, &host).unwrap();
     let after_zero = dns.queries();
-    r.resolve_blocking(Some("zero.test."), &host).unwrap();
+    r.resolve_blocking(Some("zero.test."), NameOrigin::Caller, &host).unwrap();
     assert!(dns.queries() > after_zero, "TTL 0 asked again");
 }
 
@@ -219,9 +241,9 @@ fn positive_and_negative_answers_are_cached_for_their_ttl() {
 fn negative_answers_without_soa_ttl_zero_are_asked_again() {
     let dns = StaticDns::start(Behaviour::Zone { records: vec![], negative_ttl: 0 }).unwrap();
     let r = resolver(dns.addr(), &[], 2000);
-    assert!(r.resolve_blocking(Some("nope.test."), &no_interfaces()).is_err());
+    assert!(r.resolve_blocking(Some("nope.test."), NameOrigin::Caller, &no_interfaces()).is_err());
     let first = dns.queries();
-    assert!(r.resolve_blocking(Some("nope.test."), &no_interfaces()).is_err());
+    assert!(r.resolve_blocking(Some("nope.test."), NameOrigin::Caller, &no_interfaces()).is_err());
     assert!(dns.queries() > first);
 }
 
@@ -229,7 +251,7 @@ fn negative_answers_without_soa_ttl_zero_are_asked_again() {
 async fn blocking_api_works_inside_a_runtime() {
     let addr = server(vec![corp_zone("a.test.")]).await;
     let r = resolver(addr, &["a.test"], 2000);
-    let cloud = r.resolve_blocking(Some("corp"), &no_interfaces()).unwrap();
+    let cloud = r.resolve_blocking(Some("corp"), NameOrigin::Caller, &no_interfaces()).unwrap();
     assert_eq!(cloud.name.as_str(), "corp.a.test.");
 }
 
@@ -244,6 +266,6 @@ async fn config_file_points_at_the_server() {
     .unwrap();
     let config = DnsConfig::load(home.path()).unwrap();
     assert_eq!(config.timeout, Duration::from_millis(1500));
-    let cloud = CloudResolver::new(config).resolve(Some("corp"), &no_interfaces()).await.unwrap();
+    let cloud = CloudResolver::new(config).resolve(Some("corp"), NameOrigin::Caller, &no_interfaces()).await.unwrap();
     assert_eq!(cloud.name.as_str(), "corp.a.test.");
 }

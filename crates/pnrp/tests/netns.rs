@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
 
 use peergroup_pnrp::testing::Netns;
-use peergroup_pnrp::{CloudResolver, DnsConfig, SystemInterfaces, discover};
+use peergroup_pnrp::{CloudResolver, DnsConfig, NameOrigin, SystemInterfaces, discover};
 use serde_json::{Value, json};
 
 const CHILD_ENV: &str = "PEERGROUP_PNRP_NETNS_CHILD";
@@ -34,7 +34,7 @@ fn child_print_clouds() {
         })
         .collect();
     let resolver = CloudResolver::new(DnsConfig::default());
-    let link_local = match resolver.resolve_blocking(Some("LinkLocal_"), &SystemInterfaces) {
+    let link_local = match resolver.resolve_blocking(Some("LinkLocal_"), NameOrigin::Caller, &SystemInterfaces) {
         Ok(cloud) => format!("ok {}", cloud.name),
         Err(e) => format!("err {e}"),
     };

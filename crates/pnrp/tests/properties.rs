@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use peergroup_pnrp::{
-    Cloud, CloudName, CloudState, Interface, LocalMatch, PnrpError, Scope, clouds_from_interfaces, select,
+    Cloud, CloudName, CloudState, Interface, LocalMatch, NameOrigin, PnrpError, Scope, clouds_from_interfaces, select,
 };
 use proptest::prelude::*;
 
@@ -100,10 +100,12 @@ enum Outcome {
 }
 
 /// The rule written as plainly as possible: indexes of exact matches, else of scope matches.
-fn model(name: &CloudName, clouds: &[Cloud]) -> Outcome {
+fn model(name: &CloudName, origin: NameOrigin, clouds: &[Cloud]) -> Outcome {
     let exact: Vec<usize> = (0..clouds.len()).filter(|&i| clouds[i].name.as_str() == name.as_str()).collect();
     let candidates = if !exact.is_empty() {
         exact
+    } else if name.interface_name().is_some() && origin == NameOrigin::Caller {
+        return Outcome::None;
     } else if let Some(scope) = name.scope() {
         (0..clouds.len()).filter(|&i| clouds[i].scope == scope).collect()
     } else {
@@ -116,8 +118,8 @@ fn model(name: &CloudName, clouds: &[Cloud]) -> Outcome {
     }
 }
 
-fn run(name: &CloudName, clouds: &[Cloud]) -> Outcome {
-    match select(name, clouds) {
+fn run(name: &CloudName, origin: NameOrigin, clouds: &[Cloud]) -> Outcome {
+    match select(name, origin, clouds) {
         Ok(LocalMatch::Found(cloud)) => {
             Outcome::One(clouds.iter().position(|c| std::ptr::eq(c, cloud)).expect("a cloud of the list"))
         }
@@ -125,7 +127,7 @@ fn run(name: &CloudName, clouds: &[Cloud]) -> Outcome {
         Err(PnrpError::NoCloud { .. }) => Outcome::None,
         Err(PnrpError::Ambiguous { candidates, .. }) => {
             // Candidates are listed by name in list order; map them back to indexes.
-            let expected = match model(name, clouds) {
+            let expected = match model(name, origin, clouds) {
                 Outcome::Ambiguous(ix) => ix,
                 _ => vec![],
             };
@@ -139,10 +141,15 @@ fn run(name: &CloudName, clouds: &[Cloud]) -> Outcome {
 
 proptest! {
     #[test]
-    fn rule_agrees_with_the_model(clouds in proptest::collection::vec(random_cloud(), 0..8), query in 0..POOL.len()) {
+    fn rule_agrees_with_the_model(
+        clouds in proptest::collection::vec(random_cloud(), 0..8),
+        query in 0..POOL.len(),
+        stored in any::<bool>(),
+    ) {
         let name = CloudName::parse(POOL[query]).unwrap();
-        let got = run(&name, &clouds);
-        prop_assert_eq!(&got, &model(&name, &clouds));
+        let origin = if stored { NameOrigin::Stored } else { NameOrigin::Caller };
+        let got = run(&name, origin, &clouds);
+        prop_assert_eq!(&got, &model(&name, origin, &clouds));
         if let Outcome::One(i) = got {
             // Never a wrong cloud: the exact one, or one of the name's scope.
             let c = &clouds[i];
@@ -188,6 +195,8 @@ proptest! {
             }
         }
         let name = CloudName::parse(POOL[query]).unwrap();
-        prop_assert_eq!(run(&name, &clouds), model(&name, &clouds));
+        for origin in [NameOrigin::Caller, NameOrigin::Stored] {
+            prop_assert_eq!(run(&name, origin, &clouds), model(&name, origin, &clouds));
+        }
     }
 }
