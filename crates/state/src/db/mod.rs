@@ -1,0 +1,229 @@
+//! A handle on one group database, by concern: the handle and its transactions here;
+//! properties and blobs (`properties`), members (`members`), records and search (`records`),
+//! the change feed and purging (`feed`), export and import (`transfer`). Each handle has its
+//! own SQLite connection; any number of handles in any number of processes may be open on one
+//! group at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use peergroup_identity::PeerName;
+use peergroup_security::GroupProperties;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::changes::Change;
+use crate::error::{Result, StateError};
+use crate::sqlite::{Access, Durability, check_schema, map_err, open_connection, retry};
+use crate::time::Timestamp;
+use properties::{SETTABLE_PROPERTIES, settable_values};
+
+/// How many expired records one write removes at most (besides its own work), so that
+/// purging stays incremental.
+pub(crate) const PURGE_BATCH: usize = 32;
+
+/// An open group database.
+///
+/// `GroupDb` is `Send + Sync`; calls on one handle are serialised by a mutex around its
+/// connection. Open several handles for parallelism.
+pub struct GroupDb {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    group: PeerName,
+    identity: PeerName,
+    access: Access,
+    durability: Durability,
+}
+
+impl std::fmt::Debug for GroupDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupDb")
+            .field("path", &self.path)
+            .field("group", &self.group)
+            .field("identity", &self.identity)
+            .field("read_only", &(self.access == Access::ReadOnly))
+            .finish()
+    }
+}
+
+/// What [`GroupDb::import`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Records (and tombstones) stored because they were new or newer.
+    pub records_applied: usize,
+    /// Records skipped because this database had the same or a newer version.
+    pub records_skipped: usize,
+    /// Members added or replaced.
+    pub members_applied: usize,
+}
+
+pub(super) fn invalid_db(path: &Path, reason: impl Into<String>) -> StateError {
+    StateError::InvalidDatabase { path: path.to_owned(), reason: reason.into() }
+}
+
+/// A peer name read from the database at `path`.
+pub(super) fn stored_name(path: &Path, s: &str) -> Result<PeerName> {
+    PeerName::parse(s).map_err(|e| invalid_db(path, format!("bad peer name {s:?}: {e}")))
+}
+
+impl GroupDb {
+    /// Writes the schema and the properties row into a new, empty database file.
+    pub(crate) fn initialise(path: &Path, identity: &PeerName, props: &GroupProperties) -> Result<()> {
+        let mut conn = open_connection(path, Access::ReadWrite, Durability::Full)?;
+        // Only an empty file takes a page size; it must precede the switch to WAL.
+        conn.pragma_update(None, "page_size", crate::sqlite::PAGE_SIZE).map_err(|e| map_err(path, e))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| map_err(path, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(invalid_db(path, format!("cannot switch to WAL mode (got {mode})")));
+        }
+        crate::sqlite::migrate(&mut conn, path)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| map_err(path, e))?;
+        tx.execute(
+            &format!(
+                "INSERT INTO properties (id, version, group_peer_name, identity, classifier, {SETTABLE_PROPERTIES})
+                 VALUES (1, 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ),
+            rusqlite::params_from_iter(
+                [props.group_peer_name.to_string(), identity.to_string(), props.classifier.clone()]
+                    .map(rusqlite::types::Value::from)
+                    .into_iter()
+                    .chain(settable_values(props)),
+            ),
+        )
+        .map_err(|e| map_err(path, e))?;
+        tx.commit().map_err(|e| map_err(path, e))
+    }
+
+    /// Opens the database at `path`. When `group` is given, the file must hold that group.
+    /// The cost does not depend on how many records the database holds.
+    pub(crate) fn open_file(
+        path: &Path,
+        group: Option<&PeerName>,
+        access: Access,
+        durability: Durability,
+    ) -> Result<Self> {
+        let mut conn = open_connection(path, access, durability)?;
+        check_schema(&mut conn, path, access)?;
+        let (group_name, identity, deleted): (String, String, bool) = retry(path, || {
+            conn.query_row("SELECT group_peer_name, identity, deleted FROM properties WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .map_err(|e| map_err(path, e))?
+            .ok_or_else(|| invalid_db(path, "no properties row"))
+        })?;
+        let found = stored_name(path, &group_name)?;
+        let identity = stored_name(path, &identity)?;
+        if let Some(expected) = group
+            && &found != expected
+        {
+            return Err(invalid_db(path, format!("holds group {found}, not {expected}")));
+        }
+        if deleted {
+            return Err(StateError::GroupDeleted { group: found.to_string() });
+        }
+        Ok(Self { conn: Mutex::new(conn), path: path.to_owned(), group: found, identity, access, durability })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The group's folder (where the security layer keeps the group's other files).
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// The group peer name.
+    pub fn group_peer_name(&self) -> &PeerName {
+        &self.group
+    }
+
+    /// The identity whose database this is.
+    pub fn identity(&self) -> &PeerName {
+        &self.identity
+    }
+
+    /// Whether this handle was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.access == Access::ReadOnly
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves at most an open transaction, which the next
+        // statement's rollback-on-drop already undid.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs a read on this handle's connection, retrying while locked.
+    fn read<T>(&self, mut f: impl FnMut(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.lock();
+        retry(&self.path, || f(&conn))
+    }
+
+    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`) that also checks the group was
+    /// not deleted and purges a bounded batch of expired records. Retries while locked;
+    /// on any error nothing is committed.
+    fn write<T>(&self, mut f: impl FnMut(&Connection) -> Result<T>) -> Result<T> {
+        if self.access == Access::ReadOnly {
+            return Err(StateError::ReadOnly { path: self.path.clone() });
+        }
+        let path = &self.path;
+        let conn = self.lock();
+        write_unless_deleted(&conn, path, |tx| {
+            purge_expired(tx, path, Timestamp::now(), PURGE_BATCH)?;
+            f(tx)
+        })?
+        .ok_or_else(|| StateError::GroupDeleted { group: self.group.to_string() })
+    }
+
+    // ---------------------------------------------------------------- group deletion
+
+    /// Marks the group deleted in the database (with a [`Change::GroupDeleted`] that open
+    /// handles see); the store then removes the files.
+    pub(crate) fn mark_deleted(&self) -> Result<()> {
+        let path = &self.path;
+        self.write(|tx| {
+            tx.execute("UPDATE properties SET deleted = 1 WHERE id = 1", []).map_err(|e| map_err(path, e))?;
+            push_change(tx, path, &Change::GroupDeleted)
+        })
+    }
+
+    /// Runs `PRAGMA integrity_check` (reads the whole file; never done on open).
+    pub fn integrity_check(&self) -> Result<()> {
+        let path = &self.path;
+        self.read(|conn| {
+            let rows: Vec<String> = collect(conn, path, "PRAGMA integrity_check", [])?;
+            if rows == ["ok"] { Ok(()) } else { Err(invalid_db(path, rows.join("; "))) }
+        })
+    }
+
+    /// Runs a closure on this handle's connection (tests and benchmarks).
+    #[doc(hidden)]
+    pub fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        f(&mut self.lock())
+    }
+}
+
+pub(super) fn collect<T: rusqlite::types::FromSql, P: rusqlite::Params>(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    params: P,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(|e| map_err(path, e))?;
+    stmt.query_map(params, |r| r.get(0))
+        .map_err(|e| map_err(path, e))?
+        .collect::<rusqlite::Result<Vec<T>>>()
+        .map_err(|e| map_err(path, e))
+}
+
+mod feed;
+mod members;
+mod properties;
+mod records;
+mod transfer;
+
+pub(crate) use feed::{purge_expired, push_change, write_unless_deleted};
+pub(crate) use members::read_members;
+pub(crate) use properties::read_properties;
