@@ -10,7 +10,7 @@ pub enum StateError {
     #[error(transparent)]
     Identity(#[from] peergroup_identity::IdentityError),
 
-    // ---- storage (crates/state/src/db.rs, store.rs) ----
+    // ---- storage (crates/state/src/db/, store.rs) ----
     /// A group database that is damaged: not a database, failed an integrity check, or
     /// missing the tables or rows every group database has (`PEER_E_INVALID_DATABASE`).
     #[error("invalid group database {path}: {reason}")]
