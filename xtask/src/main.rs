@@ -3,7 +3,7 @@
 //! - `ci [--fuzz-secs N]`: everything CI checks, in the order that fails fastest.
 //! - `fuzz [TARGET|--all] [SECS]`: short fuzz runs on stable (`cargo fuzz run -s none`), each
 //!   from a scratch copy of the committed seed corpus.
-//! - `corpus`: writes the seed corpora (`fuzz/corpus/<target>/seed-*`): valid objects in the
+//! - `corpus [--check]`: writes (or checks) the seed corpora (`fuzz/corpus/<target>/seed-*`): valid objects in the
 //!   form each fuzz target reads.
 //! - `bench [ARGS...]`: the criterion benchmarks, then OpenSSL's RSA-2048 sign rate measured in
 //!   the same run and the ratio of our default provider to it.
@@ -23,7 +23,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
   ci [--fuzz-secs N] [--no-deny] [--no-fuzz]   fmt, clippy, tests, benches once, fuzz, deny
   fuzz [TARGET | --all] [SECS]                  fuzz one target (or all) for SECS seconds (default 10)
-  corpus                                        write the fuzz seed corpora (fuzz/corpus/<target>/seed-*)
+  corpus [--check]                              write (or check) the fuzz seed corpora (fuzz/corpus/<target>/seed-*)
   bench [CRITERION ARGS...]                     criterion benchmarks + OpenSSL sign-rate comparison
   release <VERSION> [--dry-run]                 bump versions, cargo package, changelog, tag";
 
