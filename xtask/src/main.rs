@@ -1,7 +1,10 @@
 //! peergroup's automation: `cargo xtask <command>`.
 //!
 //! - `ci [--fuzz-secs N]`: everything CI checks, in the order that fails fastest.
-//! - `fuzz [TARGET|--all] [SECS]`: short fuzz runs on stable (`cargo fuzz run -s none`).
+//! - `fuzz [TARGET|--all] [SECS]`: short fuzz runs on stable (`cargo fuzz run -s none`), each
+//!   from a scratch copy of the committed seed corpus.
+//! - `corpus [--check]`: writes (or checks) the seed corpora (`fuzz/corpus/<target>/seed-*`): valid objects in the
+//!   form each fuzz target reads.
 //! - `bench [ARGS...]`: the criterion benchmarks, then OpenSSL's RSA-2048 sign rate measured in
 //!   the same run and the ratio of our default provider to it.
 //! - `release <VERSION> [--dry-run]`: bumps every crate, checks `cargo package` in dependency
@@ -11,6 +14,7 @@
 
 mod bench;
 mod ci;
+mod corpus;
 mod release;
 mod util;
 
@@ -19,6 +23,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
   ci [--fuzz-secs N] [--no-deny] [--no-fuzz]   fmt, clippy, tests, benches once, fuzz, deny
   fuzz [TARGET | --all] [SECS]                  fuzz one target (or all) for SECS seconds (default 10)
+  corpus [--check]                              write (or check) the fuzz seed corpora (fuzz/corpus/<target>/seed-*)
   bench [CRITERION ARGS...]                     criterion benchmarks + OpenSSL sign-rate comparison
   release <VERSION> [--dry-run]                 bump versions, cargo package, changelog, tag";
 
@@ -27,6 +32,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::command(&args[1..]),
         Some("fuzz") => ci::fuzz_command(&args[1..]),
+        Some("corpus") => corpus::command(&args[1..]),
         Some("bench") => bench::command(&args[1..]),
         Some("release") => release::command(&args[1..]),
         Some("-h" | "--help" | "help") => {

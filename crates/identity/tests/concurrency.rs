@@ -2,13 +2,13 @@
 //! none ever sees a half-written identity, and of two processes creating the same identity
 //! exactly one succeeds.
 //!
-//! The test re-runs its own binary as the worker processes (test `worker`, which does nothing
-//! unless `PEERGROUP_TEST_ROLE` is set).
+//! The test re-runs its own binary as the worker processes: `worker` is an ignored test, a
+//! child-process entry point that the parents run with `--ignored --exact worker`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 
 use peergroup_identity::{IdentityError, Keystore, PeerName, testing};
 
@@ -19,18 +19,14 @@ const WANTED: usize = 20;
 const MAX_ROUNDS: usize = 100_000;
 
 fn spawn(role: &str, home: &Path, key: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "worker", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(HOME, home)
-        .env(KEY, key)
-        .spawn()
-        .unwrap()
+    peergroup_testkit::child_test("worker").env(ROLE, role).env(HOME, home).env(KEY, key).spawn().unwrap()
 }
 
 #[test]
+#[ignore = "child-process entry point, run by readers_never_see_half_an_identity and two_processes_creating_one_identity_exactly_one_wins"]
 fn worker() {
-    let Ok(role) = std::env::var(ROLE) else { return };
+    peergroup_testkit::child_entry("worker", "readers_never_see_half_an_identity");
+    let role = std::env::var(ROLE).unwrap();
     let home = PathBuf::from(std::env::var(HOME).unwrap());
     let key = std::fs::read(std::env::var(KEY).unwrap()).unwrap();
     let store = Keystore::open(&home).unwrap();

@@ -122,10 +122,8 @@ fn key_file_missing_or_not_a_file() {
 #[test]
 fn files_owned_by_another_user() {
     let f = Fixture::new();
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
-    if me != 0 {
-        eprintln!("SKIPPED: giving a file to another user needs root (tests and CI run as root)");
+    let why = "giving a file to another user needs root (tests and CI run as root)";
+    if !peergroup_testkit::require("files_owned_by_another_user", peergroup_testkit::is_root(), why) {
         return;
     }
     std::os::unix::fs::chown(f.key(), Some(65534), None).unwrap();
@@ -189,28 +187,9 @@ fn created_files_and_folders_have_private_modes() {
 /// first drops to the `nobody` user, to whom the keystore is given.
 #[test]
 fn key_file_the_os_refuses_to_read() {
-    const CHILD: &str = "PEERGROUP_TEST_UNREADABLE_HOME";
-    if let Ok(home) = std::env::var(CHILD) {
-        // SAFETY: plain system calls; this child process has no other threads that rely on its ids.
-        unsafe {
-            assert_eq!(libc::setgid(65534), 0, "setgid");
-            assert_eq!(libc::setuid(65534), 0, "setuid");
-        }
-        let name = std::env::var("PEERGROUP_TEST_UNREADABLE_NAME").unwrap().parse().unwrap();
-        let store = Keystore::open(&home).unwrap();
-        let identity = store.get(&name).unwrap();
-        match identity.sign(b"m") {
-            Err(IdentityError::NoKeyAccess { path, reason: KeyAccessReason::Unreadable(_) }) => {
-                assert_eq!(path, identity.key_path());
-            }
-            other => panic!("expected NoKeyAccess Unreadable, got {other:?}"),
-        }
-        return;
-    }
     let f = Fixture::new();
     chmod(&f.key(), 0o000);
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !peergroup_testkit::is_root() {
         let identity = f.get().unwrap();
         match identity.sign(b"m") {
             Err(IdentityError::NoKeyAccess { path, reason: KeyAccessReason::Unreadable(_) }) => {
@@ -228,11 +207,36 @@ fn key_file_the_os_refuses_to_read() {
     {
         std::os::unix::fs::chown(&entry, Some(65534), Some(65534)).unwrap();
     }
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "key_file_the_os_refuses_to_read", "--nocapture", "--test-threads=1"])
-        .env(CHILD, &home)
-        .env("PEERGROUP_TEST_UNREADABLE_NAME", f.identity.peer_name().to_string())
+    let status = peergroup_testkit::child_test("key_file_the_os_refuses_to_read_as_nobody")
+        .env(UNREADABLE_HOME, &home)
+        .env(UNREADABLE_NAME, f.identity.peer_name().to_string())
         .status()
         .unwrap();
     assert!(status.success(), "the child process (as nobody) did not see Unreadable");
+}
+
+const UNREADABLE_HOME: &str = "PEERGROUP_TEST_UNREADABLE_HOME";
+const UNREADABLE_NAME: &str = "PEERGROUP_TEST_UNREADABLE_NAME";
+
+/// The child of `key_file_the_os_refuses_to_read`: as `nobody`, the key file it owns with mode
+/// 0000 is `Unreadable`.
+#[test]
+#[ignore = "child-process entry point, run by key_file_the_os_refuses_to_read"]
+fn key_file_the_os_refuses_to_read_as_nobody() {
+    peergroup_testkit::child_entry("key_file_the_os_refuses_to_read_as_nobody", "key_file_the_os_refuses_to_read");
+    let home = std::env::var(UNREADABLE_HOME).unwrap();
+    // SAFETY: plain system calls; this child process has no other threads that rely on its ids.
+    unsafe {
+        assert_eq!(libc::setgid(65534), 0, "setgid");
+        assert_eq!(libc::setuid(65534), 0, "setuid");
+    }
+    let name = std::env::var(UNREADABLE_NAME).unwrap().parse().unwrap();
+    let store = Keystore::open(&home).unwrap();
+    let identity = store.get(&name).unwrap();
+    match identity.sign(b"m") {
+        Err(IdentityError::NoKeyAccess { path, reason: KeyAccessReason::Unreadable(_) }) => {
+            assert_eq!(path, identity.key_path());
+        }
+        other => panic!("expected NoKeyAccess Unreadable, got {other:?}"),
+    }
 }

@@ -294,16 +294,18 @@ fn a_joined_member_opens_its_own_copy() {
 /// to open a file. Runs in a child process whose descriptor limit is lowered.
 #[test]
 fn too_many_handles_is_out_of_memory() {
-    const CHILD: &str = "PEERGROUP_TEST_FD_LIMIT_CHILD";
-    if std::env::var_os(CHILD).is_none() {
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "too_many_handles_is_out_of_memory", "--nocapture", "--test-threads=1"])
-            .env(CHILD, "1")
-            .status()
-            .unwrap();
-        assert!(status.success());
-        return;
-    }
+    let status = peergroup_testkit::child_test("too_many_handles_is_out_of_memory_with_128_fds").status().unwrap();
+    assert!(status.success(), "the child process with 128 descriptors failed (its output is above)");
+}
+
+/// The child of `too_many_handles_is_out_of_memory`.
+#[test]
+#[ignore = "child-process entry point, run by too_many_handles_is_out_of_memory"]
+fn too_many_handles_is_out_of_memory_with_128_fds() {
+    peergroup_testkit::child_entry(
+        "too_many_handles_is_out_of_memory_with_128_fds",
+        "too_many_handles_is_out_of_memory",
+    );
     let limit = libc::rlimit { rlim_cur: 128, rlim_max: 128 };
     // SAFETY: setrlimit only changes this (child) process's limit.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);

@@ -1,5 +1,6 @@
 //! Test support, not part of the API: a tiny DNS responder on loopback that serves fixed
-//! records, stays silent, or answers garbage, and counts the queries it gets.
+//! records, stays silent, or answers garbage, and counts the queries it gets. (Network
+//! namespaces for tests are in the `peergroup-testkit` crate.)
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -155,93 +156,4 @@ pub fn txt(owner: &str, ttl: u32, strings: &[&str]) -> Record {
 fn name(s: &str) -> Name {
     // Test inputs are fixed, valid names; the root stands in for a broken one.
     Name::from_ascii(s).unwrap_or_else(|_| Name::root())
-}
-
-/// A network namespace made for one test: a host whose interfaces the test chooses. Deleted,
-/// with its interfaces, when dropped.
-#[derive(Debug)]
-pub struct Netns {
-    name: String,
-}
-
-impl Netns {
-    /// Creates a namespace named after `test` and this process, with `lo` up; or prints a loud
-    /// `SKIPPED:` line on the real standard error (the test harness does not capture it) and
-    /// returns `None` where namespaces cannot be made (not root, no iproute2).
-    pub fn create(test: &str) -> Option<Self> {
-        let name = format!("pg-{test}-{}", std::process::id());
-        let skip = |why: String| {
-            use std::io::Write;
-            let _ =
-                writeln!(std::io::stderr(), "SKIPPED: {test}: {why}; network-namespace tests need root and iproute2");
-            None
-        };
-        match std::process::Command::new("ip").args(["netns", "add", &name]).output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => return skip(format!("`ip netns add` failed ({})", String::from_utf8_lossy(&out.stderr).trim())),
-            Err(e) => return skip(format!("cannot run `ip` ({e})")),
-        }
-        let ns = Self { name };
-        ns.ip(&["link", "set", "lo", "up"]);
-        Some(ns)
-    }
-
-    /// Runs `ip -n <namespace> <args>` and returns its standard output.
-    ///
-    /// # Panics
-    /// If the command fails: a test cannot go on with a host other than the one it asked for.
-    #[allow(clippy::expect_used)]
-    pub fn ip(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new("ip").args(["-n", &self.name]).args(args).output().expect("run ip");
-        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// A veth pair inside the namespace, both ends down, without automatic link-local
-    /// addresses (so the addresses are exactly those the test adds).
-    pub fn veth(&self, a: &str, b: &str) {
-        self.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
-        for end in [a, b] {
-            self.ip(&["link", "set", "dev", end, "addrgenmode", "none"]);
-        }
-    }
-
-    /// Adds `addrs` (with `nodad`, usable at once) to `dev` and brings it up.
-    pub fn up_with(&self, dev: &str, addrs: &[&str]) {
-        for addr in addrs {
-            self.ip(&["addr", "add", addr, "dev", dev, "nodad"]);
-        }
-        self.ip(&["link", "set", dev, "up"]);
-    }
-
-    /// A veth pair whose ends are both up with one link-local address each: a host with two
-    /// link-local interfaces.
-    pub fn link_locals(&self, a: &str, b: &str) {
-        self.veth(a, b);
-        self.up_with(a, &["fe80::a/64"]);
-        self.up_with(b, &["fe80::b/64"]);
-    }
-
-    /// The interface index of `dev` in the namespace.
-    ///
-    /// # Panics
-    /// If `ip` prints something else than an interface line.
-    #[allow(clippy::expect_used)]
-    pub fn index(&self, dev: &str) -> u64 {
-        let line = self.ip(&["-o", "link", "show", "dev", dev]);
-        line.split(':').next().and_then(|i| i.trim().parse().ok()).expect("interface index")
-    }
-
-    /// A command that runs `program` inside the namespace.
-    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
-        let mut c = std::process::Command::new("ip");
-        c.args(["netns", "exec", &self.name]).arg(program);
-        c
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("ip").args(["netns", "del", &self.name]).status();
-    }
 }

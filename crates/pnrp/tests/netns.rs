@@ -4,22 +4,19 @@
 //! Each test makes its own namespace (`ip netns add`, removed by a guard), builds veth
 //! interfaces in it, and re-runs this test binary inside it (`ip netns exec`) to list the
 //! clouds there. Creating a namespace needs root; without it each test prints a loud
-//! `SKIPPED:` line and returns.
+//! `SKIPPED:` line and returns, or fails under `CI=true` (see `peergroup_testkit::Netns`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
 
-use peergroup_pnrp::testing::Netns;
 use peergroup_pnrp::{CloudResolver, DnsConfig, NameOrigin, SystemInterfaces, discover};
+use peergroup_testkit::Netns;
 use serde_json::{Value, json};
 
-const CHILD_ENV: &str = "PEERGROUP_PNRP_NETNS_CHILD";
-
-/// Runs only when re-executed by a parent test inside a namespace: prints what it sees as one
+/// The child of every test below, re-executed inside a namespace: prints what it sees as one
 /// JSON line.
 #[test]
+#[ignore = "child-process entry point, run inside a namespace by the other tests of this file"]
 fn child_print_clouds() {
-    if std::env::var_os(CHILD_ENV).is_none() {
-        return;
-    }
+    peergroup_testkit::child_entry("child_print_clouds", "observe (every test of tests/netns.rs)");
     let clouds = discover(&SystemInterfaces).unwrap();
     let clouds: Vec<Value> = clouds
         .iter()
@@ -43,11 +40,7 @@ fn child_print_clouds() {
 
 /// What this crate sees inside the namespace.
 fn observe(ns: &Netns) -> Value {
-    let exe = std::env::current_exe().unwrap();
-    let out = ns
-        .command(exe)
-        .args(["--exact", "child_print_clouds", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
+    let out = peergroup_testkit::as_child(&mut ns.command(peergroup_testkit::test_exe()), "child_print_clouds")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

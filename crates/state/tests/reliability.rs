@@ -1,8 +1,8 @@
 //! Reliability with real separate processes (this test binary re-executed): eight writers at
 //! once, a writer killed with SIGKILL mid-stream, a full disk and a read-only database.
 //!
-//! A `child_*` test returns at once unless `PG_STATE_CHILD` is set; the parent runs it with
-//! `--exact child_x --nocapture` and talks to it through its stdin and stdout.
+//! A `child_*` test is an ignored child-process entry point: its parent runs it with
+//! `--ignored --exact child_x --nocapture` and talks to it through its stdin and stdout.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
 
@@ -18,7 +18,6 @@ use common::*;
 use peergroup_state::{Attribute, Attributes, Change, ChangeEvent, RecordUpdate, StateError};
 use uuid::Uuid;
 
-const CHILD_ENV: &str = "PG_STATE_CHILD";
 const ROOT_ENV: &str = "PG_STATE_ROOT";
 const INDEX_ENV: &str = "PG_STATE_INDEX";
 const FROM_ENV: &str = "PG_STATE_FROM";
@@ -28,17 +27,9 @@ const WRITERS: usize = 8;
 const OPS_PER_WRITER: usize = 150;
 const KILL_ROUNDS: usize = 5;
 
-fn is_child() -> bool {
-    std::env::var_os(CHILD_ENV).is_some()
-}
-
 fn spawn(name: &str, envs: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    let mut cmd = peergroup_testkit::child_test(name);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -79,10 +70,9 @@ struct Expect {
 // ------------------------------------------------------------------ eight writers
 
 #[test]
+#[ignore = "child-process entry point, run by eight_processes_write_and_watch_the_same_group"]
 fn child_writer() {
-    if !is_child() {
-        return;
-    }
+    peergroup_testkit::child_entry("child_writer", "eight_processes_write_and_watch_the_same_group");
     let root = PathBuf::from(std::env::var(ROOT_ENV).unwrap());
     let index: u64 = std::env::var(INDEX_ENV).unwrap().parse().unwrap();
     let from: u64 = std::env::var(FROM_ENV).unwrap().parse().unwrap();
@@ -157,9 +147,6 @@ fn child_writer() {
 
 #[test]
 fn eight_processes_write_and_watch_the_same_group() {
-    if is_child() {
-        return;
-    }
     let s = setup();
     let db = s.store.open(&s.group).unwrap();
     let from = db.last_seq().unwrap();
@@ -246,10 +233,9 @@ fn eight_processes_write_and_watch_the_same_group() {
 // ------------------------------------------------------------------ SIGKILL
 
 #[test]
+#[ignore = "child-process entry point, run by a_writer_killed_mid_stream_loses_no_acknowledged_record"]
 fn child_killed_writer() {
-    if !is_child() {
-        return;
-    }
+    peergroup_testkit::child_entry("child_killed_writer", "a_writer_killed_mid_stream_loses_no_acknowledged_record");
     let root = PathBuf::from(std::env::var(ROOT_ENV).unwrap());
     let round: usize = std::env::var(INDEX_ENV).unwrap().parse().unwrap();
     let (alice, store) = reopen(&root);
@@ -267,9 +253,6 @@ fn child_killed_writer() {
 
 #[test]
 fn a_writer_killed_mid_stream_loses_no_acknowledged_record() {
-    if is_child() {
-        return;
-    }
     let s = setup();
     let mut acked: Vec<Uuid> = Vec::new();
     for round in 0..KILL_ROUNDS {
@@ -350,9 +333,6 @@ fn fill_until_full(s: &Setup, db: &peergroup_state::GroupDb) {
 
 #[test]
 fn a_full_disk_commits_nothing_half_way() {
-    if is_child() {
-        return;
-    }
     // The size limit SQLite enforces itself: works everywhere.
     let s = setup();
     let db = s.store.open(&s.group).unwrap();
@@ -363,16 +343,17 @@ fn a_full_disk_commits_nothing_half_way() {
 
 #[test]
 fn a_full_file_system_commits_nothing_half_way() {
-    if is_child() {
-        return;
-    }
     // A real ENOSPC from a small tmpfs. Mounting needs root (CI and developers run as root).
     let s = setup();
     let mnt = s.tmp.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
     let mounted = run("mount", &["-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", mnt.to_str().unwrap()]);
-    assert!(mounted || not_root(), "mounting a tmpfs failed although running as root");
-    if !mounted {
+    assert!(mounted || !peergroup_testkit::is_root(), "mounting a tmpfs failed although running as root");
+    if !peergroup_testkit::require(
+        "a_full_file_system_commits_nothing_half_way",
+        mounted,
+        "mounting a tmpfs needs root",
+    ) {
         return;
     }
     let _guard = Unmount(mnt.clone());
@@ -389,16 +370,8 @@ fn a_full_file_system_commits_nothing_half_way() {
     db.integrity_check().unwrap();
 }
 
-fn not_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() != 0 }
-}
-
 #[test]
 fn a_read_only_file_system_is_a_clear_error() {
-    if is_child() {
-        return;
-    }
     let s = setup();
     let db = s.store.open(&s.group).unwrap();
     let rec = db.add_record(&s.alice, new_record(TYPE_A, Attributes::empty(), b"kept")).unwrap();
@@ -408,8 +381,8 @@ fn a_read_only_file_system_is_a_clear_error() {
     let ro_root = s.tmp.path().join("ro");
     std::fs::create_dir(&ro_root).unwrap();
     let bound = run("mount", &["--bind", s.root.to_str().unwrap(), ro_root.to_str().unwrap()]);
-    assert!(bound || not_root(), "bind mount failed although running as root");
-    if !bound {
+    assert!(bound || !peergroup_testkit::is_root(), "bind mount failed although running as root");
+    if !peergroup_testkit::require("a_read_only_file_system_is_a_clear_error", bound, "a bind mount needs root") {
         return;
     }
     let _guard = Unmount(ro_root.clone());

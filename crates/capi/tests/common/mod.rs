@@ -84,15 +84,11 @@ pub fn assert_success(what: &str, out: &Output) {
     );
 }
 
-/// Whether valgrind can run here; prints `SKIPPED:` when it cannot.
+/// Whether valgrind can run here; when it cannot, `test` is skipped (`SKIPPED:` outside CI, a
+/// failure under `CI=true`: see `peergroup_testkit::require`).
 pub fn valgrind_available(test: &str) -> bool {
-    match Command::new("valgrind").arg("--version").output() {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            eprintln!("SKIPPED: {test}: valgrind is not installed");
-            false
-        }
-    }
+    let have = peergroup_testkit::has_tool("valgrind", "--version");
+    peergroup_testkit::require(test, have, "valgrind is not installed (apt-get install valgrind)")
 }
 
 /// The valgrind command line: memcheck errors and definite leaks fail the run (exit 99).

@@ -1,0 +1,101 @@
+//! Network namespaces made for one test: a host whose interfaces the test chooses.
+
+use std::ffi::OsStr;
+use std::process::Command;
+
+/// A network namespace made for one test, with `lo` up. Deleted, with its interfaces, when
+/// dropped.
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Creates a namespace named after `test` (a short label) and this process, with `lo` up.
+    ///
+    /// Where namespaces cannot be made (not root, no iproute2, an unprivileged user
+    /// namespace), [`skip`](crate::skip)s the running test and returns `None`: outside CI the test
+    /// prints `SKIPPED:` and returns (`let Some(ns) = Netns::create(..) else { return };`).
+    ///
+    /// # Panics
+    /// Under CI when the namespace cannot be made, with the reason.
+    #[track_caller]
+    pub fn create(test: &str) -> Option<Self> {
+        let name = format!("pg-{test}-{}", std::process::id());
+        let why = match Command::new("ip").args(["netns", "add", &name]).output() {
+            Ok(out) if out.status.success() => {
+                let ns = Self { name };
+                ns.ip(&["link", "set", "lo", "up"]);
+                return Some(ns);
+            }
+            Ok(out) => format!("`ip netns add` failed ({})", String::from_utf8_lossy(&out.stderr).trim()),
+            Err(e) => format!("cannot run `ip` ({e})"),
+        };
+        // The test harness names each test's thread after the test.
+        let running = std::thread::current().name().unwrap_or("this test").to_owned();
+        crate::skip(
+            &format!("{running} (namespace {test})"),
+            format_args!("{why}; network-namespace tests need root and iproute2"),
+        );
+        None
+    }
+
+    /// Runs `ip -n <namespace> <args>` and returns its standard output.
+    ///
+    /// # Panics
+    /// If the command fails: a test cannot go on with a host other than the one it asked for.
+    #[allow(clippy::expect_used)]
+    pub fn ip(&self, args: &[&str]) -> String {
+        let out = Command::new("ip").args(["-n", &self.name]).args(args).output().expect("run ip");
+        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A veth pair inside the namespace, both ends down, without automatic link-local
+    /// addresses (so the addresses are exactly those the test adds).
+    pub fn veth(&self, a: &str, b: &str) {
+        self.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
+        for end in [a, b] {
+            self.ip(&["link", "set", "dev", end, "addrgenmode", "none"]);
+        }
+    }
+
+    /// Adds `addrs` (with `nodad`, usable at once) to `dev` and brings it up.
+    pub fn up_with(&self, dev: &str, addrs: &[&str]) {
+        for addr in addrs {
+            self.ip(&["addr", "add", addr, "dev", dev, "nodad"]);
+        }
+        self.ip(&["link", "set", dev, "up"]);
+    }
+
+    /// A veth pair whose ends are both up with one link-local address each: a host with two
+    /// link-local interfaces.
+    pub fn link_locals(&self, a: &str, b: &str) {
+        self.veth(a, b);
+        self.up_with(a, &["fe80::a/64"]);
+        self.up_with(b, &["fe80::b/64"]);
+    }
+
+    /// The interface index of `dev` in the namespace.
+    ///
+    /// # Panics
+    /// If `ip` prints something else than an interface line.
+    #[allow(clippy::expect_used)]
+    pub fn index(&self, dev: &str) -> u64 {
+        let line = self.ip(&["-o", "link", "show", "dev", dev]);
+        line.split(':').next().and_then(|i| i.trim().parse().ok()).expect("interface index")
+    }
+
+    /// A command that runs `program` inside the namespace.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(program);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
