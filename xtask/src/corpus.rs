@@ -28,9 +28,9 @@ use peergroup::{
 use peergroup_identity::IdentityInfo;
 use peergroup_identity::x509::to_pem;
 use peergroup_pnrp::{CloudName, DnsAnswer, DnsConfig, SrvRecord, parse_descriptor};
-use peergroup_state::SearchQuery;
 use peergroup_security::validate_chain;
 use peergroup_state::MembershipStore;
+use peergroup_state::SearchQuery;
 
 use crate::util::{Result, root};
 

@@ -25,6 +25,49 @@ pub const MAX_EXPORT_LEN: usize = 64 * 1024;
 /// The shortest password an export accepts.
 pub const MIN_PASSWORD_LEN: usize = 8;
 
+/// The most memory a password-based key derivation read from a file may ask for (scrypt uses
+/// `128 · r · N` bytes): 2 × what peergroup writes (N = 2^17, r = 8).
+pub const MAX_KDF_MEMORY: u64 = 256 * 1024 * 1024;
+/// The largest scrypt parallelisation (`p`) a file may ask for.
+pub const MAX_SCRYPT_PARALLELISM: u16 = 4;
+/// The most PBKDF2 iterations a file may ask for (OpenSSL writes 2048; strong settings ~600,000).
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// Refuses a password-based encryption whose cost, read from a file, is out of bounds, before
+/// any derivation runs: a crafted export must not make the reader allocate gigabytes or spin
+/// for hours. Returns what is wrong.
+pub fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme) -> std::result::Result<(), String> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let Some(params) = scheme.pbes2() else {
+        return Err("only PBES2 encryption is accepted".into());
+    };
+    match &params.kdf {
+        Kdf::Scrypt(scrypt) => {
+            let memory = 128u64.saturating_mul(u64::from(scrypt.block_size)).saturating_mul(scrypt.cost_parameter);
+            if memory > MAX_KDF_MEMORY || scrypt.parallelization > MAX_SCRYPT_PARALLELISM {
+                return Err(format!(
+                    "scrypt cost out of bounds (N={}, r={}, p={}: at most {} MiB and p ≤ {MAX_SCRYPT_PARALLELISM})",
+                    scrypt.cost_parameter,
+                    scrypt.block_size,
+                    scrypt.parallelization,
+                    MAX_KDF_MEMORY >> 20
+                ));
+            }
+        }
+        Kdf::Pbkdf2(pbkdf2) => {
+            if pbkdf2.iteration_count > MAX_PBKDF2_ITERATIONS {
+                return Err(format!(
+                    "PBKDF2 cost out of bounds ({} iterations, at most {MAX_PBKDF2_ITERATIONS})",
+                    pbkdf2.iteration_count
+                ));
+            }
+        }
+        // `Kdf` is non-exhaustive: a derivation this build cannot bound is refused.
+        _ => return Err("unsupported key derivation".into()),
+    }
+    Ok(())
+}
+
 const HEADER: &str = "peergroup identity export v1";
 const KEY_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 const CERT_LABEL: &str = "CERTIFICATE";
@@ -59,6 +102,7 @@ pub(crate) fn decode(text: &str, password: &str, provider: &dyn CryptoProvider) 
     let encrypted = one(KEY_LABEL)?;
     let encrypted =
         EncryptedPrivateKeyInfoOwned::from_der(&encrypted).map_err(|e| invalid(format!("key block: {e}")))?;
+    check_kdf_cost(&encrypted.encryption_algorithm).map_err(invalid)?;
     let key = encrypted.decrypt(password.as_bytes()).map_err(|_| invalid("wrong password or damaged key"))?;
     let key: Pkcs8Der = Zeroizing::new(key.as_bytes().to_vec());
     // Normalise: re-encode so what is stored is exactly PKCS#8 DER.
@@ -73,4 +117,24 @@ pub(crate) fn decode(text: &str, password: &str, provider: &dyn CryptoProvider) 
         return Err(invalid("the private key does not belong to the certificate"));
     }
     Ok((info, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pkcs8::pkcs5::{EncryptionScheme, pbes2, scrypt};
+
+    fn scrypt(log_n: u8, r: u32, p: u32) -> EncryptionScheme {
+        let params = scrypt::Params::new(log_n, r, p).unwrap_or_else(|e| panic!("{e}"));
+        pbes2::Parameters::scrypt_aes256gcm(params, &[7; 16], [1; 12]).unwrap_or_else(|e| panic!("{e}")).into()
+    }
+
+    #[test]
+    fn kdf_costs_from_files_are_bounded() {
+        assert_eq!(check_kdf_cost(&scrypt(17, 8, 1)), Ok(())); // what peergroup writes
+        assert_eq!(check_kdf_cost(&scrypt(14, 8, 1)), Ok(())); // the pkcs8 default
+        let err = check_kdf_cost(&scrypt(22, 8, 1)).unwrap_err(); // 4 GiB
+        assert!(err.contains("scrypt cost out of bounds"), "{err}");
+        assert!(check_kdf_cost(&scrypt(14, 8, 64)).is_err());
+    }
 }

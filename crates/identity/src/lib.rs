@@ -36,7 +36,9 @@ pub mod testing;
 pub mod x509;
 
 pub use error::{IdentityError, KeyAccessReason, Result};
-pub use export::{MAX_EXPORT_LEN, MIN_PASSWORD_LEN};
+pub use export::{
+    MAX_EXPORT_LEN, MAX_KDF_MEMORY, MAX_PBKDF2_ITERATIONS, MAX_SCRYPT_PARALLELISM, MIN_PASSWORD_LEN, check_kdf_cost,
+};
 pub use identity::{
     Identity, IdentityInfo, MAX_FRIENDLY_NAME_UTF16, MAX_IDENTITY_INFO_LEN, load_signing_key, validate_friendly_name,
 };

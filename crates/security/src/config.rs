@@ -33,7 +33,7 @@ use der::asn1::OctetString;
 use der::{Decode, Encode, Sequence};
 use peergroup_identity::provider::Pkcs8Der;
 use peergroup_identity::x509::{single_pem, to_pem};
-use peergroup_identity::{MIN_PASSWORD_LEN, PeerName, default_provider};
+use peergroup_identity::{MIN_PASSWORD_LEN, PeerName, check_kdf_cost, default_provider};
 use pkcs8::pkcs5::EncryptionScheme;
 use pkcs8::pkcs5::pbes2;
 use zeroize::Zeroizing;
@@ -201,6 +201,7 @@ pub fn import(text: &str, password: &str) -> Result<ImportedConfig> {
     if !matches!(outer.encryption_algorithm.pbes2(), Some(p) if p.kdf.is_scrypt()) {
         return Err(invalid("unsupported encryption (scrypt with AES-256-GCM expected)"));
     }
+    check_kdf_cost(&outer.encryption_algorithm).map_err(invalid)?;
     let plain = Zeroizing::new(
         outer
             .encryption_algorithm
