@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{Link, assert_success, compile, crate_dir, valgrind, valgrind_available};
-use peergroup::pnrp::testing::Netns;
+use peergroup::testing::Netns;
 
 /// A peergroup home for one run, with a DNS configuration that points at a server that never
 /// answers (so DNS clouds are `PEER_E_NO_CLOUD` after 300 ms).

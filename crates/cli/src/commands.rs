@@ -162,11 +162,9 @@ fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
             let mut new = NewGroup::new(classifier.clone(), friendly_name.clone().unwrap_or_default());
             if let Some(cloud) = cloud {
                 let resolved = ctx.resolve_cloud_blocking(Some(cloud))?;
-                new.cloud = peergroup::state::security::Cloud {
-                    name: cloud.clone(),
-                    scope: resolved.scope.to_raw(),
-                    flags: resolved.flags(),
-                };
+                new.cloud.name = cloud.clone();
+                new.cloud.scope = resolved.scope.to_raw();
+                new.cloud.flags = resolved.flags();
             }
             if !out.json {
                 eprintln!("generating the group key...");

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use peergroup::pnrp::testing::{Behaviour, Netns, StaticDns, srv};
+use peergroup::testing::{Behaviour, Netns, StaticDns, srv};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peergroup");

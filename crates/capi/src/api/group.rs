@@ -4,8 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use peergroup::hresult::{E_INVALIDARG, PEER_E_INVALID_ROLE_PROPERTY, PEER_S_ALREADY_A_MEMBER, S_OK};
-use peergroup::state::security::{Cloud, NewGroup};
-use peergroup::{InvitationRequest, Joined, Role};
+use peergroup::{InvitationRequest, Joined, NewGroup, Role};
 
 use super::{identity_or_default, not_found, start_enumeration};
 use crate::alloc::{self, Block};
@@ -90,7 +89,9 @@ pub unsafe extern "C" fn PeerGroupCreate(pProperties: *const PEER_GROUP_PROPERTI
         group.comment = comment.unwrap_or_default();
         if let Some(name) = cloud {
             let found = context.resolve_cloud_blocking(Some(&name)).or_hr()?;
-            group.cloud = Cloud { name: found.name.to_string(), scope: found.scope.to_raw(), flags: found.flags() };
+            group.cloud.name = found.name.to_string();
+            group.cloud.scope = found.scope.to_raw();
+            group.cloud.flags = found.flags();
         }
         group.flags = p.dwFlags;
         group.member_data_lifetime = Duration::from_secs(u64::from(p.ulMemberDataLifetime));
