@@ -154,6 +154,8 @@ fn text_in(at: &At, idc: &mut Option<String>, text: &str) -> Result<(), String> 
             Ok(())
         }
         _ if text.trim().is_empty() => Ok(()),
+        (At::Prolog, _) => Err(format!("not a {ROOT} document (text before the root element)")),
+        (At::End, _) => Err("content after the root element".into()),
         _ => Err("text outside the IDC element".into()),
     }
 }

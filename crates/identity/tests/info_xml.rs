@@ -73,7 +73,7 @@ fn malformed_documents_are_invalid_identity_info_with_the_reason() {
     let idc = format!("<IDC>{cert}</IDC>");
     let cases: Vec<(String, &str)> = vec![
         (String::new(), "no PEERIDENTITYINFO element"),
-        ("just text".into(), "no PEERIDENTITYINFO element"),
+        ("just text".into(), "not a PEERIDENTITYINFO document (text before the root element)"),
         (format!("<OTHER>{idc}</OTHER>"), "not a PEERIDENTITYINFO document"),
         (format!("<PEERIDENTITYINFO>{idc}"), "unclosed element"),
         (format!("<PEERIDENTITYINFO>{idc}</OTHER>"), "not well-formed XML"),
@@ -86,7 +86,7 @@ fn malformed_documents_are_invalid_identity_info_with_the_reason() {
         (format!("<PEERIDENTITYINFO>x{idc}</PEERIDENTITYINFO>"), "text outside the IDC element"),
         (format!("<PEERIDENTITYINFO VERSION=\"2.0\">{idc}</PEERIDENTITYINFO>"), "version 2.0 is not supported"),
         (format!("<PEERIDENTITYINFO>{idc}</PEERIDENTITYINFO><PEERIDENTITYINFO/>"), "content after the root"),
-        (format!("<PEERIDENTITYINFO>{idc}</PEERIDENTITYINFO>trailing"), "text outside the IDC element"),
+        (format!("<PEERIDENTITYINFO>{idc}</PEERIDENTITYINFO>trailing"), "content after the root"),
         (format!("<!DOCTYPE x><PEERIDENTITYINFO>{idc}</PEERIDENTITYINFO>"), "document type declarations"),
         (format!("<PEERIDENTITYINFO><IDC>&ent;{cert}</IDC></PEERIDENTITYINFO>"), "unknown entity &ent;"),
         (format!("<PEERIDENTITYINFO>{idc}</PEERIDENTITYINFO><?xml version=\"1.0\"?>"), "only allowed at the start"),
