@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
-use peergroup::pnrp::DnsConfig;
-use peergroup::state::MembershipStore;
+use peergroup::DnsConfig;
 use peergroup::{Attribute, Attributes, Context, EventType, Keystore, NewGroup, NewRecord, Record, Timestamp};
 use peergroup_benches::{fixture_dir, test_mode};
+use peergroup_state::MembershipStore;
 
 fn context(root: &Path) -> Context {
     Context::with_parts(
@@ -28,7 +28,7 @@ fn context(root: &Path) -> Context {
 /// while), then reused. Returns the root, the identity and the first group.
 fn fixture(groups: usize, records: usize) -> (PathBuf, String, String) {
     // The schema version in the name: a fixture of an older schema is never reused.
-    let dir = fixture_dir(&format!("open-v{}-{groups}g-{records}r", peergroup::state::SCHEMA_VERSION));
+    let dir = fixture_dir(&format!("open-v{}-{groups}g-{records}r", peergroup_state::SCHEMA_VERSION));
     let done = dir.join("done");
     if let Ok(names) = std::fs::read_to_string(&done) {
         let mut it = names.lines().map(str::to_owned);

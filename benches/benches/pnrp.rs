@@ -1,5 +1,5 @@
 //! Cloud layer: enumeration plus resolution of a local name at 1, 16 and 256 interfaces (fixed
-//! interface lists), getifaddrs on this host, and a cached DNS resolution.
+//! interface lists), getifaddrs on this host and the watched list, and a cached DNS resolution.
 #![allow(clippy::expect_used)] // A benchmark whose setup fails has nothing to measure: abort.
 
 use std::hint::black_box;
@@ -8,7 +8,8 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use peergroup_pnrp::testing::{Behaviour, StaticDns, srv};
 use peergroup_pnrp::{
-    CloudResolver, DnsConfig, Interface, InterfaceSource, NameOrigin, SystemInterfaces, discover, resolve_cloud,
+    CloudResolver, DnsConfig, Interface, InterfaceSource, NameOrigin, SystemInterfaces, WatchedInterfaces, discover,
+    resolve_cloud,
 };
 
 /// `n` up Ethernet interfaces with a link-local and a unique-local address each, plus `lo`.
@@ -61,6 +62,12 @@ fn resolve_local(c: &mut Criterion) {
 fn system(c: &mut Criterion) {
     c.bench_function("pnrp_getifaddrs_this_host", |b| {
         b.iter(|| black_box(SystemInterfaces.interfaces().expect("getifaddrs")))
+    });
+    // What an open pays: the list kept until netlink reports a change (one stat of the
+    // namespace, a non-blocking receive, a copy of the list).
+    let watched = WatchedInterfaces::new();
+    c.bench_function("pnrp_watched_interfaces_this_host", |b| {
+        b.iter(|| black_box(watched.interfaces().expect("interfaces")))
     });
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use peergroup::hresult;
-use peergroup::pnrp::DnsConfig;
+use peergroup::DnsConfig;
 use peergroup::testing::host_with_link_locals;
 use peergroup::{Context, Keystore, NewGroup};
 

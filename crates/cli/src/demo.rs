@@ -6,8 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use peergroup::pnrp::DnsConfig;
-use peergroup::{Attribute, Attributes, Context, InvitationRequest, NewGroup, NewRecord, Role, Timestamp};
+use peergroup::{Attribute, Attributes, Context, DnsConfig, InvitationRequest, NewGroup, NewRecord, Role, Timestamp};
 
 use crate::output::{CliError, CliResult, Output};
 

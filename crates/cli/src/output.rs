@@ -22,14 +22,14 @@ impl From<peergroup::Error> for CliError {
     }
 }
 
-impl From<peergroup::state::StateError> for CliError {
-    fn from(e: peergroup::state::StateError) -> Self {
+impl From<peergroup::StateError> for CliError {
+    fn from(e: peergroup::StateError) -> Self {
         Self::Peergroup(e.into())
     }
 }
 
-impl From<peergroup::identity::IdentityError> for CliError {
-    fn from(e: peergroup::identity::IdentityError) -> Self {
+impl From<peergroup::IdentityError> for CliError {
+    fn from(e: peergroup::IdentityError) -> Self {
         Self::Peergroup(e.into())
     }
 }

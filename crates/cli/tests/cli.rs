@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use peergroup::pnrp::testing::{Behaviour, StaticDns, srv};
+use peergroup::testing::{Behaviour, StaticDns, srv};
 use peergroup_testkit::Netns;
 use serde_json::Value;
 

@@ -3,8 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use base64::Engine;
-
 use crate::error::{IdentityError, Result};
 use crate::peer_name::PeerName;
 use crate::provider::{CryptoProvider, SigningKey, default_provider};
@@ -84,32 +82,23 @@ impl IdentityInfo {
         default_provider().verifying_key(&self.public_key)?.verify(message, signature)
     }
 
-    /// The XML form Windows' `PeerIdentityGetXML` produced: the certificate in base64.
+    /// The XML form Windows' `PeerIdentityGetXML` produced: the certificate in base64, no
+    /// XML declaration.
     pub fn to_xml(&self) -> String {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&self.certificate);
-        format!(
-            "<PEERIDENTITYINFO VERSION=\"1.0\"><IDC xmlns:dt=\"urn:schemas-microsoft-com:datatypes\" dt:dt=\"bin.base64\">{b64}</IDC></PEERIDENTITYINFO>"
-        )
+        crate::info_xml::write(&self.certificate)
     }
 
-    /// Reads the form [`Self::to_xml`] writes and verifies the certificate in it.
+    /// Reads the form [`Self::to_xml`] writes, with or without an XML declaration
+    /// (`<?xml version="1.0" encoding="utf-8"?>`), and verifies the certificate in it.
+    /// [`IdentityError::InvalidIdentityInfo`] says what is wrong with a document that is not
+    /// well formed, is not that form, or carries an invalid certificate.
     pub fn from_xml(xml: &str) -> Result<Self> {
-        let invalid = |reason: &str| IdentityError::InvalidIdentityInfo { reason: reason.to_owned() };
         if xml.len() > MAX_IDENTITY_INFO_LEN {
             return Err(IdentityError::TooLarge { what: "identity info", len: xml.len(), max: MAX_IDENTITY_INFO_LEN });
         }
-        let body = xml.trim();
-        if !body.starts_with("<PEERIDENTITYINFO") || !body.ends_with("</PEERIDENTITYINFO>") {
-            return Err(invalid("not a PEERIDENTITYINFO document"));
-        }
-        let start = body.find("<IDC").ok_or_else(|| invalid("no IDC element"))?;
-        let open_end = body[start..].find('>').ok_or_else(|| invalid("unterminated IDC element"))? + start + 1;
-        let close = body[open_end..].find("</IDC>").ok_or_else(|| invalid("no </IDC>"))? + open_end;
-        let b64: String = body[open_end..close].chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|e| invalid(&format!("IDC is not base64: {e}")))?;
-        Self::from_certificate_with(&der, default_provider()).map_err(|e| invalid(&format!("certificate: {e}")))
+        let invalid = |reason: String| IdentityError::InvalidIdentityInfo { reason };
+        let der = crate::info_xml::read(xml).map_err(invalid)?;
+        Self::from_certificate_with(&der, default_provider()).map_err(|e| invalid(format!("certificate: {e}")))
     }
 }
 

@@ -27,12 +27,14 @@
 mod error;
 mod export;
 mod identity;
+mod info_xml;
 mod keystore;
 mod peer_name;
 pub mod provider;
 pub mod secure_fs;
 #[doc(hidden)]
 pub mod testing;
+mod verified;
 pub mod x509;
 
 pub use error::{IdentityError, KeyAccessReason, Result};

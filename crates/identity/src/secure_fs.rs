@@ -92,6 +92,13 @@ fn access_error(path: &Path, e: &std::io::Error) -> IdentityError {
 
 /// Creates `dir` (and missing parents) with mode `0700`; an existing folder is checked.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
+    // Most calls find the folder there (every open of a group passes here): one `lstat`
+    // then, instead of a `mkdir` that fails, a `stat` and the `lstat` of the check.
+    match fs::symlink_metadata(dir) {
+        Ok(meta) => return check_metadata(dir, &meta, true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(access_error(dir, &e)),
+    }
     match DirBuilder::new().recursive(true).mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) => return Err(IdentityError::io(dir, e)),

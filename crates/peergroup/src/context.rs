@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use peergroup_identity::{Identity, IdentityInfo, Keystore, PeerName};
-use peergroup_pnrp::{Cloud, CloudName, CloudResolver, DnsConfig, InterfaceSource, NameOrigin, SystemInterfaces};
+use peergroup_pnrp::{Cloud, CloudName, CloudResolver, DnsConfig, InterfaceSource, NameOrigin, WatchedInterfaces};
 use peergroup_security::{GroupProperties, InvitationInfo, InvitationRequest, Membership, NewGroup};
 use peergroup_state::{Durability, GroupStore, JoinOutcome, MembershipStore};
 
@@ -60,10 +60,12 @@ pub(crate) fn parse_name(argument: &'static str, value: &str) -> Result<PeerName
 impl Context {
     /// A context on the keystore at `root` (created when missing), with the system's
     /// interfaces and the DNS settings of the system overridden by `<root>/config.toml`.
+    /// The interface list is the process's [`WatchedInterfaces`]: read again only when the
+    /// kernel reports a change of link or address.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let keystore = Keystore::open(root)?;
         let dns = DnsConfig::load(keystore.root())?;
-        Ok(Self::with_parts(keystore, dns, Arc::new(SystemInterfaces)))
+        Ok(Self::with_parts(keystore, dns, WatchedInterfaces::shared()))
     }
 
     /// A context on the default root (`$PEERGROUP_HOME`, else `$XDG_DATA_HOME/peergroup`, else

@@ -51,14 +51,18 @@ pub use group::{Group, MAX_OPEN_GROUPS, open_group_limit};
 pub use hresult::Hresult;
 pub use status::{GroupStatus, PEER_GROUP_STATUS_HAS_CONNECTIONS, PEER_GROUP_STATUS_LISTENING};
 
-pub use peergroup_identity::{self as identity, Identity, IdentityInfo, Keystore, PeerName};
-pub use peergroup_pnrp::{self as pnrp, Cloud, CloudState, Scope};
+// The types the API above takes and returns, each by name: the layers' crates are not
+// re-exported whole, so the command line and the C ABI depend on this API only.
+pub use peergroup_identity::{Identity, IdentityError, IdentityInfo, KeyAccessReason, Keystore, PeerName};
+pub use peergroup_pnrp::{
+    Cloud, CloudState, DnsConfig, Interface, InterfaceSource, PnrpError, Scope, SystemInterfaces, WatchedInterfaces,
+};
 pub use peergroup_security::{
-    self as security, GLOBAL_CLOUD, GroupProperties, InvitationInfo, InvitationRequest, NewGroup, Role,
+    GLOBAL_CLOUD, GroupProperties, InvitationInfo, InvitationRequest, Membership, NewGroup, Role, SecurityError,
 };
 pub use peergroup_state::{
-    self as state, Attribute, AttributeValue, Attributes, Durability, Member, NewRecord, Record, RecordUpdate,
-    Timestamp,
+    Attribute, AttributeValue, Attributes, Durability, ImportSummary, MAX_RECORD_DATA_LEN, Member, NewRecord, Record,
+    RecordUpdate, StateError, Timestamp,
 };
 
 #[doc(hidden)]

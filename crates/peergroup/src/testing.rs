@@ -1,7 +1,10 @@
 //! Fixed hosts for tests, examples, benchmarks and fuzzing: an open must not depend on the
 //! interfaces of the machine it runs on. Not part of the stable API.
 
-use crate::pnrp::Interface;
+use peergroup_pnrp::Interface;
+/// The DNS responder and network namespaces of the cloud layer's tests, for the tests of the
+/// command line and the C ABI.
+pub use peergroup_pnrp::testing::{Behaviour, StaticDns, srv};
 
 /// A host with a loopback interface and `link_locals` up, multicast Ethernet interfaces
 /// `eth0`, `eth1`, ... each with one IPv6 link-local address (`fe80::1`, `fe80::2`, ...). With

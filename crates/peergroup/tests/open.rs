@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use peergroup::DnsConfig;
 use peergroup::hresult::{self, Hresult};
-use peergroup::pnrp::DnsConfig;
 use peergroup::testing::host_with_link_locals;
 use peergroup::{
     Attributes, Context, Event, EventType, GroupStatus, InvitationRequest, NewGroup, NewRecord, Role, Timestamp,
@@ -282,7 +282,7 @@ fn a_joined_member_opens_its_own_copy() {
     assert_hr(g.add_record(new_record("early")), hresult::PEER_E_GROUP_NOT_READY);
     // Once some process has synchronised it, it is ready here too, and a member may add
     // records but not change the group's properties.
-    let store = peergroup::state::MembershipStore::open(&w.root);
+    let store = peergroup_state::MembershipStore::open(&w.root);
     store.mark_synchronized(bob.peer_name(), g.peer_name()).unwrap();
     assert_eq!(g.properties().unwrap().group_peer_name.to_string(), w.group);
     let mine = g.add_record(new_record("mine")).unwrap();

@@ -5,8 +5,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+use peergroup::DnsConfig;
 use peergroup::hresult;
-use peergroup::pnrp::DnsConfig;
 use peergroup::testing::host_with_link_locals;
 use peergroup::{Context, Keystore, NewGroup, testing_key};
 use proptest::prelude::*;

@@ -9,7 +9,8 @@
 //!
 //! The rules are pure functions over an interface list ([`clouds_from_interfaces`],
 //! [`select`], [`decide_dns`], [`parse_descriptor`]); the real sources sit behind
-//! [`InterfaceSource`] ([`SystemInterfaces`] reads `getifaddrs`) and [`CloudResolver`] (DNS
+//! [`InterfaceSource`] ([`SystemInterfaces`] reads `getifaddrs`, [`WatchedInterfaces`] again
+//! only after the kernel reports a change) and [`CloudResolver`] (DNS
 //! with hickory-resolver, bounded by a timeout, answers cached for their TTL).
 //!
 //! ```
@@ -62,6 +63,7 @@ mod rule;
 mod system;
 #[doc(hidden)]
 pub mod testing;
+mod watched;
 
 pub use cache::{DnsCache, MAX_CACHE_ENTRIES, MAX_NEGATIVE_TTL, MAX_POSITIVE_TTL};
 pub use cloud::{Cloud, CloudState, Scope, Seed};
@@ -81,3 +83,4 @@ pub use name::{CloudName, MAX_CLOUD_NAME_LEN, MAX_DNS_NAME_LEN, MAX_INTERFACE_NA
 pub use resolver::{CloudResolver, resolve_cloud};
 pub use rule::{DnsAnswer, LocalMatch, NameOrigin, decide_dns, select};
 pub use system::SystemInterfaces;
+pub use watched::WatchedInterfaces;

@@ -136,6 +136,14 @@ pub(crate) fn open_connection(path: &Path, access: Access, durability: Durabilit
     };
     let conn = Connection::open_with_flags(path, flags).map_err(|e| map_err(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| map_err(path, e))?;
+    // Keep the -wal and -shm files when the last connection of the host closes. SQLite
+    // otherwise deletes both then, and the next open creates, sizes, chowns and maps them
+    // again: half of the system calls of an open and close (see `docs/PERFORMANCE.md`).
+    // With a journal size limit (below) the last close empties the log instead, so a closed
+    // group's log holds nothing.
+    let mut persist: std::ffi::c_int = 1;
+    conn.file_control(Some(rusqlite::MAIN_DB), rusqlite::FileControl::PersistWal(&mut persist))
+        .map_err(|e| map_err(path, e))?;
     let level = match durability {
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
@@ -147,6 +155,7 @@ pub(crate) fn open_connection(path: &Path, access: Access, durability: Durabilit
             let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(|e| map_err(path, e))?;
             let pages = CHECKPOINT_BYTES / page.max(512);
             conn.pragma_update(None, "wal_autocheckpoint", pages).map_err(|e| map_err(path, e))?;
+            conn.pragma_update(None, "journal_size_limit", CHECKPOINT_BYTES).map_err(|e| map_err(path, e))?;
         }
     }
     Ok(conn)

@@ -3,8 +3,7 @@
 use std::path::Path;
 
 use peergroup::hresult::{E_INVALIDARG, PEER_E_MAX_RECORD_SIZE_EXCEEDED};
-use peergroup::state::MAX_RECORD_DATA_LEN;
-use peergroup::{Attributes, NewRecord, RecordUpdate, Timestamp};
+use peergroup::{Attributes, MAX_RECORD_DATA_LEN, NewRecord, RecordUpdate, Timestamp};
 use uuid::Uuid;
 
 use super::start_enumeration;

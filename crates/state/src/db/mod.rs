@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::changes::Change;
 use crate::error::{Result, StateError};
+use crate::schema::SCHEMA_VERSION;
 use crate::sqlite::{Access, Durability, check_schema, map_err, open_connection, retry};
 use crate::time::Timestamp;
 use properties::{SETTABLE_PROPERTIES, settable_values};
@@ -102,15 +103,33 @@ impl GroupDb {
         durability: Durability,
     ) -> Result<Self> {
         let mut conn = open_connection(path, access, durability)?;
-        check_schema(&mut conn, path, access)?;
-        let (group_name, identity, deleted): (String, String, bool) = retry(path, || {
-            conn.query_row("SELECT group_peer_name, identity, deleted FROM properties WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()
-            .map_err(|e| map_err(path, e))?
-            .ok_or_else(|| invalid_db(path, "no properties row"))
-        })?;
+        // The schema version and the properties row in one statement, so one read
+        // transaction: a database of the current schema needs nothing more. Anything else
+        // (another version, no properties table, an error) takes the full check first, which
+        // migrates or names the problem as before.
+        let current = retry(path, || {
+            conn.query_row(
+                "SELECT (SELECT user_version FROM pragma_user_version), group_peer_name, identity, deleted \
+                 FROM properties WHERE id = 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))),
+            )
+            .map_err(|e| map_err(path, e))
+        });
+        let (group_name, identity, deleted): (String, String, bool) = match current {
+            Ok((SCHEMA_VERSION, row)) => row,
+            _ => {
+                check_schema(&mut conn, path, access)?;
+                retry(path, || {
+                    conn.query_row("SELECT group_peer_name, identity, deleted FROM properties WHERE id = 1", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                    .optional()
+                    .map_err(|e| map_err(path, e))?
+                    .ok_or_else(|| invalid_db(path, "no properties row"))
+                })?
+            }
+        };
         let found = stored_name(path, &group_name)?;
         let identity = stored_name(path, &identity)?;
         if let Some(expected) = group
