@@ -398,6 +398,7 @@ pub fn event_text(e: &Event) -> String {
                 format!("status {status:#x}")
             }
         }
+        Event::Resync => "resync: events were lost, read the group again".into(),
         _ => format!("{e:?}"),
     }
 }
@@ -411,6 +412,7 @@ pub fn event_json(e: &Event) -> Value {
         Event::StatusChanged { status, deleted } => {
             json!({"event": "status_changed", "status": status, "deleted": deleted})
         }
+        Event::Resync => json!({"event": "resync"}),
         _ => json!({"event": format!("{e:?}")}),
     }
 }

@@ -258,6 +258,17 @@ impl GroupDb {
         })
     }
 
+    /// Sets a named value and appends [`Change::StatusChanged`] in the same transaction, so
+    /// that every watcher, in every process, learns that the status it holds changed.
+    pub fn put_status_blob(&self, name: &str, value: &[u8]) -> Result<()> {
+        let path = &self.path;
+        self.write(|tx| {
+            tx.execute("INSERT OR REPLACE INTO blobs (name, value) VALUES (?1, ?2)", params![name, value])
+                .map_err(|e| map_err(path, e))?;
+            push_change(tx, path, &Change::StatusChanged)
+        })
+    }
+
     // ---------------------------------------------------------------- members
 
     /// Adds or replaces a member (the key must own the member's peer name). Watchers see
@@ -530,6 +541,14 @@ impl GroupDb {
     /// Every change committed after sequence `after`, in commit order.
     pub fn changes_since(&self, after: u64) -> Result<Vec<ChangeEvent>> {
         self.read(|conn| crate::changes::read_changes(conn, &self.path, after))
+    }
+
+    /// Removes every change but the newest `keep` now (writers prune the feed on their own,
+    /// see [`crate::FEED_RETAINED`]; tests use this to make a watcher fall behind).
+    #[doc(hidden)]
+    pub fn prune_feed(&self, keep: u64) -> Result<usize> {
+        let path = &self.path;
+        self.write(|tx| crate::changes::prune(tx, path, last_seq(tx, path)?, keep))
     }
 
     /// A watcher that yields every change committed after this call, by any process.
@@ -886,6 +905,7 @@ pub(crate) fn write_unless_deleted<T>(
         }
         let out = f(&tx)?;
         tx.commit().map_err(|e| map_err(path, e))?;
+        signal_commit(path);
         Ok(Some(out))
     })
 }
@@ -918,12 +938,31 @@ pub(crate) fn purge_expired(tx: &Connection, path: &Path, now: Timestamp, limit:
     Ok(expired.len())
 }
 
-/// Appends a change to the feed, in the caller's transaction.
+/// Tells readers woken by the file system that a commit is visible: the writes to the WAL
+/// that they see happen before the commit is published in the shared WAL index, so a reader
+/// woken by them alone could look too early. Touching the group folder's times is one system
+/// call (about 2 µs) that readers watching the folder see after the commit; a failure only
+/// delays readers until their next periodic check.
+fn signal_commit(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(dir) = path.parent() else { return };
+    let Ok(dir) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return };
+    // SAFETY: a NUL-terminated path and NULL times (set both to now); no memory is written.
+    let _ = unsafe { libc::utimensat(libc::AT_FDCWD, dir.as_ptr(), std::ptr::null(), 0) };
+}
+
+/// Appends a change to the feed, in the caller's transaction, and prunes the feed every
+/// [`crate::FEED_PRUNE_EVERY`] changes (see [`crate::changes`]).
 pub(crate) fn push_change(tx: &Connection, path: &Path, change: &Change) -> Result<()> {
-    let (kind, id, record_type, peer) = change.to_row();
+    // A resync is made by watchers and never stored.
+    let Some((kind, id, record_type, peer)) = change.to_row() else { return Ok(()) };
     tx.prepare_cached("INSERT INTO changes (kind, record_id, record_type, peer_name) VALUES (?1, ?2, ?3, ?4)")
         .map_err(|e| map_err(path, e))?
         .execute(params![kind, id, record_type, peer])
         .map_err(|e| map_err(path, e))?;
+    let seq = tx.last_insert_rowid().unsigned_abs();
+    if seq.is_multiple_of(crate::FEED_PRUNE_EVERY) {
+        crate::changes::prune(tx, path, seq, crate::FEED_RETAINED)?;
+    }
     Ok(())
 }
