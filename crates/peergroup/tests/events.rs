@@ -67,10 +67,11 @@ impl World {
     }
 }
 
-/// The child's next line of its own (the test harness prints lines of its own too).
+/// The child's next line of its own (the test harness prints text of its own too, and its
+/// `test child_process ... ` shares a line with the child's first).
 fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
     for line in lines.by_ref() {
-        if let Some(mine) = line.unwrap().strip_prefix("child: ") {
+        if let Some((_, mine)) = line.unwrap().split_once("child: ") {
             return mine.to_owned();
         }
     }
