@@ -11,6 +11,7 @@
 use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often a reader without inotify checks the database (SQLite's `data_version`, a few
@@ -36,7 +37,7 @@ pub(crate) struct Wake {
     /// `None`: polling every [`FALLBACK_POLL`].
     inotify: Option<OwnedFd>,
     /// The read end of the stop pipe.
-    stop: OwnedFd,
+    stop: Arc<OwnedFd>,
     lock_name: Vec<u8>,
 }
 
@@ -44,6 +45,9 @@ pub(crate) struct Wake {
 #[derive(Debug)]
 pub(crate) struct Stopper {
     write: OwnedFd,
+    /// The read end, kept open while a stop may be written: a write to a pipe without a
+    /// reader raises `SIGPIPE`, which kills a C program that did not ignore it.
+    _read: Arc<OwnedFd>,
 }
 
 impl Stopper {
@@ -77,8 +81,10 @@ impl Wake {
     pub(crate) fn new(dir: &Path, lock_name: &OsStr) -> std::io::Result<(Self, Stopper)> {
         use std::os::unix::ffi::OsStrExt;
         let (stop, write) = pipe()?;
+        let stop = Arc::new(stop);
+        let stopper = Stopper { write, _read: stop.clone() };
         let wake = Self { inotify: watch(dir), stop, lock_name: lock_name.as_bytes().to_vec() };
-        Ok((wake, Stopper { write }))
+        Ok((wake, stopper))
     }
 
     /// Whether the file system wakes this reader (else it polls).
@@ -214,6 +220,10 @@ mod tests {
         assert!(woken.lock_closed, "{woken:?}");
         stopper.stop();
         assert!(wake.wait(Duration::from_secs(5)).stop);
+        // The reader gone, a stop still finds the pipe open (no SIGPIPE).
+        let (gone, late) = Wake::new(dir.path(), OsStr::new("presence.lock")).unwrap();
+        drop(gone);
+        late.stop();
         let gone = dir.path().with_extension("gone");
         std::fs::rename(dir.path(), &gone).unwrap();
         let woken = wake.wait(Duration::from_secs(5));
