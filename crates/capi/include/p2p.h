@@ -149,7 +149,11 @@ typedef enum peer_group_event_type_tag {
     PEER_GROUP_EVENT_INCOMING_DATA = 6,
     PEER_GROUP_EVENT_MEMBER_CHANGED = 8,
     PEER_GROUP_EVENT_CONNECTION_FAILED = 10,
-    PEER_GROUP_EVENT_AUTHENTICATION_FAILED = 11
+    PEER_GROUP_EVENT_AUTHENTICATION_FAILED = 11,
+    /* peergroup extension: events were lost (this process fell behind the pruned change feed,
+     * or the registration left too many events unread); read again what the registration
+     * follows. No data. Delivered to every registration; never registered for. */
+    PEER_GROUP_EVENT_RESYNC = 0x1000
 } PEER_GROUP_EVENT_TYPE;
 
 typedef enum peer_group_status_tag {

@@ -1,27 +1,24 @@
 //! Event registrations (`HPEEREVENT`). Windows signals an event `HANDLE`; on Linux the
-//! caller gives a file descriptor (an eventfd, or the write end of a pipe). One thread per
-//! registration moves the facade's events into a queue and writes an 8-byte 1 (host byte
-//! order: what an eventfd adds to its counter) to the descriptor for each event queued;
-//! `PeerGroupGetEventData` takes them out.
+//! caller gives a file descriptor (an eventfd, or the write end of a pipe). A registration is
+//! a registration of the facade, on the group's one feed reader in this process: the reader
+//! queues each event and writes an 8-byte 1 (host byte order: what an eventfd adds to its
+//! counter) to the descriptor; `PeerGroupGetEventData` takes the events out. No thread and no
+//! queue of its own.
 
-use std::collections::VecDeque;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
 
-use peergroup::hresult::{E_INVALIDARG, E_OUTOFMEMORY};
-use peergroup::{Event, EventStream, EventType, Group};
+use peergroup::hresult::E_INVALIDARG;
+use peergroup::{Event, EventFilter, EventStream, EventType, Group};
 use uuid::Uuid;
 
 use crate::alloc::Block;
 use crate::guard::{CResult, OrHresult};
 use crate::types::*;
 
-/// The most events a registration queues before its thread stops taking more from the group
-/// (they wait in the group's own buffer; nothing is lost).
-pub const MAX_QUEUED_EVENTS: usize = 4096;
+/// The most events a registration holds unread; one more replaces them by one
+/// `PEER_GROUP_EVENT_RESYNC` (see `docs/capi.md`).
+pub const MAX_QUEUED_EVENTS: usize = peergroup::MAX_QUEUED_EVENTS;
 /// The most entries one `PeerGroupRegisterEvent` call may pass.
 pub const MAX_REGISTRATIONS: usize = 64;
 
@@ -57,22 +54,15 @@ impl Interest {
         Ok(())
     }
 
-    fn wants(&self, event: &Event) -> bool {
-        match event {
-            Event::RecordChanged { record_type, .. } => {
-                self.record_types.iter().any(|want| want.is_none_or(|w| w == *record_type))
-            }
-            other => self.types.contains(&other.event_type()),
-        }
+    fn filter(self) -> EventFilter {
+        EventFilter { types: self.types, record_types: self.record_types }
     }
 }
 
-/// A registration: its queue and the thread that fills it.
+/// A registration: the facade's, or none when only network events were asked for.
 #[derive(Debug)]
 pub(crate) struct Registration {
-    queue: Arc<Mutex<VecDeque<Event>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    stream: Option<Mutex<EventStream>>,
 }
 
 /// Checks that `fd` is an open descriptor open for writing.
@@ -101,59 +91,22 @@ fn signal(fd: RawFd) {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Registration {
     /// Starts a registration on `group` signalling `fd`.
     pub(crate) fn start(group: &Group, fd: RawFd, interest: Interest) -> CResult<Self> {
-        let queue = Arc::new(Mutex::new(VecDeque::new()));
-        let stop = Arc::new(AtomicBool::new(false));
         if interest.types.is_empty() {
             // Only network events: nothing to watch offline.
-            return Ok(Self { queue, stop, thread: None });
+            return Ok(Self { stream: None });
         }
-        let stream = group.events(&interest.types).or_hr()?;
-        let (q, s) = (queue.clone(), stop.clone());
-        let thread = std::thread::Builder::new()
-            .name("peergroup-capi-events".into())
-            .spawn(move || pump(stream, interest, fd, &q, &s))
-            .map_err(|_| E_OUTOFMEMORY)?;
-        Ok(Self { queue, stop, thread: Some(thread) })
+        let stream = group.events_with(interest.filter(), Some(Box::new(move || signal(fd)))).or_hr()?;
+        Ok(Self { stream: Some(Mutex::new(stream)) })
     }
 
-    /// Takes the oldest event waiting.
+    /// Takes the oldest event waiting (an error of the feed ends the registration: nothing
+    /// follows it, as when the group is closed).
     pub(crate) fn pop(&self) -> Option<Event> {
-        lock(&self.queue).pop_front()
-    }
-}
-
-fn pump(mut stream: EventStream, interest: Interest, fd: RawFd, queue: &Mutex<VecDeque<Event>>, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        if lock(queue).len() >= MAX_QUEUED_EVENTS {
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
-        }
-        match stream.recv_timeout(Duration::from_millis(20)) {
-            Ok(Some(event)) if interest.wants(&event) => {
-                lock(queue).push_back(event);
-                signal(fd);
-            }
-            Ok(Some(_)) => {}
-            Ok(None) if stream.is_ended() => return,
-            Ok(None) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let mut stream = self.stream.as_ref()?.lock().unwrap_or_else(PoisonError::into_inner);
+        stream.try_recv()?.ok()
     }
 }
 
@@ -185,6 +138,7 @@ pub(crate) fn event_data(block: &mut Block, event: &Event) -> Option<*mut PEER_G
             data.dwStatus = *status;
             PEER_GROUP_EVENT_STATUS_CHANGED
         }
+        Event::Resync => PEER_GROUP_EVENT_RESYNC,
         _ => return None,
     };
     Some(block.boxed(PEER_GROUP_EVENT_DATA { eventType: event_type, data }))

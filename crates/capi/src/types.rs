@@ -413,6 +413,10 @@ pub const PEER_GROUP_EVENT_MEMBER_CHANGED: DWORD = 8;
 pub const PEER_GROUP_EVENT_CONNECTION_FAILED: DWORD = 10;
 /// `PEER_GROUP_EVENT_AUTHENTICATION_FAILED`.
 pub const PEER_GROUP_EVENT_AUTHENTICATION_FAILED: DWORD = 11;
+/// `PEER_GROUP_EVENT_RESYNC`, a peergroup extension: events were lost (the process's reader
+/// fell behind the pruned change feed, or the registration left too many unread); read again
+/// what the registration follows. No data; delivered to every registration.
+pub const PEER_GROUP_EVENT_RESYNC: DWORD = 0x1000;
 
 /// `PEER_MEMBER_UPDATED`: the change type of every member event peergroup reports.
 pub const PEER_MEMBER_UPDATED: DWORD = 3;

@@ -425,6 +425,7 @@ pub fn event_text(e: &Event) -> String {
                 format!("status {status:#x}")
             }
         }
+        Event::Resync => "resync: events were lost, read the group again".into(),
         // Event is non-exhaustive: a kind this command does not know yet shows its type number.
         _ => format!("event {}", e.event_type().to_raw()),
     }
@@ -439,6 +440,7 @@ pub fn event_json(e: &Event) -> Value {
         Event::StatusChanged { status, deleted } => {
             json!({"event": "status_changed", "status": status, "deleted": deleted})
         }
+        Event::Resync => json!({"event": "resync"}),
         _ => json!({"event": e.event_type().to_raw()}),
     }
 }

@@ -1,8 +1,9 @@
 //! Group events (the counterpart of `PeerGroupRegisterEvent` / `PeerGroupGetEventData`): the
 //! change feed of the group database, as a [`Stream`](futures_core::Stream) filtered by type.
 //!
-//! A watcher thread polls the group database (cheap: SQLite's `data_version`), so changes made
-//! by any process arrive, in commit order, each once per registration.
+//! A registration is a queue and a waker: one feed reader per group per process (see
+//! `fanout.rs`) fills the queues of every registration of every handle of the group, so
+//! changes made by any process arrive, in commit order, each once per registration.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -11,10 +12,11 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use peergroup_identity::PeerName;
-use peergroup_state::{Change, ChangeEvent, Watcher};
+use peergroup_state::Change;
 use uuid::Uuid;
 
 use crate::error::Error;
+use crate::fanout::Core;
 
 /// The kinds of event one can register for (`PEER_GROUP_EVENT_TYPE`; the values are Windows').
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,6 +30,9 @@ pub enum EventType {
     RecordChanged = 3,
     /// `PEER_GROUP_EVENT_MEMBER_CHANGED` (8).
     MemberChanged = 8,
+    /// [`Event::Resync`]: a peergroup extension (`PEER_GROUP_EVENT_RESYNC`, 0x1000), delivered
+    /// to every registration; nobody registers for it, so it is not in [`EventType::ALL`].
+    Resync = 0x1000,
 }
 
 impl EventType {
@@ -40,7 +45,7 @@ impl EventType {
         self as u32
     }
 
-    /// The type of a `PEER_GROUP_EVENT_TYPE` value this crate produces.
+    /// The type of a `PEER_GROUP_EVENT_TYPE` value one may register for.
     pub fn from_raw(raw: u32) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.to_raw() == raw)
     }
@@ -88,6 +93,12 @@ pub enum Event {
         /// Whether the group was deleted.
         deleted: bool,
     },
+    /// Events were lost: this process's reader of the group's change feed fell behind the
+    /// pruned feed (it was stopped or starved while more than `peergroup_state::FEED_RETAINED`
+    /// changes were committed), or this registration left more than [`MAX_QUEUED_EVENTS`]
+    /// events unread. Every registration of every type receives it; read again whatever the
+    /// registration follows (records, members, properties, status).
+    Resync,
 }
 
 impl Event {
@@ -98,10 +109,11 @@ impl Event {
             Self::PropertyChanged => EventType::PropertyChanged,
             Self::MemberChanged { .. } => EventType::MemberChanged,
             Self::StatusChanged { .. } => EventType::StatusChanged,
+            Self::Resync => EventType::Resync,
         }
     }
 
-    /// The event of a committed change, with its sequence number in the change feed.
+    /// The event of a committed change, if it maps to one without reading anything else.
     pub(crate) fn from_change(change: &Change) -> Option<Self> {
         let record =
             |change, id: &Uuid, record_type: &Uuid| Self::RecordChanged { change, id: *id, record_type: *record_type };
@@ -113,29 +125,79 @@ impl Event {
             Change::PropertiesChanged => Self::PropertyChanged,
             Change::MemberChanged { peer_name } => Self::MemberChanged { peer_name: peer_name.clone() },
             Change::GroupDeleted => Self::StatusChanged { status: 0, deleted: true },
+            Change::Resync { .. } => Self::Resync,
+            // `StatusChanged`: the reader reads the status itself (the presence lock decides
+            // it too).
             _ => return None,
         })
     }
 }
 
-/// A registration for events: a [`Stream`](futures_core::Stream) of [`Event`]s of the types
-/// asked for, ending after the group is deleted or the registration is dropped.
-///
-/// For synchronous callers, [`EventStream::recv_timeout`] waits without a runtime.
-#[derive(Debug)]
-pub struct EventStream {
-    shared: Arc<Shared>,
+/// Which events a registration receives: event types (all when empty) and, for
+/// [`EventType::RecordChanged`], record types. [`Event::Resync`] always passes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// The types wanted; empty: every type.
+    pub types: Vec<EventType>,
+    /// For record events, the record types wanted (`None` in the list: any); empty: any.
+    pub record_types: Vec<Option<Uuid>>,
 }
 
-/// How often the watcher thread checks for commits by other processes.
-const POLL: Duration = Duration::from_millis(5);
-/// Events buffered per registration before the watcher waits for the reader.
-const BUFFER: usize = 1024;
+impl EventFilter {
+    /// Events of these types (all when empty), of any record type.
+    pub fn of_types(types: &[EventType]) -> Self {
+        Self { types: types.to_vec(), record_types: Vec::new() }
+    }
 
-/// The queue between the watcher thread and the reader: a condition variable wakes blocking
-/// readers, a stored waker wakes async ones.
-#[derive(Debug, Default)]
-struct Shared {
+    /// Whether the filter lets `event` through.
+    pub fn wants(&self, event: &Event) -> bool {
+        let t = event.event_type();
+        if t == EventType::Resync {
+            return true;
+        }
+        if !self.types.is_empty() && !self.types.contains(&t) {
+            return false;
+        }
+        match event {
+            Event::RecordChanged { record_type, .. } if !self.record_types.is_empty() => {
+                self.record_types.iter().any(|want| want.is_none_or(|w| w == *record_type))
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Called by the feed reader after it queued an event for a registration (the C ABI writes to
+/// the caller's descriptor there). It runs on the reader's thread: it must not block, and must
+/// not call into the group.
+pub type EventNotify = Box<dyn Fn() + Send + Sync>;
+
+/// The most events one registration holds unread; one more replaces them all by one
+/// [`Event::Resync`] (the reader never waits for a slow registration).
+pub const MAX_QUEUED_EVENTS: usize = 4096;
+
+/// A registration for events: a [`Stream`](futures_core::Stream) of [`Event`]s of the types
+/// asked for, ending after the group is deleted, after an error, when the last handle of the
+/// group in this process closes, or when dropped.
+///
+/// For synchronous callers, [`EventStream::recv_timeout`] waits without a runtime.
+pub struct EventStream {
+    sub: Arc<Sub>,
+    core: Arc<Core>,
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream").field("filter", &self.sub.filter).finish_non_exhaustive()
+    }
+}
+
+/// One registration as the feed reader sees it: its filter, where it starts, its queue.
+pub(crate) struct Sub {
+    filter: EventFilter,
+    /// Changes up to this sequence number were committed before the registration.
+    after: u64,
+    notify: Option<EventNotify>,
     state: Mutex<Queue>,
     changed: Condvar,
 }
@@ -143,38 +205,63 @@ struct Shared {
 #[derive(Debug, Default)]
 struct Queue {
     items: VecDeque<Result<Event, Error>>,
-    /// No item will be added any more (group deleted, error delivered, or reader gone).
+    /// No item will be added any more.
     ended: bool,
     waker: Option<Waker>,
 }
 
-impl Shared {
+impl Sub {
+    pub(crate) fn new(filter: EventFilter, after: u64, notify: Option<EventNotify>) -> Self {
+        Self { filter, after, notify, state: Mutex::default(), changed: Condvar::new() }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic while holding the lock leaves a queue that is still consistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds an item, waiting while the buffer is full; false once the reader is gone.
-    fn push(&self, item: Result<Event, Error>) -> bool {
+    /// Queues `event` (of the change `seq`, when it comes from one) if the registration wants
+    /// it; never waits.
+    pub(crate) fn offer(&self, seq: Option<u64>, event: &Event) {
+        if seq.is_some_and(|s| s <= self.after) || !self.filter.wants(event) {
+            return;
+        }
         let mut q = self.lock();
-        while q.items.len() >= BUFFER && !q.ended {
-            q = self.changed.wait(q).unwrap_or_else(PoisonError::into_inner);
-        }
         if q.ended {
-            return false;
+            return;
         }
-        q.items.push_back(item);
-        self.notify(q);
-        true
+        if q.items.len() >= MAX_QUEUED_EVENTS {
+            q.items.clear();
+            q.items.push_back(Ok(Event::Resync));
+        } else {
+            q.items.push_back(Ok(event.clone()));
+        }
+        self.wake(q);
+        if let Some(notify) = &self.notify {
+            notify();
+        }
     }
 
-    fn end(&self) {
+    /// Delivers an error as the last item.
+    pub(crate) fn fail(&self, error: Error) {
+        let mut q = self.lock();
+        if !q.ended {
+            q.items.push_back(Err(error));
+            if let Some(notify) = &self.notify {
+                notify();
+            }
+        }
+        q.ended = true;
+        self.wake(q);
+    }
+
+    pub(crate) fn end(&self) {
         let mut q = self.lock();
         q.ended = true;
-        self.notify(q);
+        self.wake(q);
     }
 
-    fn notify(&self, mut q: MutexGuard<'_, Queue>) {
+    fn wake(&self, mut q: MutexGuard<'_, Queue>) {
         let waker = q.waker.take();
         drop(q);
         self.changed.notify_all();
@@ -182,61 +269,32 @@ impl Shared {
             w.wake();
         }
     }
-
-    fn is_ended(&self) -> bool {
-        self.lock().ended
-    }
 }
 
 impl EventStream {
-    pub(crate) fn start(mut watcher: Watcher, types: &[EventType]) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared::default());
-        let wanted: Vec<EventType> = if types.is_empty() { EventType::ALL.to_vec() } else { types.to_vec() };
-        let producer = shared.clone();
-        watcher.set_poll_interval(POLL);
-        std::thread::Builder::new().name("peergroup-events".into()).spawn(move || {
-            // Polls in slices so that a dropped registration ends the thread soon.
-            while !producer.is_ended() {
-                let change = match watcher.recv_timeout(Duration::from_millis(100)) {
-                    Ok(None) => continue,
-                    Ok(Some(ChangeEvent { change, .. })) => change,
-                    Err(e) => {
-                        producer.push(Err(e.into()));
-                        break;
-                    }
-                };
-                let deleted = change == Change::GroupDeleted;
-                if let Some(event) = Event::from_change(&change)
-                    && wanted.contains(&event.event_type())
-                    && !producer.push(Ok(event))
-                {
-                    break;
-                }
-                if deleted {
-                    break;
-                }
-            }
-            producer.end();
-        })?;
-        Ok(Self { shared })
+    pub(crate) fn new(sub: Arc<Sub>, core: Arc<Core>) -> Self {
+        Self { sub, core }
+    }
+
+    /// Takes the next event if one waits, without waiting; `None` when none waits.
+    pub fn try_recv(&mut self) -> Option<Result<Event, Error>> {
+        self.sub.lock().items.pop_front()
     }
 
     /// Waits for the next event up to `timeout` without an async runtime; `Ok(None)` when none
     /// came in time or the stream ended (see [`Self::is_ended`]).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Event>, Error> {
         let deadline = Instant::now() + timeout;
-        let mut q = self.shared.lock();
+        let mut q = self.sub.lock();
         loop {
             if let Some(item) = q.items.pop_front() {
-                drop(q);
-                self.shared.changed.notify_all();
                 return item.map(Some);
             }
             let now = Instant::now();
             if q.ended || now >= deadline {
                 return Ok(None);
             }
-            q = self.shared.changed.wait_timeout(q, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+            q = self.sub.changed.wait_timeout(q, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 
@@ -245,10 +303,10 @@ impl EventStream {
         std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
     }
 
-    /// Whether no event will come any more (group deleted, or an error was delivered) and
-    /// none is waiting.
+    /// Whether no event will come any more (group deleted, an error was delivered, or the
+    /// last handle of the group in this process closed) and none is waiting.
     pub fn is_ended(&self) -> bool {
-        let q = self.shared.lock();
+        let q = self.sub.lock();
         q.ended && q.items.is_empty()
     }
 }
@@ -257,10 +315,8 @@ impl futures_core::Stream for EventStream {
     type Item = Result<Event, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut q = self.shared.lock();
+        let mut q = self.sub.lock();
         if let Some(item) = q.items.pop_front() {
-            drop(q);
-            self.shared.changed.notify_all();
             return Poll::Ready(Some(item));
         }
         if q.ended {
@@ -273,7 +329,57 @@ impl futures_core::Stream for EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        // Ends the watcher thread (at its next poll) and frees a producer waiting for room.
-        self.shared.end();
+        // Once removed (under the reader's lock), the reader neither queues nor notifies for
+        // this registration any more: the C ABI's promise that no write follows unregistering.
+        self.core.remove(&self.sub);
+        self.sub.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn record(t: u128) -> Event {
+        Event::RecordChanged { change: RecordChange::Added, id: Uuid::from_u128(1), record_type: Uuid::from_u128(t) }
+    }
+
+    #[test]
+    fn filters_by_type_and_record_type_and_always_pass_resync() {
+        let all = EventFilter::default();
+        assert!(all.wants(&record(7)) && all.wants(&Event::PropertyChanged) && all.wants(&Event::Resync));
+        let props = EventFilter::of_types(&[EventType::PropertyChanged]);
+        assert!(!props.wants(&record(7)) && props.wants(&Event::PropertyChanged) && props.wants(&Event::Resync));
+        let seven = EventFilter { types: vec![EventType::RecordChanged], record_types: vec![Some(Uuid::from_u128(7))] };
+        assert!(seven.wants(&record(7)) && !seven.wants(&record(8)) && !seven.wants(&Event::PropertyChanged));
+        let any =
+            EventFilter { types: vec![EventType::RecordChanged], record_types: vec![Some(Uuid::from_u128(7)), None] };
+        assert!(any.wants(&record(8)));
+        assert_eq!(EventType::from_raw(0x1000), None, "nobody registers for resync");
+    }
+
+    #[test]
+    fn a_registration_that_leaves_too_many_events_unread_gets_one_resync() {
+        let sub = Sub::new(EventFilter::default(), 0, None);
+        for _ in 0..MAX_QUEUED_EVENTS {
+            sub.offer(Some(1), &record(1));
+        }
+        assert_eq!(sub.lock().items.len(), MAX_QUEUED_EVENTS);
+        sub.offer(Some(2), &record(1));
+        let q = sub.lock();
+        assert_eq!(q.items.len(), 1);
+        assert!(matches!(q.items.front(), Some(Ok(Event::Resync))));
+    }
+
+    #[test]
+    fn changes_committed_before_the_registration_are_not_delivered() {
+        let sub = Sub::new(EventFilter::default(), 5, None);
+        sub.offer(Some(5), &record(1));
+        sub.offer(Some(6), &record(2));
+        sub.offer(None, &Event::StatusChanged { status: 1, deleted: false });
+        let q = sub.lock();
+        assert_eq!(q.items.len(), 2);
     }
 }

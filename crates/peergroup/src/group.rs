@@ -1,6 +1,7 @@
 //! An open group: the handle `PeerGroupOpen` returns.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use peergroup_identity::{Identity, PeerName};
@@ -11,7 +12,8 @@ use peergroup_state::{GroupDb, ImportSummary, Member, MembershipStore, NewRecord
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::events::{EventStream, EventType};
+use crate::events::{EventFilter, EventNotify, EventStream, EventType};
+use crate::fanout::Hub;
 use crate::status::{self, GroupStatus};
 
 /// The most group handles one process keeps open at once; one more is `E_OUTOFMEMORY`. A
@@ -63,7 +65,9 @@ impl Drop for Slot {
 }
 
 /// An open group (`HGROUP`). Every handle has its own database connection; handles in this
-/// and other processes see each other's changes through [`Group::events`].
+/// and other processes see each other's changes through [`Group::events`]. The handles of one
+/// group in one process share one event fan-out: one reader of the change feed for all their
+/// registrations, stopped when the last of them closes.
 ///
 /// The handle starts offline; [`Group::status`] reports the network presence that any process
 /// on this host holds for the group.
@@ -76,6 +80,7 @@ pub struct Group {
     ready: AtomicBool,
     cloud: Cloud,
     db: GroupDb,
+    hub: Arc<Hub>,
     _slot: Slot,
 }
 
@@ -89,7 +94,8 @@ impl Group {
         db: GroupDb,
     ) -> Self {
         let ready = AtomicBool::new(membership.synchronized);
-        Self { identity, membership, memberships, ready, cloud, db, _slot: slot }
+        let hub = Hub::for_path(db.path());
+        Self { identity, membership, memberships, ready, cloud, db, hub, _slot: slot }
     }
 
     /// The database, unless the group was deleted: its folder is renamed away at once by a
@@ -182,12 +188,15 @@ impl Group {
         status::read(self.db()?)
     }
 
-    /// Records a network presence for the group (of the process `status` names, else this
-    /// one), so every handle on this host reports it while that process lives. Phase 2's
-    /// connector calls this; exposed for tools and tests.
+    /// Records this process's network presence for the group, so every handle on this host
+    /// reports it (and hears of it as [`crate::Event::StatusChanged`]) while this process holds
+    /// it: until it publishes an offline status, its last handle of the group closes, or it
+    /// dies. `status.presence_pid` is ignored (this process is the holder). `ERROR_BUSY` when
+    /// another process holds the presence. Phase 2's connector calls this; exposed for tools
+    /// and tests.
     #[doc(hidden)]
     pub fn publish_status(&self, status: &GroupStatus) -> Result<()> {
-        status::write(self.db()?, status)
+        status::write(self.db()?, status, &mut self.hub.presence())
     }
 
     /// The members this database knows (`PeerGroupEnumMembers`).
@@ -247,9 +256,16 @@ impl Group {
     }
 
     /// Registers for events of these types (all when empty): changes committed from now on,
-    /// by any process (`PeerGroupRegisterEvent`).
+    /// by any process (`PeerGroupRegisterEvent`). A registration is a queue on the group's
+    /// one reader in this process (started by the first registration): no thread of its own.
     pub fn events(&self, types: &[EventType]) -> Result<EventStream> {
-        EventStream::start(self.db()?.watch()?, types).map_err(Error::Runtime)
+        self.events_with(EventFilter::of_types(types), None)
+    }
+
+    /// [`Self::events`] with a record-type filter, and a function the reader calls after
+    /// queuing each event (the C ABI signals the caller's descriptor there).
+    pub fn events_with(&self, filter: EventFilter, notify: Option<EventNotify>) -> Result<EventStream> {
+        self.hub.register(self.db()?, filter, notify)
     }
 
     /// Closes the handle (`PeerGroupClose`); dropping it does the same. Other handles, here

@@ -38,18 +38,21 @@
 mod context;
 mod error;
 mod events;
+mod fanout;
 mod group;
 pub mod hresult;
 mod status;
 #[doc(hidden)]
 pub mod testing;
+mod wake;
 
 pub use context::{Context, Joined, SharedInterfaces};
 pub use error::{Error, Result};
-pub use events::{Event, EventStream, EventType, RecordChange};
+pub use events::{Event, EventFilter, EventNotify, EventStream, EventType, MAX_QUEUED_EVENTS, RecordChange};
 pub use group::{Group, MAX_OPEN_GROUPS, open_group_limit};
 pub use hresult::Hresult;
-pub use status::{GroupStatus, PEER_GROUP_STATUS_HAS_CONNECTIONS, PEER_GROUP_STATUS_LISTENING};
+pub use status::{GroupStatus, PEER_GROUP_STATUS_HAS_CONNECTIONS, PEER_GROUP_STATUS_LISTENING, PRESENCE_LOCK};
+pub use wake::FALLBACK_POLL as EVENT_FALLBACK_POLL;
 
 // The types the API above takes and returns, each by name: the layers' crates are not
 // re-exported whole, so the command line and the C ABI depend on this API only.

@@ -3,17 +3,38 @@
 //! `PeerGroupOpen` says a second application may connect a group that this one opened offline,
 //! so a handle's status is not its own: it is whatever the process that holds the group's
 //! network presence last wrote into the group database (blob [`STATUS_BLOB`]), provided that
-//! process is still alive. Phase 1 has no connecting process, so every group reads as offline;
-//! the connector of phase 2 writes this blob and every handle, in every process, sees it.
+//! process still holds the presence lock. Phase 1 has no connecting process, so every group
+//! reads as offline; the connector of phase 2 writes this blob and every handle, in every
+//! process, sees it, and hears of it as `STATUS_CHANGED` (the write appends a change to the
+//! feed).
+//!
+//! Liveness is an advisory lock, not a process id: the holder keeps an exclusive `flock` on
+//! [`PRESENCE_LOCK`] in the group folder for as long as it holds the presence, and the kernel
+//! drops it when the holder exits or is killed (a process id can be reused, and means nothing
+//! across pid namespaces). A reader opens the file read-only and tries a shared lock without
+//! waiting: refused means the holder lives; granted means nobody holds the presence, and the
+//! reader releases it at once. The probe never blocks the holder, which only takes its lock
+//! once; a holder taking the lock retries while a probe holds it for its few microseconds.
+//! The holder opens the file for writing, so its death closes a written-to file, which wakes
+//! every feed reader watching the folder (they probe again and report `STATUS_CHANGED`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use peergroup_state::GroupDb;
+use peergroup_state::{GroupDb, StateError};
 
 use crate::error::Result;
 
 /// The group database blob that holds the shared status.
 pub const STATUS_BLOB: &str = "network-status";
+
+/// The presence lock file, in the group folder beside the database.
+pub const PRESENCE_LOCK: &str = "presence.lock";
+
+/// How long a process taking the presence waits for probes to let go of the lock before it
+/// concludes that another process holds the presence.
+const TAKE_PATIENCE: Duration = Duration::from_millis(200);
 
 /// `PEER_GROUP_STATUS_LISTENING`: the group accepts connections.
 pub const PEER_GROUP_STATUS_LISTENING: u32 = 0x1;
@@ -27,7 +48,8 @@ pub struct GroupStatus {
     pub listening: bool,
     /// Some process on this host has connections to other members.
     pub connections: u32,
-    /// The process that holds the network presence, when there is one.
+    /// The process that holds the network presence, when there is one (information only:
+    /// liveness is the presence lock, see the module documentation).
     pub presence_pid: Option<u32>,
 }
 
@@ -69,31 +91,89 @@ impl GroupStatus {
     }
 }
 
-/// Whether a process is alive on this host (a status left by a dead process means offline).
-fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
-    if pid <= 0 {
-        return false;
+/// The presence lock file of the group whose database is `db_path`.
+pub(crate) fn lock_path(db_path: &Path) -> PathBuf {
+    db_path.with_file_name(PRESENCE_LOCK)
+}
+
+/// Whether some process (this one included) holds the presence lock at `lock`: a shared lock
+/// tried without waiting, on a descriptor of its own, released at once.
+pub(crate) fn presence_held(lock: &Path) -> bool {
+    let Ok(file) = File::open(lock) else { return false };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(_)) => false,
     }
-    // SAFETY: kill with signal 0 only checks that the process exists; it sends nothing.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// The presence this process holds for one group: the open, exclusively locked lock file.
+/// Dropping it releases the presence.
+#[derive(Debug)]
+pub(crate) struct Presence {
+    _file: File,
+}
+
+impl Presence {
+    /// Takes the presence lock, waiting out probes; `Busy` when another process holds it.
+    fn take(lock: &Path) -> Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |source| StateError::Io { path: lock.to_owned(), source };
+        // Opened for writing (nothing is written): its closing wakes the readers.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(lock)
+            .map_err(io)?;
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { _file: file }),
+                Err(TryLockError::WouldBlock) if start.elapsed() < TAKE_PATIENCE => {
+                    // A probe holds a shared lock for microseconds; a holder for its life.
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(StateError::Busy { path: lock.to_owned(), waited: start.elapsed() }.into());
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e).into()),
+            }
+        }
+    }
+}
+
+/// Reads a status blob as every process sees it: offline unless the presence lock is held.
+pub(crate) fn effective(blob: Option<&[u8]>, lock: &Path) -> GroupStatus {
+    match blob.and_then(GroupStatus::decode) {
+        Some(status) if status.is_connected() && presence_held(lock) => status,
+        _ => GroupStatus::OFFLINE,
+    }
 }
 
 /// The status of a group as every process on this host sees it.
 pub(crate) fn read(db: &GroupDb) -> Result<GroupStatus> {
-    let Some(bytes) = db.get_blob(STATUS_BLOB)? else { return Ok(GroupStatus::OFFLINE) };
-    Ok(match GroupStatus::decode(&bytes) {
-        Some(status) if status.presence_pid.is_some_and(process_alive) => status,
-        _ => GroupStatus::OFFLINE,
-    })
+    let blob = db.get_blob(STATUS_BLOB)?;
+    Ok(effective(blob.as_deref(), &lock_path(db.path())))
 }
 
-/// Records a network presence: the process named in `status`, else this one (phase 2's
-/// connector calls this).
-pub(crate) fn write(db: &GroupDb, status: &GroupStatus) -> Result<()> {
-    let pid = status.presence_pid.unwrap_or_else(std::process::id);
-    Ok(db.put_blob(STATUS_BLOB, &status.encode(pid))?)
+/// Records this process's network presence (phase 2's connector calls this): connected, it
+/// takes the presence lock (kept in `held` until offline is written or the last handle of
+/// the group in this process closes) before writing; offline, it writes, then lets go.
+pub(crate) fn write(db: &GroupDb, status: &GroupStatus, held: &mut Option<Presence>) -> Result<()> {
+    if status.is_connected() && held.is_none() {
+        *held = Some(Presence::take(&lock_path(db.path()))?);
+    }
+    db.put_status_blob(STATUS_BLOB, &status.encode(std::process::id()))?;
+    if !status.is_connected() {
+        *held = None;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -110,9 +190,19 @@ mod tests {
     }
 
     #[test]
-    fn liveness() {
-        assert!(process_alive(std::process::id()));
-        assert!(!process_alive(0));
-        assert!(!process_alive(u32::MAX));
+    fn liveness_is_the_lock_and_a_probe_does_not_disturb_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(PRESENCE_LOCK);
+        assert!(!presence_held(&lock), "no file: nobody");
+        let online = GroupStatus { listening: true, connections: 1, presence_pid: Some(1) }.encode(1);
+        let held = Presence::take(&lock).unwrap();
+        assert!(presence_held(&lock));
+        assert!(presence_held(&lock), "a probe leaves the lock as it was");
+        assert!(effective(Some(&online), &lock).listening);
+        assert!(matches!(Presence::take(&lock), Err(crate::Error::State(StateError::Busy { .. }))));
+        drop(held);
+        assert!(!presence_held(&lock));
+        assert_eq!(effective(Some(&online), &lock), GroupStatus::OFFLINE);
+        Presence::take(&lock).unwrap();
     }
 }

@@ -208,15 +208,23 @@ fn step5_the_handle_starts_offline_and_sees_another_processs_presence() {
     assert_eq!(seen.presence_pid, Some(std::process::id()));
 }
 
+/// A presence lasts while its holder holds it: withdrawn, or released with the holder's last
+/// handle of the group, it reads offline. (A holder killed outright: `tests/events.rs`.)
 #[test]
-fn step5_a_presence_left_by_a_dead_process_reads_offline() {
+fn step5_a_presence_withdrawn_or_released_reads_offline() {
     let w = World::new(1, None);
     let g = w.open(&w.alice, &w.group, None).unwrap();
-    let mut child = std::process::Command::new("true").spawn().unwrap();
-    let dead = child.id();
-    child.wait().unwrap();
-    g.publish_status(&GroupStatus { listening: true, connections: 1, presence_pid: Some(dead) }).unwrap();
-    assert_eq!(g.status().unwrap(), GroupStatus::OFFLINE);
+    let other = w.open(&w.alice, &w.group, None).unwrap();
+    let online = GroupStatus { listening: true, connections: 1, presence_pid: Some(1) };
+    g.publish_status(&online).unwrap();
+    assert_eq!(other.status().unwrap().presence_pid, Some(std::process::id()), "the holder is this process");
+    g.publish_status(&GroupStatus::OFFLINE).unwrap();
+    assert_eq!(other.status().unwrap(), GroupStatus::OFFLINE);
+    g.publish_status(&online).unwrap();
+    assert!(other.status().unwrap().is_connected());
+    drop((g, other));
+    let again = w.open(&w.alice, &w.group, None).unwrap();
+    assert_eq!(again.status().unwrap(), GroupStatus::OFFLINE, "the last handle took the presence with it");
 }
 
 // ---- several handles ----

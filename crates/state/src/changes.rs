@@ -1,7 +1,14 @@
 //! The change feed: every committed change has a sequence number in the `changes` table,
 //! written in the same transaction as the change. A [`Watcher`] has its own connection and
-//! polls SQLite's `PRAGMA data_version` (a few microseconds: it changes whenever another
+//! checks SQLite's `PRAGMA data_version` (a few microseconds: it changes whenever another
 //! connection, in any process, commits) to learn of commits without reading the table.
+//!
+//! The feed is bounded: the transaction that writes a change whose sequence number is a
+//! multiple of [`FEED_PRUNE_EVERY`] removes every change older than the last
+//! [`FEED_RETAINED`], so the table holds at most `FEED_RETAINED + FEED_PRUNE_EVERY` rows. The
+//! newest row is never removed, so sequence numbers never go back. A watcher whose next
+//! change was removed before it read it reports [`Change::Resync`] instead of skipping
+//! changes silently.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -57,12 +64,22 @@ pub enum Change {
     },
     /// The group was deleted; no change follows.
     GroupDeleted,
+    /// The network status that the facade keeps in a blob was written (by any process):
+    /// readers read the status again.
+    StatusChanged,
+    /// Never stored: a [`Watcher`] fell behind the pruned feed. `missed` changes were removed
+    /// before it read them; whoever follows the feed must read the state again.
+    Resync {
+        /// How many changes were lost.
+        missed: u64,
+    },
 }
 
 impl Change {
-    pub(crate) fn to_row(&self) -> ChangeRow {
+    /// The stored form; `None` for [`Change::Resync`], which only watchers make.
+    pub(crate) fn to_row(&self) -> Option<ChangeRow> {
         let rec = |kind, id: &Uuid, t: &Uuid| (kind, Some(id.as_bytes().to_vec()), Some(t.as_bytes().to_vec()), None);
-        match self {
+        Some(match self {
             Self::RecordAdded { id, record_type } => rec(1, id, record_type),
             Self::RecordUpdated { id, record_type } => rec(2, id, record_type),
             Self::RecordDeleted { id, record_type } => rec(3, id, record_type),
@@ -70,7 +87,9 @@ impl Change {
             Self::PropertiesChanged => (5, None, None, None),
             Self::MemberChanged { peer_name } => (6, None, None, Some(peer_name.to_string())),
             Self::GroupDeleted => (7, None, None, None),
-        }
+            Self::StatusChanged => (8, None, None, None),
+            Self::Resync { .. } => return None,
+        })
     }
 
     fn from_row(
@@ -97,6 +116,7 @@ impl Change {
                 peer_name: peer.as_deref().and_then(|p| PeerName::parse(p).ok()).ok_or_else(|| bad("peer name"))?,
             },
             7 => Self::GroupDeleted,
+            8 => Self::StatusChanged,
             _ => return Err(bad("unknown kind")),
         })
     }
@@ -132,6 +152,24 @@ pub(crate) fn read_changes(conn: &Connection, path: &Path, after: u64) -> Result
             Ok(ChangeEvent { seq: seq.unsigned_abs(), change: Change::from_row(path, kind, id, t, peer)? })
         })
         .collect()
+}
+
+/// How many of the newest changes the feed keeps at least (a row is about 60 bytes, so the
+/// feed stays under about 1 MB).
+pub const FEED_RETAINED: u64 = 10_000;
+/// Every this many changes, the writing transaction removes the changes older than the last
+/// [`FEED_RETAINED`] (one range delete on the primary key: the cost of a prune is spread over
+/// this many writes).
+pub const FEED_PRUNE_EVERY: u64 = 128;
+
+/// Removes every change but the newest `keep` (at least one is always kept, so that sequence
+/// numbers never go back); returns how many were removed.
+pub(crate) fn prune(tx: &Connection, path: &Path, newest: u64, keep: u64) -> Result<usize> {
+    let below = newest.saturating_sub(keep.max(1)).saturating_add(1);
+    tx.prepare_cached("DELETE FROM changes WHERE seq < ?1")
+        .map_err(|e| map_err(path, e))?
+        .execute([i64::try_from(below).unwrap_or(i64::MAX)])
+        .map_err(|e| map_err(path, e))
 }
 
 /// How often a watcher checks for commits by default.
@@ -191,6 +229,25 @@ impl Watcher {
     /// The sequence number of the last change this watcher has read from the database.
     pub fn last_seq(&self) -> u64 {
         self.last_seq
+    }
+
+    /// Makes the next [`Self::poll`] check at once whether the database file was removed (a
+    /// caller woken by the file system knows something happened to the folder).
+    pub fn check_file_now(&mut self) {
+        self.next_file_check = Instant::now();
+    }
+
+    /// A named value of the group (see [`crate::GroupDb::get_blob`]), read on the watcher's
+    /// own connection: a reader of the feed needs no second connection for it.
+    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        use rusqlite::OptionalExtension;
+        let path = &self.path;
+        retry(path, || {
+            self.conn
+                .query_row("SELECT value FROM blobs WHERE name = ?1", [name], |r| r.get(0))
+                .optional()
+                .map_err(|e| map_err(path, e))
+        })
     }
 
     /// Sets how often [`Self::recv_timeout`] checks for commits (default 5 ms).
@@ -263,6 +320,14 @@ impl Watcher {
         let path = self.path.clone();
         let after = self.last_seq;
         let events = retry(&path, || read_changes(&self.conn, &path, after))?;
+        // Sequence numbers have no gaps but those the pruning left: a first change past the
+        // next expected one means changes were removed before this watcher read them.
+        if let Some(first) = events.first()
+            && first.seq > after.saturating_add(1)
+        {
+            let missed = first.seq - after - 1;
+            self.pending.push_back(ChangeEvent { seq: first.seq - 1, change: Change::Resync { missed } });
+        }
         for ev in events {
             self.last_seq = ev.seq;
             let deleted = ev.change == Change::GroupDeleted;

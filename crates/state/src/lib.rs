@@ -72,7 +72,7 @@ pub use attributes::{
     Attribute, AttributeType, AttributeValue, Attributes, MAX_ATTRIBUTE_NAME_LEN, MAX_ATTRIBUTE_VALUE_LEN,
     MAX_ATTRIBUTES, RESERVED_ATTRIBUTE_NAMES,
 };
-pub use changes::{Change, ChangeEvent, ChangeThread, DEFAULT_POLL_INTERVAL, Watcher};
+pub use changes::{Change, ChangeEvent, ChangeThread, DEFAULT_POLL_INTERVAL, FEED_PRUNE_EVERY, FEED_RETAINED, Watcher};
 pub use db::{GroupDb, ImportSummary};
 pub use error::{Result, StateError};
 pub use membership::{GROUP_KEY_FILE, JoinOutcome, MEMBERSHIP_FILE, MembershipStore};

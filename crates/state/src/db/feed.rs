@@ -23,6 +23,14 @@ impl GroupDb {
         self.read(|conn| crate::changes::read_changes(conn, &self.path, after))
     }
 
+    /// Removes every change but the newest `keep` now (writers prune the feed on their own,
+    /// see [`crate::FEED_RETAINED`]; tests use this to make a watcher fall behind).
+    #[doc(hidden)]
+    pub fn prune_feed(&self, keep: u64) -> Result<usize> {
+        let path = &self.path;
+        self.write(|tx| crate::changes::prune(tx, path, last_seq(tx, path)?, keep))
+    }
+
     /// A watcher that yields every change committed after this call, by any process.
     pub fn watch(&self) -> Result<Watcher> {
         let after = self.last_seq()?;
@@ -60,8 +68,22 @@ pub(crate) fn write_unless_deleted<T>(
         }
         let out = f(&tx)?;
         tx.commit().map_err(|e| map_err(path, e))?;
+        signal_commit(path);
         Ok(Some(out))
     })
+}
+
+/// Tells readers woken by the file system that a commit is visible: the writes to the WAL
+/// that they see happen before the commit is published in the shared WAL index, so a reader
+/// woken by them alone could look too early. Touching the group folder's times is one system
+/// call (about 2 µs) that readers watching the folder see after the commit; a failure only
+/// delays readers until their next periodic check.
+fn signal_commit(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(dir) = path.parent() else { return };
+    let Ok(dir) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return };
+    // SAFETY: a NUL-terminated path and NULL times (set both to now); no memory is written.
+    let _ = unsafe { libc::utimensat(libc::AT_FDCWD, dir.as_ptr(), std::ptr::null(), 0) };
 }
 
 /// Removes up to `limit` records whose expiration has passed (index on `expires`), with a
@@ -92,12 +114,18 @@ pub(crate) fn purge_expired(tx: &Connection, path: &Path, now: Timestamp, limit:
     Ok(expired.len())
 }
 
-/// Appends a change to the feed, in the caller's transaction.
+/// Appends a change to the feed, in the caller's transaction, and prunes the feed every
+/// [`crate::FEED_PRUNE_EVERY`] changes (see [`crate::changes`]).
 pub(crate) fn push_change(tx: &Connection, path: &Path, change: &Change) -> Result<()> {
-    let (kind, id, record_type, peer) = change.to_row();
+    // A resync is made by watchers and never stored.
+    let Some((kind, id, record_type, peer)) = change.to_row() else { return Ok(()) };
     tx.prepare_cached("INSERT INTO changes (kind, record_id, record_type, peer_name) VALUES (?1, ?2, ?3, ?4)")
         .map_err(|e| map_err(path, e))?
         .execute(params![kind, id, record_type, peer])
         .map_err(|e| map_err(path, e))?;
+    let seq = tx.last_insert_rowid().unsigned_abs();
+    if seq.is_multiple_of(crate::FEED_PRUNE_EVERY) {
+        crate::changes::prune(tx, path, seq, crate::FEED_RETAINED)?;
+    }
     Ok(())
 }

@@ -85,6 +85,17 @@ impl GroupDb {
             Ok(())
         })
     }
+
+    /// Sets a named value and appends [`Change::StatusChanged`] in the same transaction, so
+    /// that every watcher, in every process, learns that the status it holds changed.
+    pub fn put_status_blob(&self, name: &str, value: &[u8]) -> Result<()> {
+        let path = &self.path;
+        self.write(|tx| {
+            tx.execute("INSERT OR REPLACE INTO blobs (name, value) VALUES (?1, ?2)", params![name, value])
+                .map_err(|e| map_err(path, e))?;
+            push_change(tx, path, &Change::StatusChanged)
+        })
+    }
 }
 
 pub(crate) fn read_properties(conn: &Connection, path: &Path) -> Result<GroupProperties> {
