@@ -225,7 +225,7 @@ impl VerifiedCertificate {
 /// caller to wrap with its context.
 ///
 /// The result depends on nothing but the arguments (no clock), so a success is remembered
-/// for the process ([`crate::verified::Verified`]): opening a group checks the same identity
+/// for the process (`verified.rs`, at most 512 entries): opening a group checks the same identity
 /// certificate and membership chain every time, and an RSA verification costs about 17 µs.
 /// Failures are never remembered.
 pub fn parse_and_verify(
