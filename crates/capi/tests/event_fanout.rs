@@ -10,26 +10,11 @@ use std::ptr::{null, null_mut};
 use peergroup::hresult::{PEER_S_NO_EVENT_DATA, S_OK};
 use peergroup_capi::*;
 
-fn wide(s: &str) -> Vec<u16> {
-    s.encode_utf16().chain([0]).collect()
-}
+mod common;
+use common::{take, wide};
 
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
-/// Reads a returned string and frees it.
-unsafe fn take(p: PWSTR) -> Vec<u16> {
-    let mut n = 0;
-    // SAFETY: a NUL-terminated string handed out by the library.
-    while unsafe { *p.add(n) } != 0 {
-        n += 1;
-    }
-    // SAFETY: as above, `n` units plus the NUL.
-    let v = unsafe { std::slice::from_raw_parts(p, n + 1) }.to_vec();
-    // SAFETY: handed out by the library, freed once.
-    unsafe { PeerFreeData(p.cast()) };
-    v
 }
 
 #[test]

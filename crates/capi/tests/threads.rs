@@ -9,23 +9,8 @@ use std::sync::Arc;
 use peergroup::hresult::{E_HANDLE, PEER_S_NO_EVENT_DATA, S_OK};
 use peergroup_capi::*;
 
-fn wide(s: &str) -> Vec<u16> {
-    s.encode_utf16().chain([0]).collect()
-}
-
-/// Reads a returned string and frees it.
-unsafe fn take(p: PWSTR) -> Vec<u16> {
-    let mut n = 0;
-    // SAFETY: a NUL-terminated string handed out by the library.
-    while unsafe { *p.add(n) } != 0 {
-        n += 1;
-    }
-    // SAFETY: as above, `n` units plus the NUL.
-    let v = unsafe { std::slice::from_raw_parts(p, n + 1) }.to_vec();
-    // SAFETY: handed out by the library, freed once.
-    unsafe { PeerFreeData(p.cast()) };
-    v
-}
+mod common;
+use common::{take, wide};
 
 #[test]
 fn many_threads_open_add_and_close_one_group() {

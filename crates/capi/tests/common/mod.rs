@@ -103,3 +103,25 @@ pub fn valgrind() -> Command {
     ]);
     cmd
 }
+
+/// A NUL-terminated UTF-16 copy of `s`, as the C ABI takes strings.
+pub fn wide(s: &str) -> Vec<u16> {
+    s.encode_utf16().chain([0]).collect()
+}
+
+/// Reads a string the library returned (with its NUL) and frees it.
+///
+/// # Safety
+/// `p` is a NUL-terminated string handed out by the library and not freed yet.
+pub unsafe fn take(p: peergroup_capi::PWSTR) -> Vec<u16> {
+    let mut n = 0;
+    // SAFETY: a NUL-terminated string handed out by the library.
+    while unsafe { *p.add(n) } != 0 {
+        n += 1;
+    }
+    // SAFETY: as above, `n` units plus the NUL.
+    let v = unsafe { std::slice::from_raw_parts(p, n + 1) }.to_vec();
+    // SAFETY: handed out by the library, freed once.
+    unsafe { peergroup_capi::PeerFreeData(p.cast()) };
+    v
+}
