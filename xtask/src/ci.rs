@@ -41,6 +41,7 @@ fn check_tools() -> Result {
 fn run_ci(fuzz_secs: u64, deny: bool, fuzz: bool) -> Result {
     check_tools()?;
     run("format", cmd("cargo", &["fmt", "--all", "--", "--check"]))?;
+    crate::layers::check()?;
     run("clippy", cmd("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
     run(
         "clippy (pure-Rust provider only)",

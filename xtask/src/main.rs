@@ -5,6 +5,7 @@
 //!   from a scratch copy of the committed seed corpus.
 //! - `corpus [--check]`: writes (or checks) the seed corpora (`fuzz/corpus/<target>/seed-*`): valid objects in the
 //!   form each fuzz target reads.
+//! - `layers`: the layering rules of `docs/ARCHITECTURE.md`, checked on `cargo tree`.
 //! - `bench [ARGS...]`: the criterion benchmarks, then OpenSSL's RSA-2048 sign rate measured in
 //!   the same run and the ratio of our default provider to it.
 //! - `release <VERSION> [--dry-run]`: bumps every crate, checks `cargo package` in dependency
@@ -15,6 +16,7 @@
 mod bench;
 mod ci;
 mod corpus;
+mod layers;
 mod release;
 mod util;
 
@@ -24,6 +26,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   ci [--fuzz-secs N] [--no-deny] [--no-fuzz]   fmt, clippy, tests, benches once, fuzz, deny
   fuzz [TARGET | --all] [SECS]                  fuzz one target (or all) for SECS seconds (default 10)
   corpus [--check]                              write (or check) the fuzz seed corpora (fuzz/corpus/<target>/seed-*)
+  layers                                        check the layering rules of docs/ARCHITECTURE.md on cargo tree
   bench [CRITERION ARGS...]                     criterion benchmarks + OpenSSL sign-rate comparison
   release <VERSION> [--dry-run]                 bump versions, cargo package, changelog, tag";
 
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::command(&args[1..]),
         Some("fuzz") => ci::fuzz_command(&args[1..]),
         Some("corpus") => corpus::command(&args[1..]),
+        Some("layers") => layers::check(),
         Some("bench") => bench::command(&args[1..]),
         Some("release") => release::command(&args[1..]),
         Some("-h" | "--help" | "help") => {
