@@ -62,7 +62,10 @@ impl Interest {
 /// A registration: the facade's, or none when only network events were asked for.
 #[derive(Debug)]
 pub(crate) struct Registration {
-    stream: Option<Mutex<EventStream>>,
+    /// `None` once ended, or when only network events were asked for. Ending drops the stream
+    /// at once, even while another thread still holds this registration (inside
+    /// `PeerGroupGetEventData`), so no write to the caller's descriptor follows.
+    stream: Mutex<Option<EventStream>>,
 }
 
 /// Checks that `fd` is an open descriptor open for writing.
@@ -96,17 +99,23 @@ impl Registration {
     pub(crate) fn start(group: &Group, fd: RawFd, interest: Interest) -> CResult<Self> {
         if interest.types.is_empty() {
             // Only network events: nothing to watch offline.
-            return Ok(Self { stream: None });
+            return Ok(Self { stream: Mutex::new(None) });
         }
         let stream = group.events_with(interest.filter(), Some(Box::new(move || signal(fd)))).or_hr()?;
-        Ok(Self { stream: Some(Mutex::new(stream)) })
+        Ok(Self { stream: Mutex::new(Some(stream)) })
     }
 
     /// Takes the oldest event waiting (an error of the feed ends the registration: nothing
     /// follows it, as when the group is closed).
     pub(crate) fn pop(&self) -> Option<Event> {
-        let mut stream = self.stream.as_ref()?.lock().unwrap_or_else(PoisonError::into_inner);
-        stream.try_recv()?.ok()
+        let mut stream = self.stream.lock().unwrap_or_else(PoisonError::into_inner);
+        stream.as_mut()?.try_recv()?.ok()
+    }
+
+    /// Ends the registration now: its descriptor is not written to once this returns.
+    pub(crate) fn end(&self) {
+        let stream = self.stream.lock().unwrap_or_else(PoisonError::into_inner).take();
+        drop(stream);
     }
 }
 

@@ -70,7 +70,13 @@ pub(crate) fn stop() -> CResult<()> {
         }
         guard.take().map(|s| s.handles)
     };
-    // Groups close and event threads stop outside the lock.
+    // Groups close and registrations end outside the lock; a registration another thread
+    // still holds ends now too, so no descriptor is written to after the last shutdown.
+    for object in orphans.iter().flat_map(|handles| handles.values()) {
+        if let Object::Event(registration) = object {
+            registration.end();
+        }
+    }
     drop(orphans);
     Ok(())
 }

@@ -76,13 +76,18 @@ struct CoreState {
 }
 
 impl Core {
-    fn add(&self, sub: Arc<Sub>) {
+    /// Adds a registration for the changes committed after the feed's position now. The position
+    /// is read while the reader cannot dispatch, so a change is either at or before it (and not
+    /// for this registration) or dispatched after the registration is in the list.
+    fn add(&self, db: &GroupDb, filter: EventFilter, notify: Option<EventNotify>) -> Result<Arc<Sub>> {
         let mut state = lock(&self.subs);
+        let sub = Arc::new(Sub::new(filter, db.last_seq()?, notify));
         if state.ended {
             sub.end();
         } else {
-            state.subs.push(sub);
+            state.subs.push(sub.clone());
         }
+        Ok(sub)
     }
 
     /// Forgets a registration; once this returns, the reader does not touch it any more.
@@ -161,8 +166,7 @@ impl Hub {
                 core
             }
         };
-        let sub = Arc::new(Sub::new(filter, after, notify));
-        core.add(sub.clone());
+        let sub = core.add(db, filter, notify)?;
         Ok(EventStream::new(sub, core))
     }
 
@@ -268,7 +272,9 @@ impl Run {
             match change {
                 Change::StatusChanged => status_dirty = true,
                 Change::GroupDeleted => {
-                    self.core.dispatch(Some(seq), &Event::StatusChanged { status: 0, deleted: true });
+                    // Every registration hears it, even one made after the last stored change
+                    // (a folder removed by hand gives a deletion numbered like that change).
+                    self.core.dispatch(None, &Event::StatusChanged { status: 0, deleted: true });
                     return Ok(false);
                 }
                 Change::Resync { .. } => {

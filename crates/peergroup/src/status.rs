@@ -166,10 +166,18 @@ pub(crate) fn read(db: &GroupDb) -> Result<GroupStatus> {
 /// takes the presence lock (kept in `held` until offline is written or the last handle of
 /// the group in this process closes) before writing; offline, it writes, then lets go.
 pub(crate) fn write(db: &GroupDb, status: &GroupStatus, held: &mut Option<Presence>) -> Result<()> {
-    if status.is_connected() && held.is_none() {
+    let taken_now = status.is_connected() && held.is_none();
+    if taken_now {
         *held = Some(Presence::take(&lock_path(db.path()))?);
     }
-    db.put_status_blob(STATUS_BLOB, &status.encode(std::process::id()))?;
+    if let Err(e) = db.put_status_blob(STATUS_BLOB, &status.encode(std::process::id())) {
+        // A presence taken for a status that was never written is let go: holding it would
+        // make an older "connected" blob read as live.
+        if taken_now {
+            *held = None;
+        }
+        return Err(e.into());
+    }
     if !status.is_connected() {
         *held = None;
     }

@@ -12,10 +12,10 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use peergroup_identity::PeerName;
-use peergroup_identity::x509::from_pem;
+use peergroup_identity::x509::{from_pem, to_pem};
 use peergroup_security::trust::{AcceptedMember, RecordClaim, accept_member, accept_record};
 use peergroup_security::{Role, SecurityError};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::db::{GroupDb, read_members, read_properties};
 use crate::error::{Result, StateError};
@@ -99,6 +99,20 @@ pub(crate) fn read_verified(
     if check != "ok" {
         return Err(invalid(src, format!("integrity check failed: {check}")));
     }
+    // The file's schema is outside input too: a view in place of a table could make reading it
+    // run without bound before anything is verified. What an import reads must be plain tables.
+    for table in ["properties", "members", "records"] {
+        let kind: Option<String> = conn
+            .query_row("SELECT type FROM sqlite_master WHERE name = ?1", [table], |r| r.get(0))
+            .optional()
+            .map_err(|e| map_err(src, e))?;
+        if kind.as_deref() != Some("table") {
+            return Err(invalid(
+                src,
+                format!("{table} is not a table (found {})", kind.as_deref().unwrap_or("nothing")),
+            ));
+        }
+    }
     let props = read_properties(&conn, src)?;
     if &props.group_peer_name != group {
         return Err(invalid(src, format!("exported from group {}, not {group}", props.group_peer_name)));
@@ -112,7 +126,7 @@ pub(crate) fn read_verified(
             from_store(&m)
         } else {
             let accepted = accept_declared(group, &m, now)?;
-            members.push(m);
+            members.push(stored_entry(&accepted));
             accepted
         };
         accepted.insert(entry.peer_name().clone(), entry);
@@ -153,6 +167,21 @@ pub(crate) fn claim_of<'a>(record: &'a Record, signed: &'a [u8]) -> RecordClaim<
         modifier: &record.modifier,
         signed,
         signature: &record.signature,
+    }
+}
+
+/// The entry stored for a member accepted from a file: built from what its chain proves (name,
+/// friendly name, key, roles, the chain re-encoded), never from the file's other fields, which
+/// nothing signs; flags (presence) are this host's to set, so none.
+fn stored_entry(accepted: &AcceptedMember) -> Member {
+    let chain = accepted.chain().map(|c| c.to_der()).unwrap_or_default();
+    Member {
+        peer_name: accepted.peer_name().clone(),
+        friendly_name: accepted.friendly_name().to_owned(),
+        public_key: accepted.public_key().to_vec(),
+        certificate: chain.iter().map(|der| to_pem("CERTIFICATE", der)).collect::<String>().into_bytes(),
+        roles: accepted.roles().iter().map(|r| r.guid()).collect(),
+        flags: 0,
     }
 }
 

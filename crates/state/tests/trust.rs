@@ -261,3 +261,71 @@ fn records_pass_the_signature_and_the_policy() {
     }
     assert_eq!(snapshot(&carol_db), before);
 }
+
+/// A member signs "its own" record under the id of another member's record: the policy would
+/// allow a member to update a record of hers, but the record held under that id is not hers,
+/// so the version is refused, by `apply_record` and by an import, and the record stays.
+#[test]
+fn a_member_cannot_take_over_another_members_record_by_its_id() {
+    let w = world();
+    let alice_db = w.alice_db();
+    let held = alice_db.add_record(&w.alice, record(1, b"alice's")).unwrap();
+    let mut forged = held.clone();
+    forged.version = held.version + 1;
+    forged.creator = w.bob.peer_name().clone();
+    forged.modifier = w.bob.peer_name().clone();
+    forged.data = b"bob's now".to_vec();
+    forged.sign(&w.bob).unwrap();
+    let mut deletion = forged.clone();
+    deletion.flags |= peergroup_state::RECORD_FLAG_DELETED;
+    deletion.sign(&w.bob).unwrap();
+    for attempt in [forged, deletion] {
+        match alice_db.apply_record(&attempt) {
+            Err(StateError::Security(SecurityError::RecordNotTrusted { id, reason })) => {
+                assert_eq!(id, held.id);
+                assert!(reason.contains(&w.alice.peer_name().to_string()), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(alice_db.record(held.id).unwrap(), held);
+}
+
+/// What a file says of an accepted member beyond its chain (friendly name, flags) is not taken:
+/// the stored entry is what the chain proves.
+#[test]
+fn an_imported_member_entry_is_what_its_chain_proves() {
+    let w = world();
+    let (_carol, carol_db) = w.joined("carol", 2);
+    let mut bob = entry(&w.bob_chain);
+    bob.friendly_name = "Bob (administrator)".into();
+    bob.flags = 0x7;
+    let file = w.crafted(&w.bob, "renamed.db", &[bob], |_| {});
+    carol_db.import(&file).unwrap();
+    let stored = carol_db.members().unwrap().into_iter().find(|m| m.peer_name == *w.bob.peer_name()).unwrap();
+    assert_eq!(stored, entry(&w.bob_chain));
+}
+
+/// An export whose `records` is a view (which could compute rows without end) is refused
+/// before anything is read from it.
+#[test]
+fn an_export_whose_tables_are_views_is_refused() {
+    let w = world();
+    let alice_db = w.alice_db();
+    let file = w.crafted(&w.bob, "view.db", &[], |_| {});
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.execute_batch(
+        "DROP TABLE records; CREATE VIEW records(body) AS \
+         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT zeroblob(1000) FROM c;",
+    )
+    .unwrap();
+    drop(conn);
+    let before = snapshot(&alice_db);
+    match alice_db.import(&file) {
+        Err(StateError::InvalidDatabase { reason, .. }) => {
+            assert!(reason.contains("records is not a table"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(snapshot(&alice_db), before);
+}

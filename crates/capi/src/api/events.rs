@@ -65,7 +65,9 @@ pub unsafe extern "C" fn PeerGroupRegisterEvent(
 pub extern "C" fn PeerGroupUnregisterEvent(hPeerEvent: HPEEREVENT) -> HRESULT {
     call(|| {
         session::require()?;
-        drop(session::remove(hPeerEvent, |o| matches!(o, Object::Event(_)))?);
+        if let Object::Event(registration) = session::remove(hPeerEvent, |o| matches!(o, Object::Event(_)))? {
+            registration.end();
+        }
         ok()
     })
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use peergroup_identity::Identity;
+use peergroup_security::SecurityError;
 use peergroup_security::trust::accept_record;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
@@ -282,11 +283,31 @@ pub(super) fn apply_verified(tx: &Connection, path: &Path, record: &Record) -> R
     if record.expires <= now {
         return Ok(false);
     }
-    let held: Option<(i64, u32, bool)> = tx
-        .prepare_cached("SELECT rowid, version, deleted FROM records WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([record.id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+    let held: Option<(i64, u32, bool, String, Vec<u8>)> = tx
+        .prepare_cached("SELECT rowid, version, deleted, creator, type FROM records WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([record.id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        })
         .optional()
         .map_err(|e| map_err(path, e))?;
+    // The policy judged the change by the creator and type the record claims; a version of a
+    // record held here must claim the held ones, or a member could take over another member's
+    // record by signing "its own" record under that id.
+    if let Some((_, _, _, creator, record_type)) = &held
+        && (*creator != record.creator.to_string() || record_type.as_slice() != record.record_type.as_bytes())
+    {
+        return Err(SecurityError::RecordNotTrusted {
+            id: record.id,
+            reason: format!(
+                "it claims creator {} and type {}, but the record held under its id is {creator}'s, of type {}",
+                record.creator,
+                record.record_type,
+                Uuid::from_slice(record_type).map_or_else(|_| "?".to_owned(), |t| t.to_string())
+            ),
+        }
+        .into());
+    }
+    let held = held.map(|(rowid, version, deleted, _, _)| (rowid, version, deleted));
     let change = match held {
         Some((_, v, _)) if v >= record.version => return Ok(false),
         Some((_, _, true)) => return Ok(false),
