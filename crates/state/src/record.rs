@@ -289,7 +289,13 @@ impl<'a> Reader<'a> {
     fn peer_name(&mut self) -> Result<PeerName> {
         let len = usize::from(self.u16()?);
         let s = std::str::from_utf8(self.take(len)?).map_err(|_| bad(None, "peer name is not UTF-8"))?;
-        Ok(PeerName::parse(s)?)
+        let name = PeerName::parse(s)?;
+        // Parsing normalises (the authority's hex is lowercase); a record must hold the normal
+        // form, so that one record has one encoding (found by the `record_decode` fuzz target).
+        if name.to_string() != s {
+            return Err(bad(None, format!("peer name {s:?} is not in its normal form ({name})")));
+        }
+        Ok(name)
     }
 }
 
@@ -328,6 +334,15 @@ mod tests {
         let mut other = bytes;
         other[5] = 2;
         assert!(matches!(Record::decode(&other), Err(StateError::InvalidRecord { .. })));
+        // A peer name in another case than its normal form is refused, not normalised: one
+        // record, one encoding.
+        let alice = sample(PeerName::parse(&format!("{}.alice", "ab".repeat(20))).unwrap());
+        let bytes = alice.encode();
+        let at = bytes.windows(2).position(|w| w == b"ab").unwrap();
+        let mut upper = bytes.clone();
+        upper[at] = b'A';
+        assert!(matches!(Record::decode(&upper), Err(StateError::InvalidRecord { .. })), "uppercase authority");
+        assert_eq!(Record::decode(&bytes).unwrap().encode(), bytes);
     }
 
     #[test]
