@@ -18,6 +18,20 @@ fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
+/// The thread count once the kernel has reaped threads that were joined: `join` returns when a
+/// thread has run its last instruction (the kernel clears its id), a moment before the kernel
+/// removes it from `/proc/self/task`. Waits at most 2 s for the count to reach `expected`.
+fn threads_once_reaped(expected: usize) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let now = threads();
+        if now == expected || std::time::Instant::now() >= deadline {
+            return now;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// Descriptors of this process open on the group's database or its WAL (each SQLite
 /// connection holds one of each).
 fn database_fds(db_dir: &Path) -> usize {
@@ -75,7 +89,7 @@ fn a_hundred_registrations_share_one_reader_thread_and_connection() {
 
     // The reader stops with the last handle of the group, and its registrations end.
     drop(handles);
-    assert_eq!(threads(), threads_before);
+    assert_eq!(threads_once_reaped(threads_before), threads_before, "the reader stopped with the last handle");
     assert_eq!(database_fds(&db_dir), 0);
     assert!(streams.iter().all(peergroup::EventStream::is_ended));
 }
