@@ -61,6 +61,7 @@ pub mod policy;
 mod properties;
 mod role;
 pub mod trust;
+pub mod version;
 
 pub use cert::{
     CLOCK_SKEW_ALLOWANCE, CertKind, GroupCertificate, MAX_ROLES, OID_ARC, OID_CERT_TYPE, OID_GROUP_PEER_NAME,
@@ -77,3 +78,4 @@ pub use properties::{
     PEER_GROUP_GMC_AUTHENTICATION, PEER_GROUP_PASSWORD_AUTHENTICATION, PEER_MEMBER_DATA_OPTIONAL, validate_cloud_name,
 };
 pub use role::{ROLE_ADMIN_GUID, ROLE_MEMBER_GUID, Role};
+pub use version::{VersionStamp, body_digest};
