@@ -9,6 +9,7 @@
 //!
 //! See `docs/sync.md` for the messages, the reconciliation and the bounds.
 
+pub mod flood;
 pub mod item;
 
 pub use item::{Entry, Item, ItemKey, ItemKind};
