@@ -137,6 +137,7 @@ fn check_one(target: &str, file: &str, bytes: &[u8]) -> Result {
         },
         // Its layout is read by the target alone; `cargo xtask corpus` checked what it wrote.
         "dns_descriptor" => Ok(()),
+        "flood_decode" => peergroup_sync::flood::Message::decode(bytes).ctx("flood message").map(drop),
         other => Err(format!("no check for the target {other}")),
     }
 }
@@ -234,7 +235,35 @@ fn make() -> Result<Corpus> {
     corpus.insert("peer_name", peer_names(&w));
     corpus.insert("cloud_name", cloud_names()?);
     corpus.insert("dns_descriptor", dns_descriptors()?);
+    corpus.insert("flood_decode", flood_messages());
     Ok(corpus)
+}
+
+/// `flood_decode`: one flood message of each type, the push carrying a record-sized item.
+fn flood_messages() -> Seeds {
+    use peergroup_security::{VersionStamp, body_digest};
+    use peergroup_sync::flood::{Announcement, Message};
+    use peergroup_sync::{Item, ItemKind};
+    let body = vec![0x5a; 300];
+    let item = Item {
+        kind: ItemKind::Record,
+        id: uuid::Uuid::new_v4().as_bytes().to_vec(),
+        stamp: VersionStamp {
+            deleted: false,
+            version: 2,
+            modified_micros: 1_764_000_000_000_000,
+            modifier: b"0123456789abcdef0123456789abcdef01234567.alice".to_vec(),
+            digest: body_digest(&body),
+        },
+        body,
+    };
+    let announcements = (0..3).map(|hops| Announcement { entry: item.entry(), hops }).collect();
+    vec![
+        ("push".into(), Message::Push { item: item.clone(), hops: 2 }.encode()),
+        ("ihave".into(), Message::IHave(announcements).encode()),
+        ("graft".into(), Message::Graft(vec![item.entry()]).encode()),
+        ("prune".into(), Message::Prune.encode()),
+    ]
 }
 
 /// `chain_validate`: certificates, each behind its 16-bit big-endian length. Every chain

@@ -7,7 +7,10 @@
 //! to lazy ([`Message::Prune`]), so the eager links of the whole group thin out to a spanning
 //! tree and a new item costs each member about one receipt; the lazy announcements repair the
 //! tree: an announced item that has not arrived when its timer fires is requested
-//! ([`Message::Graft`]), and the announcer becomes eager again.
+//! ([`Message::Graft`]), and the announcer becomes eager again. Pushes and announcements carry
+//! the hops the item travelled: when an announcement shows a path shorter by more than
+//! [`Config::optimization_threshold`] hops than the eager one the item came by, the two links
+//! swap roles (Plumtree's optimisation), so the tree drifts towards short paths.
 //!
 //! The state does no I/O, reads no clock and draws no random number: the driver feeds it
 //! [`InEvent`]s with the time (`now`, µs on any monotonic clock) and carries out the
@@ -29,7 +32,7 @@
 //!   [`MAX_ANNOUNCERS`] announcers.
 //! - Wire sizes: see [`MAX_IHAVE`], [`MAX_ID`], [`MAX_MODIFIER`], [`MAX_BODY`].
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt::Debug;
 
 use peergroup_security::{VersionStamp, body_digest};
@@ -62,13 +65,29 @@ pub const MAX_ANNOUNCERS: usize = 8;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
     /// An item, whole (eager push, or the answer to a graft).
-    Push(Item),
-    /// Announcements: items the sender holds, by entry.
-    IHave(Vec<Entry>),
-    /// A request for the items of these entries; the sender becomes eager for the receiver.
+    Push {
+        /// The item.
+        item: Item,
+        /// Links it crossed from its origin, this one included.
+        hops: u16,
+    },
+    /// Announcements: items the sender holds.
+    IHave(Vec<Announcement>),
+    /// A request for the items of these entries (possibly none); the sender becomes eager for
+    /// the receiver.
     Graft(Vec<Entry>),
     /// The sender received a duplicate from the receiver: the receiver moves it to lazy.
     Prune,
+}
+
+/// One announced item: its entry, and the hops it travelled to the announcer (0: the
+/// announcer is its origin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Announcement {
+    /// The item's entry.
+    pub entry: Entry,
+    /// Hops from its origin to the announcer.
+    pub hops: u16,
 }
 
 /// Why bytes are not a flood message.
@@ -143,16 +162,28 @@ impl<'a> Reader<'a> {
         }
         self.take(len)
     }
-    fn entries(&mut self) -> Result<Vec<Entry>, DecodeError> {
+    /// A count (at most [`MAX_IHAVE`]) whose `size`-byte elements are all present.
+    fn count(&mut self, size: usize) -> Result<usize, DecodeError> {
         let n = usize::from(self.u16()?);
         if n > MAX_IHAVE {
             return Err(DecodeError::TooLong { what: "entry list", len: n, max: MAX_IHAVE });
         }
-        // Checked before allocating: every entry is 64 bytes on the wire.
-        if self.rest.len() < n * 64 {
+        // Checked before allocating.
+        if self.rest.len() < n * size {
             return Err(DecodeError::Truncated);
         }
-        (0..n).map(|_| Ok(Entry { key: ItemKey(self.array()?), digest: self.array()? })).collect()
+        Ok(n)
+    }
+    fn entry(&mut self) -> Result<Entry, DecodeError> {
+        Ok(Entry { key: ItemKey(self.array()?), digest: self.array()? })
+    }
+    fn entries(&mut self) -> Result<Vec<Entry>, DecodeError> {
+        let n = self.count(64)?;
+        (0..n).map(|_| self.entry()).collect()
+    }
+    fn announcements(&mut self) -> Result<Vec<Announcement>, DecodeError> {
+        let n = self.count(66)?;
+        (0..n).map(|_| Ok(Announcement { entry: self.entry()?, hops: self.u16()? })).collect()
     }
 }
 
@@ -164,34 +195,38 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-fn put_entries(out: &mut Vec<u8>, entries: &[Entry]) {
-    let n = u16::try_from(entries.len()).unwrap_or(u16::MAX);
+fn put_count(out: &mut Vec<u8>, len: usize) -> usize {
+    let n = u16::try_from(len).unwrap_or(u16::MAX);
     out.extend_from_slice(&n.to_be_bytes());
-    for e in entries.iter().take(usize::from(n)) {
-        out.extend_from_slice(&e.key.0);
-        out.extend_from_slice(&e.digest);
-    }
+    usize::from(n)
+}
+
+fn put_entry(out: &mut Vec<u8>, e: &Entry) {
+    out.extend_from_slice(&e.key.0);
+    out.extend_from_slice(&e.digest);
 }
 
 impl Message {
     /// Its wire type byte (0x40..0x4f).
     pub fn wire_type(&self) -> u8 {
         match self {
-            Message::Push(_) => TYPE_PUSH,
+            Message::Push { .. } => TYPE_PUSH,
             Message::IHave(_) => TYPE_IHAVE,
             Message::Graft(_) => TYPE_GRAFT,
             Message::Prune => TYPE_PRUNE,
         }
     }
 
-    /// Encodes: type byte, version byte, then the fields (big-endian, length-prefixed).
+    /// Encodes: type byte, version byte, then the fields (big-endian, length-prefixed; see
+    /// `docs/sync.md`).
     ///
     /// Lists longer than [`MAX_IHAVE`] are not sent by [`Flood`]; encoding one gives bytes that
     /// [`Message::decode`] refuses.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![self.wire_type(), WIRE_VERSION];
         match self {
-            Message::Push(item) => {
+            Message::Push { item, hops } => {
+                out.extend_from_slice(&hops.to_be_bytes());
                 out.push(item.kind as u8);
                 put_bytes(&mut out, &item.id);
                 out.push(u8::from(item.stamp.deleted));
@@ -201,7 +236,19 @@ impl Message {
                 out.extend_from_slice(&item.stamp.digest);
                 put_bytes(&mut out, &item.body);
             }
-            Message::IHave(entries) | Message::Graft(entries) => put_entries(&mut out, entries),
+            Message::IHave(announcements) => {
+                let n = put_count(&mut out, announcements.len());
+                for a in announcements.iter().take(n) {
+                    put_entry(&mut out, &a.entry);
+                    out.extend_from_slice(&a.hops.to_be_bytes());
+                }
+            }
+            Message::Graft(entries) => {
+                let n = put_count(&mut out, entries.len());
+                for e in entries.iter().take(n) {
+                    put_entry(&mut out, e);
+                }
+            }
             Message::Prune => {}
         }
         out
@@ -221,6 +268,7 @@ impl Message {
         }
         let message = match ty {
             TYPE_PUSH => {
+                let hops = r.u16()?;
                 let k = r.u8()?;
                 let kind = ItemKind::from_u8(k).ok_or(DecodeError::UnknownKind(k))?;
                 let id = r.bytes("item id", MAX_ID)?.to_vec();
@@ -238,9 +286,9 @@ impl Message {
                     return Err(DecodeError::DigestMismatch);
                 }
                 let stamp = VersionStamp { deleted, version, modified_micros, modifier, digest };
-                Message::Push(Item { kind, id, stamp, body })
+                Message::Push { item: Item { kind, id, stamp, body }, hops }
             }
-            TYPE_IHAVE => Message::IHave(r.entries()?),
+            TYPE_IHAVE => Message::IHave(r.announcements()?),
             TYPE_GRAFT => Message::Graft(r.entries()?),
             _ => Message::Prune,
         };
@@ -267,6 +315,9 @@ pub struct Config {
     pub ihave_delay_micros: u64,
     /// Announced-but-missing entries tracked at most.
     pub max_missing: usize,
+    /// How many hops shorter than the eager path an announced path must be for the two links
+    /// to swap roles (Plumtree's optimisation; a margin, so the tree does not flap).
+    pub optimization_threshold: u16,
 }
 
 impl Default for Config {
@@ -278,6 +329,7 @@ impl Default for Config {
             graft_timeout_micros: 80_000,
             ihave_delay_micros: 20_000,
             max_missing: 4096,
+            optimization_threshold: 3,
         }
     }
 }
@@ -355,11 +407,22 @@ pub struct Stats {
     pub refused: u64,
     /// Grafts sent.
     pub grafts: u64,
+    /// Links swapped for a shorter path (Plumtree's optimisation).
+    pub optimizations: u64,
 }
 
 #[derive(Debug)]
 struct Missing<P> {
     announcers: VecDeque<P>,
+}
+
+/// How an entry seen recently came.
+#[derive(Clone, Debug)]
+struct Receipt<P> {
+    /// Hops from its origin to here (0: made here, or learned outside the flood).
+    hops: u16,
+    /// The neighbour whose push brought it, if a push did.
+    from: Option<P>,
 }
 
 /// The flood state of one group on one member. `P` names a neighbour (a link id, a peer name).
@@ -368,15 +431,15 @@ pub struct Flood<P> {
     config: Config,
     eager: BTreeSet<P>,
     lazy: BTreeSet<P>,
-    recent: HashSet<Entry>,
+    recent: HashMap<Entry, Receipt<P>>,
     recent_order: VecDeque<Entry>,
     cache: BTreeMap<Entry, Item>,
     cache_order: VecDeque<Entry>,
     cache_size: usize,
-    /// Received, handed to the driver, verdict not yet given: entry → sender.
-    pending: BTreeMap<Entry, (P, Item)>,
+    /// Received, handed to the driver, verdict not yet given: entry → sender, item, hops.
+    pending: BTreeMap<Entry, (P, Item, u16)>,
     missing: BTreeMap<Entry, Missing<P>>,
-    ihave_queue: BTreeMap<P, Vec<Entry>>,
+    ihave_queue: BTreeMap<P, Vec<Announcement>>,
     flush_set: bool,
     stats: Stats,
     out: Vec<OutEvent<P>>,
@@ -389,7 +452,7 @@ impl<P: Clone + Ord + Debug> Flood<P> {
             config,
             eager: BTreeSet::new(),
             lazy: BTreeSet::new(),
-            recent: HashSet::new(),
+            recent: HashMap::new(),
             recent_order: VecDeque::new(),
             cache: BTreeMap::new(),
             cache_order: VecDeque::new(),
@@ -420,7 +483,7 @@ impl<P: Clone + Ord + Debug> Flood<P> {
 
     /// Whether this entry was seen recently (received, stored or announced as known).
     pub fn has_seen(&self, entry: &Entry) -> bool {
-        self.recent.contains(entry)
+        self.recent.contains_key(entry)
     }
 
     /// Handles one event at time `now` (µs) and returns what to do, in order.
@@ -437,27 +500,25 @@ impl<P: Clone + Ord + Debug> Flood<P> {
                 self.flush_ihave();
             }
             InEvent::Timer(Timer::Graft(entry)) => self.on_graft_timer(now, entry),
-            InEvent::LocalChange(item) => {
-                let entry = item.entry();
-                self.remember(entry);
-                self.missing.remove(&entry);
-                self.cache_item(item.clone());
-                self.forward(now, None, &item);
-            }
+            InEvent::LocalChange(item) => self.originate(now, None, item),
             InEvent::Verdict(entry, verdict) => self.on_verdict(now, entry, verdict),
-            InEvent::Reconciled(p, item) => {
-                let entry = item.entry();
-                self.remember(entry);
-                self.missing.remove(&entry);
-                self.cache_item(item.clone());
-                self.forward(now, Some(&p), &item);
-            }
+            // For the flood, this member is the origin of what reconciliation brought.
+            InEvent::Reconciled(p, item) => self.originate(now, Some(&p), item),
             InEvent::Known(entry) => {
-                self.remember(entry);
+                self.remember(entry, 0, None);
                 self.missing.remove(&entry);
             }
         }
         std::mem::take(&mut self.out)
+    }
+
+    /// Floods `item` from here, to every neighbour but `except`.
+    fn originate(&mut self, now: u64, except: Option<&P>, item: Item) {
+        let entry = item.entry();
+        self.remember(entry, 0, None);
+        self.missing.remove(&entry);
+        self.cache_item(item.clone());
+        self.forward(now, except, &item, 0);
     }
 
     fn link_down(&mut self, p: &P) {
@@ -475,7 +536,7 @@ impl<P: Clone + Ord + Debug> Flood<P> {
 
     fn send(&mut self, p: P, m: Message) {
         let i = match m {
-            Message::Push(_) => 0,
+            Message::Push { .. } => 0,
             Message::IHave(_) => 1,
             Message::Graft(_) => 2,
             Message::Prune => 3,
@@ -490,10 +551,10 @@ impl<P: Clone + Ord + Debug> Flood<P> {
             return;
         }
         match m {
-            Message::Push(item) => {
+            Message::Push { item, hops } => {
                 self.stats.pushes_received += 1;
                 let entry = item.entry();
-                if self.recent.contains(&entry) || self.pending.contains_key(&entry) {
+                if self.recent.contains_key(&entry) || self.pending.contains_key(&entry) {
                     self.stats.duplicates += 1;
                     if self.eager.remove(&from) {
                         self.lazy.insert(from.clone());
@@ -505,12 +566,16 @@ impl<P: Clone + Ord + Debug> Flood<P> {
                 self.lazy.remove(&from);
                 self.eager.insert(from.clone());
                 self.missing.remove(&entry);
-                self.pending.insert(entry, (from.clone(), item.clone()));
+                self.pending.insert(entry, (from.clone(), item.clone(), hops));
                 self.out.push(OutEvent::Apply(from, item));
             }
-            Message::IHave(entries) => {
-                for entry in entries.into_iter().take(MAX_IHAVE) {
-                    if self.recent.contains(&entry) || self.pending.contains_key(&entry) {
+            Message::IHave(announcements) => {
+                for Announcement { entry, hops } in announcements.into_iter().take(MAX_IHAVE) {
+                    if let Some(receipt) = self.recent.get(&entry) {
+                        self.optimize(&from, entry, hops, receipt.clone());
+                        continue;
+                    }
+                    if self.pending.contains_key(&entry) {
                         continue;
                     }
                     let timeout = self.config.graft_timeout_micros;
@@ -530,7 +595,8 @@ impl<P: Clone + Ord + Debug> Flood<P> {
                 for entry in entries.into_iter().take(MAX_IHAVE) {
                     if let Some(item) = self.cache.get(&entry) {
                         let item = item.clone();
-                        self.send(from.clone(), Message::Push(item));
+                        let hops = self.recent.get(&entry).map_or(0, |r| r.hops).saturating_add(1);
+                        self.send(from.clone(), Message::Push { item, hops });
                     }
                 }
             }
@@ -542,8 +608,33 @@ impl<P: Clone + Ord + Debug> Flood<P> {
         }
     }
 
+    /// Plumtree's optimisation: `announcer` (lazy) holds `entry` at `hops`, fewer than the
+    /// eager path it came by, by more than the threshold: the announcer's link becomes eager
+    /// (an empty graft) and the eager sender's lazy (a prune).
+    fn optimize(&mut self, announcer: &P, entry: Entry, hops: u16, receipt: Receipt<P>) {
+        let Some(sender) = receipt.from else { return };
+        let shorter = u32::from(hops) + 1 + u32::from(self.config.optimization_threshold);
+        if sender == *announcer
+            || !self.lazy.contains(announcer)
+            || !self.eager.contains(&sender)
+            || u32::from(receipt.hops) <= shorter
+        {
+            return;
+        }
+        self.lazy.remove(announcer);
+        self.eager.insert(announcer.clone());
+        self.send(announcer.clone(), Message::Graft(Vec::new()));
+        self.eager.remove(&sender);
+        self.lazy.insert(sender.clone());
+        self.send(sender, Message::Prune);
+        self.stats.optimizations += 1;
+        if let Some(r) = self.recent.get_mut(&entry) {
+            *r = Receipt { hops: hops.saturating_add(1), from: Some(announcer.clone()) };
+        }
+    }
+
     fn on_graft_timer(&mut self, now: u64, entry: Entry) {
-        if self.recent.contains(&entry) || self.pending.contains_key(&entry) {
+        if self.recent.contains_key(&entry) || self.pending.contains_key(&entry) {
             self.missing.remove(&entry);
             return;
         }
@@ -564,14 +655,14 @@ impl<P: Clone + Ord + Debug> Flood<P> {
     }
 
     fn on_verdict(&mut self, now: u64, entry: Entry, verdict: Verdict) {
-        let Some((from, item)) = self.pending.remove(&entry) else { return };
+        let Some((from, item, hops)) = self.pending.remove(&entry) else { return };
         match verdict {
             Verdict::Applied => {
-                self.remember(entry);
+                self.remember(entry, hops, Some(from.clone()));
                 self.cache_item(item.clone());
-                self.forward(now, Some(&from), &item);
+                self.forward(now, Some(&from), &item, hops);
             }
-            Verdict::Stale => self.remember(entry),
+            Verdict::Stale => self.remember(entry, hops, None),
             Verdict::Refused => {
                 // Not remembered as seen: a genuine copy of an item with this entry cannot
                 // exist (the digest covers the signed body), so nothing is lost, and the
@@ -582,18 +673,18 @@ impl<P: Clone + Ord + Debug> Flood<P> {
         }
     }
 
-    /// Pushes `item` to every eager neighbour but `from`, and queues its announcement for
-    /// every lazy one.
-    fn forward(&mut self, now: u64, from: Option<&P>, item: &Item) {
+    /// Pushes `item` (which came `hops` hops) to every eager neighbour but `from`, and queues
+    /// its announcement for every lazy one.
+    fn forward(&mut self, now: u64, from: Option<&P>, item: &Item, hops: u16) {
         let entry = item.entry();
         let eager: Vec<P> = self.eager.iter().filter(|p| Some(*p) != from).cloned().collect();
         for p in eager {
-            self.send(p, Message::Push(item.clone()));
+            self.send(p, Message::Push { item: item.clone(), hops: hops.saturating_add(1) });
         }
         let lazy: Vec<P> = self.lazy.iter().filter(|p| Some(*p) != from).cloned().collect();
         for p in lazy {
             let queue = self.ihave_queue.entry(p.clone()).or_default();
-            queue.push(entry);
+            queue.push(Announcement { entry, hops });
             if queue.len() >= MAX_IHAVE {
                 let batch = std::mem::take(queue);
                 self.send(p, Message::IHave(batch));
@@ -615,8 +706,8 @@ impl<P: Clone + Ord + Debug> Flood<P> {
         }
     }
 
-    fn remember(&mut self, entry: Entry) {
-        if self.recent.insert(entry) {
+    fn remember(&mut self, entry: Entry, hops: u16, from: Option<P>) {
+        if self.recent.insert(entry, Receipt { hops, from }).is_none() {
             self.recent_order.push_back(entry);
             while self.recent_order.len() > self.config.recent_capacity {
                 if let Some(old) = self.recent_order.pop_front() {
@@ -662,6 +753,14 @@ mod tests {
         }
     }
 
+    fn push(item: Item) -> Message {
+        Message::Push { item, hops: 1 }
+    }
+
+    fn ihave(entry: Entry, hops: u16) -> Message {
+        Message::IHave(vec![Announcement { entry, hops }])
+    }
+
     fn sends(out: &[OutEvent<u32>]) -> Vec<(u32, u8)> {
         out.iter()
             .filter_map(|o| match o {
@@ -683,8 +782,8 @@ mod tests {
     fn every_message_round_trips() {
         let e = item(1, b"x").entry();
         for m in [
-            Message::Push(item(1, b"body")),
-            Message::IHave(vec![e, e]),
+            Message::Push { item: item(1, b"body"), hops: 3 },
+            Message::IHave(vec![Announcement { entry: e, hops: 0 }, Announcement { entry: e, hops: 9 }]),
             Message::Graft(vec![e]),
             Message::Prune,
             Message::IHave(vec![]),
@@ -695,7 +794,7 @@ mod tests {
 
     #[test]
     fn decoding_refuses_bad_input() {
-        let push = Message::Push(item(1, b"body")).encode();
+        let push = Message::Push { item: item(1, b"body"), hops: 1 }.encode();
         for cut in 0..push.len() {
             assert_eq!(Message::decode(&push[..cut]), Err(DecodeError::Truncated), "cut at {cut}");
         }
@@ -709,7 +808,7 @@ mod tests {
         assert_eq!(Message::decode(&[0x43, 2]), Err(DecodeError::UnsupportedVersion(2)));
         let too_many = [&[0x41, 1][..], &u16::try_from(MAX_IHAVE + 1).unwrap().to_be_bytes()].concat();
         assert!(matches!(Message::decode(&too_many), Err(DecodeError::TooLong { .. })));
-        let huge_body = [&[0x40, 1, 1, 0, 0, 0, 0][..], &[0; 17], &[0; 32], &[0xff; 4]].concat();
+        let huge_body = [&[0x40, 1, 0, 1, 1, 0, 0, 0, 0][..], &[0; 17], &[0; 32], &[0xff; 4]].concat();
         assert!(matches!(Message::decode(&huge_body), Err(DecodeError::TooLong { what: "body", .. })));
     }
 
@@ -721,14 +820,15 @@ mod tests {
         assert_eq!(sends(&out), vec![(1, TYPE_PUSH), (2, TYPE_PUSH)]);
         assert!(out.contains(&OutEvent::SetTimer(10 + 20_000, Timer::FlushIHave)));
         let out = f.handle(20_010, InEvent::Timer(Timer::FlushIHave));
-        assert_eq!(out, vec![OutEvent::Send(3, Message::IHave(vec![item(1, b"a").entry()]))]);
+        let announced = Announcement { entry: item(1, b"a").entry(), hops: 0 };
+        assert_eq!(out, vec![OutEvent::Send(3, Message::IHave(vec![announced]))]);
     }
 
     #[test]
     fn an_item_is_forwarded_only_once_applied() {
         let mut f = flood(&[1, 2]);
         let it = item(1, b"a");
-        let out = f.handle(0, InEvent::Message(1, Message::Push(it.clone())));
+        let out = f.handle(0, InEvent::Message(1, push(it.clone())));
         assert_eq!(out, vec![OutEvent::Apply(1, it.clone())]);
         let out = f.handle(1, InEvent::Verdict(it.entry(), Verdict::Applied));
         assert_eq!(sends(&out), vec![(2, TYPE_PUSH)], "not back to its sender");
@@ -738,7 +838,7 @@ mod tests {
     fn a_refused_item_is_never_forwarded_and_counts_against_its_sender() {
         let mut f = flood(&[1, 2]);
         let it = item(1, b"forged");
-        f.handle(0, InEvent::Message(1, Message::Push(it.clone())));
+        f.handle(0, InEvent::Message(1, push(it.clone())));
         let out = f.handle(1, InEvent::Verdict(it.entry(), Verdict::Refused));
         assert_eq!(out, vec![OutEvent::Refused(1, it.entry())]);
         assert_eq!(f.stats().refused, 1);
@@ -751,9 +851,9 @@ mod tests {
     fn a_duplicate_prunes_its_sender() {
         let mut f = flood(&[1, 2]);
         let it = item(1, b"a");
-        f.handle(0, InEvent::Message(1, Message::Push(it.clone())));
+        f.handle(0, InEvent::Message(1, push(it.clone())));
         f.handle(0, InEvent::Verdict(it.entry(), Verdict::Applied));
-        let out = f.handle(1, InEvent::Message(2, Message::Push(it)));
+        let out = f.handle(1, InEvent::Message(2, push(it)));
         assert_eq!(out, vec![OutEvent::Send(2, Message::Prune)]);
         assert!(f.lazy().contains(&2) && f.eager().contains(&1));
         assert_eq!(f.stats().duplicates, 1);
@@ -765,17 +865,35 @@ mod tests {
         f.handle(0, InEvent::Message(1, Message::Prune));
         f.handle(0, InEvent::Message(2, Message::Prune));
         let e = item(1, b"a").entry();
-        let out = f.handle(5, InEvent::Message(1, Message::IHave(vec![e])));
+        let out = f.handle(5, InEvent::Message(1, ihave(e, 1)));
         assert_eq!(out, vec![OutEvent::SetTimer(80_005, Timer::Graft(e))]);
-        assert!(f.handle(6, InEvent::Message(2, Message::IHave(vec![e]))).is_empty());
+        assert!(f.handle(6, InEvent::Message(2, ihave(e, 1))).is_empty());
         let out = f.handle(80_005, InEvent::Timer(Timer::Graft(e)));
         assert_eq!(out[0], OutEvent::Send(1, Message::Graft(vec![e])));
         assert!(f.eager().contains(&1));
         let out = f.handle(160_005, InEvent::Timer(Timer::Graft(e)));
         assert_eq!(out[0], OutEvent::Send(2, Message::Graft(vec![e])));
         // The item arrives: the next firing does nothing.
-        f.handle(160_010, InEvent::Message(2, Message::Push(item(1, b"a"))));
+        f.handle(160_010, InEvent::Message(2, push(item(1, b"a"))));
         assert!(f.handle(240_005, InEvent::Timer(Timer::Graft(e))).is_empty());
+    }
+
+    #[test]
+    fn a_much_shorter_announced_path_swaps_the_links() {
+        let mut f = flood(&[1, 2]);
+        f.handle(0, InEvent::Message(2, Message::Prune));
+        let it = item(1, b"a");
+        f.handle(0, InEvent::Message(1, Message::Push { item: it.clone(), hops: 9 }));
+        f.handle(0, InEvent::Verdict(it.entry(), Verdict::Applied));
+        // 2 had it at 5 hops: through 2 it would have come in 6, not shorter by more than 3.
+        assert!(f.handle(1, InEvent::Message(2, ihave(it.entry(), 5))).is_empty());
+        // At 4 hops: 5 against 9.
+        let out = f.handle(2, InEvent::Message(2, ihave(it.entry(), 4)));
+        assert_eq!(out, vec![OutEvent::Send(2, Message::Graft(vec![])), OutEvent::Send(1, Message::Prune)]);
+        assert!(f.eager().contains(&2) && f.lazy().contains(&1));
+        assert_eq!(f.stats().optimizations, 1);
+        // Not back: through 1 it came in 9, against 5 now.
+        assert!(f.handle(3, InEvent::Message(1, ihave(it.entry(), 8))).is_empty());
     }
 
     #[test]
@@ -785,7 +903,7 @@ mod tests {
         let it = item(1, b"a");
         f.handle(0, InEvent::LocalChange(it.clone()));
         let out = f.handle(1, InEvent::Message(2, Message::Graft(vec![it.entry()])));
-        assert_eq!(out, vec![OutEvent::Send(2, Message::Push(it))]);
+        assert_eq!(out, vec![OutEvent::Send(2, Message::Push { item: it, hops: 1 })]);
         assert!(f.eager().contains(&2));
     }
 
@@ -793,7 +911,7 @@ mod tests {
     fn an_item_known_by_reconciliation_is_not_grafted() {
         let mut f = flood(&[1]);
         let e = item(1, b"a").entry();
-        f.handle(0, InEvent::Message(1, Message::IHave(vec![e])));
+        f.handle(0, InEvent::Message(1, ihave(e, 1)));
         f.handle(1, InEvent::Known(e));
         assert!(f.handle(80_000, InEvent::Timer(Timer::Graft(e))).is_empty());
     }
@@ -823,7 +941,7 @@ mod tests {
     fn messages_from_a_link_that_is_down_are_ignored() {
         let mut f = flood(&[1]);
         f.handle(0, InEvent::LinkDown(1));
-        assert!(f.handle(1, InEvent::Message(1, Message::Push(item(1, b"a")))).is_empty());
+        assert!(f.handle(1, InEvent::Message(1, push(item(1, b"a")))).is_empty());
     }
 
     mod props {
@@ -848,7 +966,7 @@ mod tests {
                     stamp: VersionStamp { deleted, version, modified_micros: modified, modifier: b"m".to_vec(), digest: body_digest(&body) },
                     body,
                 };
-                let m = Message::Push(it);
+                let m = Message::Push { item: it, hops: version as u16 };
                 prop_assert_eq!(Message::decode(&m.encode()), Ok(m));
             }
         }
