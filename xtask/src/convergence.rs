@@ -11,12 +11,13 @@ use std::fmt::Write as _;
 
 use crate::util::{Result, cmd, output, root};
 
-/// One run's figures: time (ms, `None` if the flood alone did not reach everyone), messages
-/// and duplicates per member; for the first item (cold) and an item after ten (warm).
+/// One run's figures: time (ms, `None` if the flood alone did not reach everyone), messages,
+/// pushes and duplicates per member; for the first item (cold) and an item after ten (warm).
 #[derive(Clone, Copy, Debug)]
 struct Spread {
     time_ms: Option<f64>,
     messages: f64,
+    pushes: f64,
     duplicates: f64,
 }
 
@@ -30,18 +31,18 @@ fn parse(text: &str) -> Result<BTreeMap<u32, Runs>> {
     let mut by_n: BTreeMap<u32, Runs> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         let f: Vec<&str> = line.split('\t').collect();
-        if f.len() != 8 {
+        if f.len() != 10 {
             return Err(format!("convergence: unexpected line from the simulator: {line}"));
         }
         let num = |s: &str| s.parse::<f64>().map_err(|_| format!("convergence: not a number: {s}"));
-        let spread = |t: &str, m: &str, d: &str| -> Result<Spread> {
-            let time_ms = if t == "-" { None } else { Some(num(t)? / 1000.0) };
-            Ok(Spread { time_ms, messages: num(m)?, duplicates: num(d)? })
+        let spread = |f: &[&str]| -> Result<Spread> {
+            let time_ms = if f[0] == "-" { None } else { Some(num(f[0])? / 1000.0) };
+            Ok(Spread { time_ms, messages: num(f[1])?, pushes: num(f[2])?, duplicates: num(f[3])? })
         };
         let n = f[0].parse().map_err(|_| format!("convergence: not a size: {}", f[0]))?;
         let runs = by_n.entry(n).or_default();
-        runs.cold.push(spread(f[2], f[3], f[4])?);
-        runs.warm.push(spread(f[5], f[6], f[7])?);
+        runs.cold.push(spread(&f[2..6])?);
+        runs.warm.push(spread(&f[6..10])?);
     }
     Ok(by_n)
 }
@@ -50,6 +51,7 @@ struct Summary {
     median_ms: f64,
     max_ms: f64,
     messages: f64,
+    pushes: f64,
     duplicates: f64,
     unreached: usize,
     runs: usize,
@@ -68,6 +70,7 @@ fn summarize(spreads: &[Spread]) -> Summary {
         median_ms,
         max_ms: times.last().copied().unwrap_or(f64::NAN),
         messages: mean(|s| s.messages),
+        pushes: mean(|s| s.pushes),
         duplicates: mean(|s| s.duplicates),
         unreached: spreads.len() - times.len(),
         runs: spreads.len(),
@@ -76,15 +79,15 @@ fn summarize(spreads: &[Spread]) -> Summary {
 
 fn table(by_n: &BTreeMap<u32, (Summary, Summary)>) -> String {
     let mut t = String::from(
-        "| N | item | runs | time to all, median | max | messages / member | duplicates / member | not reached by the flood |\n\
-         |---:|---|---:|---:|---:|---:|---:|---:|\n",
+        "| N | item | runs | time to all, median | max | messages / member | of which pushes | duplicates / member | not reached by the flood |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (n, (cold, warm)) in by_n {
         for (label, s) in [("first (all links eager)", cold), ("after 10 (tree formed)", warm)] {
             let _ = writeln!(
                 t,
-                "| {n} | {label} | {} | {:.1} ms | {:.1} ms | {:.2} | {:.2} | {} |",
-                s.runs, s.median_ms, s.max_ms, s.messages, s.duplicates, s.unreached
+                "| {n} | {label} | {} | {:.1} ms | {:.1} ms | {:.2} | {:.2} | {:.2} | {} |",
+                s.runs, s.median_ms, s.max_ms, s.messages, s.pushes, s.duplicates, s.unreached
             );
         }
     }
@@ -203,13 +206,14 @@ mod tests {
 
     #[test]
     fn the_table_and_plot_come_from_the_simulator_lines() {
-        let text = "# header\n2\t0\t20000\t1.0\t0.0\t21000\t1.5\t0.5\n2\t1\t-\t1.0\t0.0\t23000\t1.5\t0.5\n\
-                    10\t0\t60000\t3\t1\t60000\t1\t0\n";
+        let text = "# header\n2\t0\t20000\t1.0\t0.5\t0.0\t21000\t1.5\t0.5\t0.5\n\
+                    2\t1\t-\t1.0\t0.5\t0.0\t23000\t1.5\t0.5\t0.5\n\
+                    10\t0\t60000\t3\t2\t1\t60000\t1\t1\t0\n";
         let by_n: BTreeMap<u32, (Summary, Summary)> =
             parse(text).unwrap().into_iter().map(|(n, r)| (n, (summarize(&r.cold), summarize(&r.warm)))).collect();
         let t = table(&by_n);
-        assert!(t.contains("| 2 | after 10 (tree formed) | 2 | 22.0 ms | 23.0 ms | 1.50 | 0.50 | 0 |"), "{t}");
-        assert!(t.contains("| 2 | first (all links eager) | 2 | 20.0 ms | 20.0 ms | 1.00 | 0.00 | 1 |"), "{t}");
+        assert!(t.contains("| 2 | after 10 (tree formed) | 2 | 22.0 ms | 23.0 ms | 1.50 | 0.50 | 0.50 | 0 |"), "{t}");
+        assert!(t.contains("| 2 | first (all links eager) | 2 | 20.0 ms | 20.0 ms | 1.00 | 0.50 | 0.00 | 1 |"), "{t}");
         let plot = svg(&by_n);
         assert!(plot.starts_with("<svg") && plot.ends_with("</svg>\n"));
         assert_eq!(plot.matches("<polyline").count(), 4);

@@ -16,6 +16,8 @@ pub struct Spread {
     pub time_micros: Option<u64>,
     /// Flood messages sent per member for it.
     pub messages_per_member: f64,
+    /// Of which pushes (the item whole), per member.
+    pub pushes_per_member: f64,
     /// Duplicate pushes received per member for it.
     pub duplicates_per_member: f64,
 }
@@ -35,10 +37,14 @@ fn duplicates(sim: &Sim<FullExchange>) -> u64 {
     sim.members().iter().map(|m| m.flood.stats().duplicates).sum()
 }
 
+fn pushes(sim: &Sim<FullExchange>) -> u64 {
+    sim.members().iter().map(|m| m.flood.stats().sent[0]).sum()
+}
+
 fn spread(sim: &mut Sim<FullExchange>, rng: &mut Rng, record: u64) -> Spread {
     let n = sim.members().len();
     sim.run_until_quiet(LIMIT);
-    let (messages, dups, t0) = (sim.stats().flood_messages, duplicates(sim), sim.now());
+    let (messages, pushed, dups, t0) = (sim.stats().flood_messages, pushes(sim), duplicates(sim), sim.now());
     let member = rng.below(n as u64) as u32;
     sim.watch(make_item(record, 1, false, 0, 0, &Body { signer: 0, expires: 0, payload: 0 }).key());
     sim.schedule(t0, Action::Write { member, record, op: WriteOp::Put { expires: u64::MAX } });
@@ -48,6 +54,7 @@ fn spread(sim: &mut Sim<FullExchange>, rng: &mut Rng, record: u64) -> Spread {
     Spread {
         time_micros,
         messages_per_member: (sim.stats().flood_messages - messages) as f64 / n as f64,
+        pushes_per_member: (pushes(sim) - pushed) as f64 / n as f64,
         duplicates_per_member: (duplicates(sim) - dups) as f64 / n as f64,
     }
 }

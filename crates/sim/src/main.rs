@@ -20,7 +20,7 @@ fn number(arg: Option<&String>, default: u64) -> Result<u64, String> {
 
 fn spread_columns(s: &Spread) -> String {
     let time = s.time_micros.map_or_else(|| "-".to_owned(), |t| t.to_string());
-    format!("{time}\t{:.3}\t{:.3}", s.messages_per_member, s.duplicates_per_member)
+    format!("{time}\t{:.3}\t{:.3}\t{:.3}", s.messages_per_member, s.pushes_per_member, s.duplicates_per_member)
 }
 
 fn run(args: &[String]) -> Result<(), String> {
@@ -52,7 +52,9 @@ fn run(args: &[String]) -> Result<(), String> {
                 .split(',')
                 .map(|s| s.parse().map_err(|_| format!("not a size: {s}")))
                 .collect::<Result<_, _>>()?;
-            println!("# n\tseed\tcold_us\tcold_msgs\tcold_dups\twarm_us\twarm_msgs\twarm_dups");
+            println!(
+                "# n\tseed\tcold_us\tcold_msgs\tcold_pushes\tcold_dups\twarm_us\twarm_msgs\twarm_pushes\twarm_dups"
+            );
             for n in sizes {
                 for seed in 0..seeds {
                     let m = measure(n, seed);
