@@ -30,6 +30,8 @@
 //!   reconciliation repairs what the flood misses).
 //! - Announced-but-missing entries: at most [`Config::max_missing`]; each remembers at most
 //!   [`MAX_ANNOUNCERS`] announcers.
+//! - Items handed to the driver and not yet answered: at most [`Config::max_missing`]; a push
+//!   beyond that is dropped (the driver is behind; reconciliation brings the item later).
 //! - Wire sizes: see [`MAX_IHAVE`], [`MAX_ID`], [`MAX_MODIFIER`], [`MAX_BODY`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -562,6 +564,9 @@ impl<P: Clone + Ord + Debug> Flood<P> {
                     }
                     return;
                 }
+                if self.pending.len() >= self.config.max_missing {
+                    return;
+                }
                 // The sender delivers eagerly from now on (it may be a grafted lazy peer).
                 self.lazy.remove(&from);
                 self.eager.insert(from.clone());
@@ -935,6 +940,17 @@ mod tests {
         assert_eq!(f.recent.len(), 4);
         assert_eq!(f.cache.len(), 2);
         assert!(f.has_seen(&item(9, &[9]).entry()) && !f.has_seen(&item(0, &[0]).entry()));
+    }
+
+    #[test]
+    fn items_awaiting_a_verdict_are_bounded() {
+        let mut f: Flood<u32> = Flood::new(Config { max_missing: 2, ..Config::default() });
+        f.handle(0, InEvent::LinkUp(1));
+        let applies: usize = (0..5)
+            .map(|n| f.handle(0, InEvent::Message(1, push(item(n, &[n])))))
+            .filter(|out| matches!(out.first(), Some(OutEvent::Apply(..))))
+            .count();
+        assert_eq!(applies, 2);
     }
 
     #[test]
