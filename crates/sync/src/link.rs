@@ -37,7 +37,7 @@ use crate::reconcile::{self, Learned, SetIndex};
 use crate::wire::{self, MAX_ITEMS, MAX_STAMPS, Message, StampEntry, WireError};
 
 /// At most this many reconciliation messages received in one sync: a difference of `d`
-/// entries takes about `log16(n) + 2d / 16,384` of them, so this allows tens of millions.
+/// entries takes about `log16(n) + 2d / 65,536` of them, so this allows over a hundred million.
 pub const MAX_ROUNDS: u32 = 4096;
 /// The store may refuse at most this many items received on one link; one more ends it.
 pub const MAX_REFUSALS: u64 = 16;

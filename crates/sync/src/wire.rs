@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! message     = version:u8 (= 1) type:u8 body          integers big-endian
-//! type 0x01   Reconcile  n:u16 (1..=MAX_RANGES) range*n
+//! type 0x01   Reconcile  n:u16 (1..=MAX_RANGES) range*n, at most MAX_ENTRIES entries and keys
 //!   range     = bound mode:u8 payload
 //!   bound     = len:u8 (0..=32) prefix[len]           a key: the prefix padded with zeros,
 //!             | 0xFF                                   no trailing zero byte; 0xFF: the end
@@ -592,19 +592,22 @@ mod tests {
 
     #[test]
     fn refuses_more_entries_than_a_message_holds() {
-        // 17 lists of 1,000 entries each: 17,000 > MAX_ENTRIES, refused at the list that passes.
+        // Lists of 1,000 entries each, one more than MAX_ENTRIES in all: refused at the list
+        // that passes the bound.
+        let lists = MAX_ENTRIES / 1000 + 1;
         let mut ranges = Vec::new();
-        for i in 0..17u8 {
+        for i in 0..lists {
             let mut mode = vec![2];
             mode.extend_from_slice(&1000u16.to_be_bytes());
             for j in 0..1000u16 {
                 let mut k = [0u8; 32];
-                k[0] = i * 8;
-                k[1..3].copy_from_slice(&j.to_be_bytes());
+                k[..2].copy_from_slice(&((i * 512) as u16).to_be_bytes());
+                k[2..4].copy_from_slice(&j.to_be_bytes());
                 mode.extend_from_slice(&k);
                 mode.extend_from_slice(&[0; 32]);
             }
-            let bound = if i == 16 { vec![0xff] } else { vec![1, (i + 1) * 8] };
+            let upper = ((i + 1) * 512) as u16;
+            let bound = if i + 1 == lists { vec![0xff] } else { vec![1, (upper >> 8) as u8] };
             ranges.push((bound, mode));
         }
         assert!(matches!(
@@ -626,5 +629,28 @@ mod tests {
         body_len.extend_from_slice(&[0; 32]);
         body_len.extend_from_slice(&u32::MAX.to_be_bytes());
         assert!(matches!(decode(&body_len), Err(WireError::TooMany { what: "body bytes", .. })));
+    }
+
+    proptest::proptest! {
+        /// Any bytes behind any header: decoding never panics, and what decodes is canonical.
+        #[test]
+        fn any_bytes_decode_canonically_or_fail(t in 0u8..6, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let mut bytes = vec![VERSION, t];
+            bytes.extend_from_slice(&body);
+            if let Ok(m) = decode(&bytes) {
+                proptest::prop_assert_eq!(encode(&m), bytes);
+            }
+        }
+
+        /// Mutating one byte of a valid message never panics, and what decodes is canonical.
+        #[test]
+        fn mutated_messages_decode_canonically_or_fail(which in 0usize..5, at in proptest::prelude::any::<usize>(), value in proptest::prelude::any::<u8>()) {
+            let mut bytes = encode(&samples()[which]);
+            let at = at % bytes.len();
+            bytes[at] = value;
+            if let Ok(m) = decode(&bytes) {
+                proptest::prop_assert_eq!(encode(&m), bytes);
+            }
+        }
     }
 }

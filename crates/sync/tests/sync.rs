@@ -188,12 +188,12 @@ fn a_crafted_reconcile_message_is_refused_and_closes_the_link() {
 #[test]
 fn the_largest_valid_message_costs_a_bounded_answer() {
     // MAX_RANGES fingerprints that all differ, against 200,000 entries: the answer stays
-    // within the bounds (splits up to the budget, then one fingerprint for the rest).
+    // within the bounds (lists up to the budget, then one fingerprint for the rest).
     let index = SetIndex::from_entries((0..200_000u32).map(|n| item(n, 1, false).entry()));
     let mut ranges = Vec::new();
     for i in 1..MAX_RANGES {
         let mut k = [0u8; 32];
-        k[..2].copy_from_slice(&((i * 32) as u16).to_be_bytes());
+        k[..4].copy_from_slice(&((i as u32) << 19).to_be_bytes());
         ranges.push(Range { upper: Bound::Key(ItemKey(k)), mode: Mode::Fingerprint(Fingerprint([0xaa; 16])) });
     }
     ranges.push(Range { upper: Bound::End, mode: Mode::Fingerprint(Fingerprint([0xaa; 16])) });

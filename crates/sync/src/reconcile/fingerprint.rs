@@ -27,6 +27,11 @@ impl Accumulator {
         Self(limbs)
     }
 
+    /// Its four 64-bit limbs, least significant first.
+    pub fn limbs(&self) -> [u64; 4] {
+        self.0
+    }
+
     /// `self + other` modulo 2^256.
     #[must_use]
     pub fn wrapping_add(self, other: Self) -> Self {

@@ -46,11 +46,11 @@ pub const LIST_THRESHOLD: u64 = 32;
 /// How many sub-ranges a range that differs splits into.
 pub const SPLIT: u32 = 16;
 /// At most this many ranges in one message.
-pub const MAX_RANGES: usize = 2048;
+pub const MAX_RANGES: usize = 8192;
 /// At most this many entries in one `IdList`, or keys and entries in one `IdListReply`.
 pub const MAX_LIST: usize = 1024;
 /// At most this many entries and keys in one message.
-pub const MAX_ENTRIES: usize = 16_384;
+pub const MAX_ENTRIES: usize = 65_536;
 
 /// One range of a reconciliation message: from the previous range's upper bound (or the start
 /// of the space) up to `upper`, exclusive.
