@@ -12,7 +12,7 @@ use peergroup_sync::reconcile::{self, Bound, Fingerprint, MAX_ENTRIES, MAX_RANGE
 use peergroup_sync::wire::{self, Message};
 use peergroup_sync::{ItemKey, Link, LinkError, Output, Role};
 use proptest::prelude::*;
-use support::{Member, item, sync};
+use support::{Member, item, sync, sync_with};
 
 /// Where an item is held: only by A, only by B, by both the same, by both differently
 /// (A's version, B's version, whether each is a tombstone).
@@ -264,4 +264,31 @@ fn a_key_is_acted_on_once() {
     link.handle(&m, theirs).unwrap();
     let second: Vec<_> = std::iter::from_fn(|| link.poll()).collect();
     assert!(matches!(&second[..], [Output::Send(Message::Stamps(_))]), "{second:?}");
+}
+
+#[test]
+fn a_set_changing_during_the_sync_never_stalls_it() {
+    // Whatever message the change comes before, both links complete, nobody misbehaves, and a
+    // second sync leaves both sides equal.
+    for at in 0..12 {
+        let (mut a, mut b) = (Member::default(), Member::default());
+        for n in 0..300 {
+            a.put(item(n, 1, false));
+            if n % 7 != 0 {
+                b.put(item(n, if n % 11 == 0 { 2 } else { 1 }, false));
+            }
+        }
+        sync_with(&mut a, &mut b, |n, members| {
+            if n == at {
+                // Another member's changes reach both sides in the middle of this sync.
+                for k in [3, 5, 14, 22, 33] {
+                    members[0].put(item(k, 5, false));
+                    members[1].put(item(k + 1, 6, k % 2 == 0));
+                }
+            }
+        })
+        .unwrap_or_else(|e| panic!("change before message {at}: {e}"));
+        sync(&mut a, &mut b).unwrap();
+        assert_eq!(a.index.total_fingerprint(), b.index.total_fingerprint(), "change before message {at}");
+    }
 }

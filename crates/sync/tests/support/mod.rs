@@ -68,8 +68,18 @@ pub struct Run {
 /// Runs one sync between `a` (initiator) and `b` over encoded messages, until both links are
 /// complete (or stuck: then it fails).
 pub fn sync(a: &mut Member, b: &mut Member) -> Result<Run, LinkError> {
+    sync_with(a, b, |_, _| {})
+}
+
+/// [`sync`], calling `change(n, members)` before the `n`-th message is delivered, so that a test
+/// can change either set in the middle of a sync.
+pub fn sync_with(
+    a: &mut Member,
+    b: &mut Member,
+    mut change: impl FnMut(usize, &mut [&mut Member; 2]),
+) -> Result<Run, LinkError> {
     let mut links = [Link::new(Role::Initiator, &*a), Link::new(Role::Responder, &*b)];
-    let members = [a, b];
+    let mut members = [a, b];
     let mut run = Run::default();
     loop {
         let mut moved = false;
@@ -79,6 +89,7 @@ pub fn sync(a: &mut Member, b: &mut Member) -> Result<Run, LinkError> {
                 match out {
                     Output::Send(msg) => {
                         let bytes = wire::encode(&msg);
+                        change(run.messages, &mut members);
                         run.messages += 1;
                         run.bytes += bytes.len();
                         assert!(bytes.len() <= wire::MAX_MESSAGE_LEN);
