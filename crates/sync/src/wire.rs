@@ -8,8 +8,8 @@
 //!             | 0xFF                                   no trailing zero byte; 0xFF: the end
 //!   mode 0    Skip
 //!   mode 1    Fingerprint  fp[16]
-//!   mode 2    IdList       n:u16 (<= MAX_LIST) (key[32] digest[32])*n
-//!   mode 3    IdListReply  n:u16 (<= MAX_LIST) key[32]*n  m:u16 (<= MAX_LIST) (key[32] digest[32])*m
+//!   mode 2    IdList       n:u16 (<= MAX_LIST) (key[32] digest[..16])*n
+//!   mode 3    IdListReply  n:u16 (<= MAX_LIST) key[32]*n  m:u16 (<= MAX_LIST) (key[32] digest[..16])*m
 //! type 0x02   Stamps     n:u16 (1..=MAX_STAMPS) (key[32] present:u8 stamp?)*n
 //!   stamp     = deleted:u8 version:u32 modified:i64 modifier_len:u16 modifier digest[32]
 //! type 0x03   Items      n:u16 (1..=MAX_ITEMS) item*n
@@ -28,9 +28,9 @@
 use peergroup_security::VersionStamp;
 use thiserror::Error;
 
-use crate::item::{Entry, Item, ItemKey, ItemKind};
+use crate::item::{Item, ItemKey, ItemKind};
 use crate::reconcile::{
-    Bound, FINGERPRINT_LEN, Fingerprint, MAX_ENTRIES, MAX_LIST, MAX_RANGES, Mode, Range, Reconcile,
+    Bound, FINGERPRINT_LEN, Fingerprint, Listed, MAX_ENTRIES, MAX_LIST, MAX_RANGES, Mode, Range, Reconcile,
 };
 
 /// The protocol version, the first byte of every message.
@@ -194,8 +194,8 @@ impl<'a> Reader<'a> {
         Ok(ItemKey(self.array("a key")?))
     }
 
-    fn entry(&mut self) -> Result<Entry, WireError> {
-        Ok(Entry { key: self.key()?, digest: self.array("a digest")? })
+    fn listed(&mut self) -> Result<Listed, WireError> {
+        Ok(Listed { key: self.key()?, digest: self.array("a digest")? })
     }
 
     fn bound(&mut self) -> Result<Bound, WireError> {
@@ -267,13 +267,13 @@ fn reconcile(r: &mut Reader<'_>) -> Result<Reconcile, WireError> {
             1 => Mode::Fingerprint(Fingerprint(r.array::<FINGERPRINT_LEN>("a fingerprint")?)),
             2 => {
                 let n = r.count("list entries", MAX_LIST)?;
-                Mode::IdList(sorted(r, n, &lo, &hi, "a list", |r| r.entry(), |e| e.key)?)
+                Mode::IdList(sorted(r, n, &lo, &hi, "a list", |r| r.listed(), |e| e.key)?)
             }
             3 => {
                 let n = r.count("keys needed", MAX_LIST)?;
                 let need = sorted(r, n, &lo, &hi, "a reply's keys", |r| r.key(), |k| *k)?;
                 let m = r.count("reply entries", MAX_LIST)?;
-                let entries = sorted(r, m, &lo, &hi, "a reply's entries", |r| r.entry(), |e| e.key)?;
+                let entries = sorted(r, m, &lo, &hi, "a reply's entries", |r| r.listed(), |e| e.key)?;
                 Mode::IdListReply { need, entries }
             }
             value => return Err(WireError::Invalid { what: "range mode", value }),
@@ -384,7 +384,7 @@ fn put_stamp(out: &mut Vec<u8>, s: &VersionStamp) {
     out.extend_from_slice(&s.digest);
 }
 
-fn put_entries(out: &mut Vec<u8>, entries: &[Entry]) {
+fn put_entries(out: &mut Vec<u8>, entries: &[Listed]) {
     put_u16(out, entries.len());
     for e in entries {
         out.extend_from_slice(&e.key.0);
@@ -495,13 +495,13 @@ mod tests {
                     Range { upper: Bound::Key(ItemKey([0x10; 32])), mode: Mode::Skip },
                     Range {
                         upper: Bound::Key(ItemKey(upper)),
-                        mode: Mode::IdList(vec![Entry { key: key(0x20), digest: [1; 32] }]),
+                        mode: Mode::IdList(vec![Listed { key: key(0x20), digest: [1; 16] }]),
                     },
                     Range {
                         upper: Bound::End,
                         mode: Mode::IdListReply {
                             need: vec![key(0x90)],
-                            entries: vec![Entry { key: key(0xa0), digest: [2; 32] }],
+                            entries: vec![Listed { key: key(0xa0), digest: [2; 16] }],
                         },
                     },
                 ],
@@ -581,12 +581,12 @@ mod tests {
         assert!(matches!(decode(&short), Err(WireError::Truncated { .. })));
         // A list entry outside its range, and a list out of order.
         let mut outside = vec![2, 0, 1];
-        outside.extend_from_slice(&[0x90; 64]);
+        outside.extend_from_slice(&[0x90; 48]);
         let ranges = [(vec![1, 0x80], outside), (end.clone(), skip.clone())];
         assert_eq!(decode(&reconcile_bytes(&ranges)), Err(WireError::Unsorted("a list")));
         let mut unordered = vec![2, 0, 2];
-        unordered.extend_from_slice(&[0x50; 64]);
-        unordered.extend_from_slice(&[0x40; 64]);
+        unordered.extend_from_slice(&[0x50; 48]);
+        unordered.extend_from_slice(&[0x40; 48]);
         assert_eq!(decode(&reconcile_bytes(&[(end, unordered)])), Err(WireError::Unsorted("a list")));
     }
 
@@ -604,7 +604,7 @@ mod tests {
                 k[..2].copy_from_slice(&((i * 512) as u16).to_be_bytes());
                 k[2..4].copy_from_slice(&j.to_be_bytes());
                 mode.extend_from_slice(&k);
-                mode.extend_from_slice(&[0; 32]);
+                mode.extend_from_slice(&[0; 16]);
             }
             let upper = ((i + 1) * 512) as u16;
             let bound = if i + 1 == lists { vec![0xff] } else { vec![1, (upper >> 8) as u8] };

@@ -52,6 +52,36 @@ pub const MAX_LIST: usize = 1024;
 /// At most this many entries and keys in one message.
 pub const MAX_ENTRIES: usize = 65_536;
 
+/// How many bytes of a version digest a list carries: enough to tell two versions of one key
+/// apart (making two versions whose digests share 16 bytes takes about 2^64 hashes, and only
+/// delays their reconciliation: the fingerprints, over whole digests, still differ).
+pub const LISTED_DIGEST_LEN: usize = 16;
+
+/// An entry as a list carries it: the key and the first [`LISTED_DIGEST_LEN`] bytes of the
+/// version digest (48 bytes on the wire instead of 64).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Listed {
+    /// The item's key.
+    pub key: ItemKey,
+    /// The start of the digest of the version held.
+    pub digest: [u8; LISTED_DIGEST_LEN],
+}
+
+impl Listed {
+    /// Whether `entry` is this listed entry (same key, same digest start).
+    pub fn matches(&self, entry: &Entry) -> bool {
+        self.key == entry.key && self.digest[..] == entry.digest[..LISTED_DIGEST_LEN]
+    }
+}
+
+impl From<&Entry> for Listed {
+    fn from(e: &Entry) -> Self {
+        let mut digest = [0u8; LISTED_DIGEST_LEN];
+        digest.copy_from_slice(&e.digest[..LISTED_DIGEST_LEN]);
+        Self { key: e.key, digest }
+    }
+}
+
 /// One range of a reconciliation message: from the previous range's upper bound (or the start
 /// of the space) up to `upper`, exclusive.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,14 +100,14 @@ pub enum Mode {
     /// The sender's fingerprint of its entries in the range.
     Fingerprint(Fingerprint),
     /// The sender's entries in the range, sorted by key.
-    IdList(Vec<Entry>),
+    IdList(Vec<Listed>),
     /// The answer to an `IdList`.
     IdListReply {
         /// Keys of the list that the sender of this reply does not hold at all, sorted.
         need: Vec<ItemKey>,
         /// The reply's sender's entries in the range not in the list as they are (other
         /// items and other versions), sorted by key.
-        entries: Vec<Entry>,
+        entries: Vec<Listed>,
     },
 }
 
@@ -130,7 +160,7 @@ impl Learned {
 /// when it is small.
 pub fn initial(index: &SetIndex) -> Reconcile {
     let mode = if index.len() <= LIST_THRESHOLD {
-        Mode::IdList(index.iter().copied().collect())
+        Mode::IdList(index.iter().map(Listed::from).collect())
     } else {
         Mode::Fingerprint(index.total_fingerprint())
     };
@@ -202,7 +232,7 @@ pub fn answer(index: &SetIndex, message: &Reconcile) -> (Option<Reconcile>, Lear
                 if ours == *theirs {
                     out.push(hi, Mode::Skip);
                 } else if count <= LIST_THRESHOLD {
-                    out.push(hi, Mode::IdList(index.range(&lo, &hi).copied().collect()));
+                    out.push(hi, Mode::IdList(index.range(&lo, &hi).map(Listed::from).collect()));
                 } else {
                     split(index, &lo, &hi, &mut out);
                 }
@@ -243,7 +273,7 @@ fn split(index: &SetIndex, lo: &Bound, hi: &Bound, out: &mut Answer) {
 }
 
 /// Our entries in a range against the peer's list of the same range.
-fn compare_list(ours: &[Entry], theirs: &[Entry]) -> (Mode, Learned) {
+fn compare_list(ours: &[Entry], theirs: &[Listed]) -> (Mode, Learned) {
     let mut learned = Learned::default();
     let (mut need, mut entries) = (Vec::new(), Vec::new());
     let (mut i, mut j) = (0, 0);
@@ -251,16 +281,16 @@ fn compare_list(ours: &[Entry], theirs: &[Entry]) -> (Mode, Learned) {
     while i < ours.len() || j < theirs.len() {
         match (ours.get(i), theirs.get(j)) {
             (Some(o), Some(t)) if o.key == t.key => {
-                if o.digest != t.digest {
+                if !t.matches(o) {
                     learned.differ.push(o.key);
-                    entries.push(*o);
+                    entries.push(Listed::from(o));
                 }
                 i += 1;
                 j += 1;
             }
             (Some(o), t) if t.is_none_or(|t| o.key < t.key) => {
                 learned.peer_lacks.push(o.key);
-                entries.push(*o);
+                entries.push(Listed::from(o));
                 i += 1;
             }
             (_, Some(t)) => {
@@ -277,7 +307,7 @@ fn compare_list(ours: &[Entry], theirs: &[Entry]) -> (Mode, Learned) {
 }
 
 /// What the answer to our list says.
-fn read_reply(index: &SetIndex, need: &[ItemKey], entries: &[Entry]) -> Learned {
+fn read_reply(index: &SetIndex, need: &[ItemKey], entries: &[Listed]) -> Learned {
     let mut learned = Learned::default();
     // `need` names keys of our list: ours to send, if we still hold them.
     for key in need {
@@ -287,7 +317,7 @@ fn read_reply(index: &SetIndex, need: &[ItemKey], entries: &[Entry]) -> Learned 
     }
     for e in entries {
         match index.get(&e.key) {
-            Some(d) if d == e.digest => {}
+            Some(d) if d[..LISTED_DIGEST_LEN] == e.digest[..] => {}
             Some(_) => learned.differ.push(e.key),
             None => learned.we_lack.push(e.key),
         }
