@@ -59,7 +59,7 @@ pub const MAX_ID: usize = 1024;
 /// Longest modifier (a peer name as text bytes).
 pub const MAX_MODIFIER: usize = 1024;
 /// Largest signed body of an item (a record's data is bounded well below this by the store).
-pub const MAX_BODY: usize = 4 * 1024 * 1024;
+pub const MAX_BODY: usize = crate::wire::MAX_BODY_LEN;
 /// Most announcers remembered for one missing entry (each is a graft to try in turn).
 pub const MAX_ANNOUNCERS: usize = 8;
 
@@ -219,13 +219,14 @@ impl Message {
         }
     }
 
-    /// Encodes: type byte, version byte, then the fields (big-endian, length-prefixed; see
+    /// Encodes: version byte, type byte (the header of every message of [`crate::wire`]), then
+    /// the fields (big-endian, length-prefixed; see
     /// `docs/sync.md`).
     ///
     /// Lists longer than [`MAX_IHAVE`] are not sent by [`Flood`]; encoding one gives bytes that
     /// [`Message::decode`] refuses.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![self.wire_type(), WIRE_VERSION];
+        let mut out = vec![WIRE_VERSION, self.wire_type()];
         match self {
             Message::Push { item, hops } => {
                 out.extend_from_slice(&hops.to_be_bytes());
@@ -260,13 +261,13 @@ impl Message {
     /// before anything is allocated, and a pushed item's digest must be its body's.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader { rest: bytes };
-        let ty = r.u8()?;
-        if !(TYPE_PUSH..=TYPE_PRUNE).contains(&ty) {
-            return Err(DecodeError::UnknownType(ty));
-        }
         let version = r.u8()?;
         if version != WIRE_VERSION {
             return Err(DecodeError::UnsupportedVersion(version));
+        }
+        let ty = r.u8()?;
+        if !(TYPE_PUSH..=TYPE_PRUNE).contains(&ty) {
+            return Err(DecodeError::UnknownType(ty));
         }
         let message = match ty {
             TYPE_PUSH => {
@@ -809,11 +810,11 @@ mod tests {
         let mut forged = push.clone();
         *forged.last_mut().unwrap() ^= 1;
         assert_eq!(Message::decode(&forged), Err(DecodeError::DigestMismatch));
-        assert_eq!(Message::decode(&[0x44, 1]), Err(DecodeError::UnknownType(0x44)));
-        assert_eq!(Message::decode(&[0x43, 2]), Err(DecodeError::UnsupportedVersion(2)));
-        let too_many = [&[0x41, 1][..], &u16::try_from(MAX_IHAVE + 1).unwrap().to_be_bytes()].concat();
+        assert_eq!(Message::decode(&[1, 0x44]), Err(DecodeError::UnknownType(0x44)));
+        assert_eq!(Message::decode(&[2, 0x43]), Err(DecodeError::UnsupportedVersion(2)));
+        let too_many = [&[1, 0x41][..], &u16::try_from(MAX_IHAVE + 1).unwrap().to_be_bytes()].concat();
         assert!(matches!(Message::decode(&too_many), Err(DecodeError::TooLong { .. })));
-        let huge_body = [&[0x40, 1, 0, 1, 1, 0, 0, 0, 0][..], &[0; 17], &[0; 32], &[0xff; 4]].concat();
+        let huge_body = [&[1, 0x40, 0, 1, 1, 0, 0, 0, 0][..], &[0; 17], &[0; 32], &[0xff; 4]].concat();
         assert!(matches!(Message::decode(&huge_body), Err(DecodeError::TooLong { what: "body", .. })));
     }
 

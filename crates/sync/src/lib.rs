@@ -96,4 +96,4 @@ pub mod wire;
 pub use item::{Entry, Item, ItemKey, ItemKind};
 pub use link::{Link, LinkError, Misbehaviour, Output, Replica, Role};
 pub use reconcile::SetIndex;
-pub use wire::{Message, WireError};
+pub use wire::{Frame, FrameError, Message, WireError};

@@ -334,6 +334,49 @@ fn items(r: &mut Reader<'_>) -> Result<Vec<Item>, WireError> {
     Ok(out)
 }
 
+/// Any message a member sends another: one of the link's (a sync) or one of the flood's. Both
+/// share the header (version byte, type byte); the type says which.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A message of the per-link sync ([`Message`]).
+    Link(Message),
+    /// A message of the flood ([`crate::flood::Message`], types 0x40 to 0x4f).
+    Flood(crate::flood::Message),
+}
+
+/// Why a [`Frame`] did not decode.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// A link message that does not decode.
+    #[error("link message: {0}")]
+    Link(WireError),
+    /// A flood message that does not decode.
+    #[error("flood message: {0}")]
+    Flood(crate::flood::DecodeError),
+}
+
+impl Frame {
+    /// Decodes one frame, routing on its type byte. Never panics.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FrameError> {
+        match decode(bytes) {
+            Ok(m) => Ok(Frame::Link(m)),
+            Err(WireError::Flood(_)) => {
+                crate::flood::Message::decode(bytes).map(Frame::Flood).map_err(FrameError::Flood)
+            }
+            Err(e) => Err(FrameError::Link(e)),
+        }
+    }
+
+    /// Encodes it.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Frame::Link(m) => encode(m),
+            Frame::Flood(m) => m.encode(),
+        }
+    }
+}
+
 /// Decodes one message (see the module doc for what it refuses).
 pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
     if bytes.len() > MAX_MESSAGE_LEN {
@@ -541,6 +584,9 @@ mod tests {
         assert_eq!(decode(&[2, kind::DONE]), Err(WireError::Version(2)));
         assert_eq!(decode(&[VERSION, 0x7f]), Err(WireError::UnknownType(0x7f)));
         assert_eq!(decode(&[VERSION, 0x41]), Err(WireError::Flood(0x41)));
+        assert_eq!(Frame::decode(&[VERSION, 0x43]), Ok(Frame::Flood(crate::flood::Message::Prune)));
+        assert_eq!(Frame::decode(&[VERSION, kind::DONE]), Ok(Frame::Link(Message::Done)));
+        assert!(matches!(Frame::decode(&[VERSION, 0x4f]), Err(FrameError::Flood(_))));
     }
 
     fn reconcile_bytes(ranges: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
