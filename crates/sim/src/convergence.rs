@@ -3,7 +3,7 @@
 //! run: the first item of the group (every link still eager: the flood is a plain epidemic)
 //! and an item after ten others (the eager links have thinned to a tree).
 
-use crate::reconcile::FullExchange;
+use crate::reconcile::SyncLink;
 use crate::rng::Rng;
 use crate::scenario::graph;
 use crate::sim::{Action, Config, NetConfig, Sim, WriteOp};
@@ -33,15 +33,15 @@ pub struct Measurement {
 
 const LIMIT: u64 = 600 * 1_000_000;
 
-fn duplicates(sim: &Sim<FullExchange>) -> u64 {
+fn duplicates(sim: &Sim<SyncLink>) -> u64 {
     sim.members().iter().map(|m| m.flood.stats().duplicates).sum()
 }
 
-fn pushes(sim: &Sim<FullExchange>) -> u64 {
+fn pushes(sim: &Sim<SyncLink>) -> u64 {
     sim.members().iter().map(|m| m.flood.stats().sent[0]).sum()
 }
 
-fn spread(sim: &mut Sim<FullExchange>, rng: &mut Rng, record: u64) -> Spread {
+fn spread(sim: &mut Sim<SyncLink>, rng: &mut Rng, record: u64) -> Spread {
     let n = sim.members().len();
     sim.run_until_quiet(LIMIT);
     let (messages, pushed, dups, t0) = (sim.stats().flood_messages, pushes(sim), duplicates(sim), sim.now());
@@ -65,7 +65,7 @@ pub fn measure(n: u32, seed: u64) -> Measurement {
     let edges = graph(n, 5, 8, &mut rng);
     let net = NetConfig { latency_micros: 20_000, jitter_micros: 1_000, loss_ppm: 10_000 };
     let config = Config { members: n, edges, net, flood: Default::default(), misbehaving: Default::default(), seed };
-    let mut sim: Sim<FullExchange> = Sim::new(config);
+    let mut sim: Sim<SyncLink> = Sim::new(config);
     let cold = spread(&mut sim, &mut rng, 0);
     for record in 1..=10 {
         spread(&mut sim, &mut rng, record);

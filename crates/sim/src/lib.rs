@@ -19,5 +19,5 @@ pub mod scenario;
 pub mod sim;
 pub mod store;
 
-pub use reconcile::{FullExchange, Reconciler};
+pub use reconcile::{FullExchange, Reconciler, SyncLink};
 pub use sim::{Action, Config, NetConfig, Sim, WriteOp};

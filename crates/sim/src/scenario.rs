@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::reconcile::FullExchange;
+use crate::reconcile::SyncLink;
 use crate::rng::Rng;
 use crate::sim::{Action, Config, NetConfig, OUTSIDER, Sim, WriteOp};
 use crate::store::{Body, MemberId};
@@ -123,7 +123,7 @@ pub struct Outcome {
 /// Runs the scenario of `seed` and checks every rule; the error says which one broke.
 pub fn check(seed: u64) -> Result<Outcome, String> {
     let scenario = random(seed);
-    let mut sim: Sim<FullExchange> = Sim::new(scenario.config.clone());
+    let mut sim: Sim<SyncLink> = Sim::new(scenario.config.clone());
     for (at, action) in scenario.actions {
         sim.schedule(at, action);
     }

@@ -88,7 +88,10 @@ pub enum Action {
 #[derive(Clone, Debug)]
 enum Wire<M> {
     Flood(Vec<u8>),
-    Sync(M),
+    /// A sync message and the sync session it belongs to: a resync over a link that stays up
+    /// starts a new session, as a new stream would, and what is still in flight of the old
+    /// one is dropped rather than fed to the new session's state.
+    Sync(u64, M),
 }
 
 #[derive(Clone, Debug)]
@@ -102,6 +105,8 @@ enum Event<M> {
 struct Link {
     up: bool,
     epoch: u64,
+    /// The current sync session (one more at each start of a sync on this link).
+    session: u64,
     /// Time of the last reliable message scheduled in each direction (low → high, high → low).
     fifo: [u64; 2],
 }
@@ -145,6 +150,8 @@ pub struct Stats {
     pub sync_bytes: u64,
     /// Messages dropped because their link went down.
     pub dropped_link_down: u64,
+    /// Sync messages dropped because a newer sync session started on their link.
+    pub dropped_old_session: u64,
     /// Flood messages that did not decode (a bug: every sender here encodes valid messages).
     pub decode_errors: u64,
     /// Refusals reported against each member, by the members it sent items to.
@@ -391,8 +398,7 @@ impl<R: Reconciler> Sim<R> {
             Action::ResyncAll => {
                 let up: Vec<(MemberId, MemberId)> = self.links.iter().filter(|(_, l)| l.up).map(|(k, _)| *k).collect();
                 for (a, b) in up {
-                    self.start_sync(a, b);
-                    self.start_sync(b, a);
+                    self.start_syncs(a, b);
                 }
             }
         }
@@ -490,7 +496,7 @@ impl<R: Reconciler> Sim<R> {
                     return;
                 }
             }
-            Wire::Sync(message) => {
+            Wire::Sync(_, message) => {
                 self.stats.sync_messages += 1;
                 self.stats.sync_bytes += R::wire_size(message) as u64;
                 let dir = usize::from(from > to);
@@ -505,8 +511,14 @@ impl<R: Reconciler> Sim<R> {
 
     fn deliver(&mut self, from: MemberId, to: MemberId, epoch: u64, wire: Wire<R::Message>) {
         let key = (from.min(to), from.max(to));
-        if !self.links.get(&key).is_some_and(|l| l.up && l.epoch == epoch) {
+        let Some(link) = self.links.get(&key).filter(|l| l.up && l.epoch == epoch) else {
             self.stats.dropped_link_down += 1;
+            return;
+        };
+        if let Wire::Sync(session, _) = &wire
+            && *session != link.session
+        {
+            self.stats.dropped_old_session += 1;
             return;
         }
         match wire {
@@ -517,36 +529,54 @@ impl<R: Reconciler> Sim<R> {
                     Err(_) => self.stats.decode_errors += 1,
                 }
             }
-            Wire::Sync(message) => {
+            Wire::Sync(session, message) => {
                 let now = self.now;
                 let member = &mut self.members[to as usize];
                 member.store.purge(now);
                 let Some(end) = member.links.get_mut(&from) else { return };
                 let (replies, items) = end.receive(&member.store, message);
                 self.mix(&[replies.len() as u64, items.len() as u64]);
+                let mut refused = 0;
                 for item in items {
                     match self.store_apply(to, &item) {
                         Verdict::Applied => self.flood_event(to, InEvent::Reconciled(from, item)),
-                        Verdict::Refused => *self.stats.reported.entry(from).or_default() += 1,
+                        Verdict::Refused => {
+                            refused += 1;
+                            *self.stats.reported.entry(from).or_default() += 1;
+                        }
                         Verdict::Stale => {}
                     }
                 }
+                if let Some(end) = self.members[to as usize].links.get_mut(&from) {
+                    end.refused(refused);
+                }
                 for reply in replies {
-                    self.transmit(to, from, Wire::Sync(reply));
+                    self.transmit(to, from, Wire::Sync(session, reply));
                 }
             }
         }
     }
 
-    fn start_sync(&mut self, from: MemberId, to: MemberId) {
+    /// Starts a new sync session on the link between `a` and `b` (both ends).
+    fn start_syncs(&mut self, a: MemberId, b: MemberId) {
+        let key = (a.min(b), a.max(b));
+        let Some(link) = self.links.get_mut(&key) else { return };
+        link.session += 1;
+        let session = link.session;
+        self.start_sync(a, b, session);
+        self.start_sync(b, a, session);
+    }
+
+    fn start_sync(&mut self, from: MemberId, to: MemberId, session: u64) {
         let now = self.now;
         let member = &mut self.members[from as usize];
         member.store.purge(now);
-        let mut end = R::new_link();
+        // One end initiates (the lower id), the other answers.
+        let mut end = R::new_link(from < to, &member.store);
         let messages = end.start(&member.store);
         member.links.insert(to, end);
         for message in messages {
-            self.transmit(from, to, Wire::Sync(message));
+            self.transmit(from, to, Wire::Sync(session, message));
         }
     }
 
@@ -573,8 +603,7 @@ impl<R: Reconciler> Sim<R> {
                 }
             }
             if want {
-                self.start_sync(a, b);
-                self.start_sync(b, a);
+                self.start_syncs(a, b);
             }
         }
     }

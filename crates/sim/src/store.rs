@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use peergroup_security::{VersionStamp, body_digest};
 use peergroup_sync::flood::Verdict;
-use peergroup_sync::{Entry, Item, ItemKey, ItemKind};
+use peergroup_sync::{Entry, Item, ItemKey, ItemKind, Replica, SetIndex};
 
 /// A member of the simulated group (an index into the simulator's members).
 pub type MemberId = u32;
@@ -100,12 +100,14 @@ pub struct MemStore {
     accept_all: bool,
     /// Items refused by the policy.
     pub refused: u64,
+    /// The reconciled set, kept current on every change (what the real link reads).
+    index: SetIndex,
 }
 
 impl MemStore {
     /// An empty store whose policy accepts items signed by `members`.
     pub fn new(members: BTreeSet<u32>, accept_all: bool) -> Self {
-        Self { items: BTreeMap::new(), members, accept_all, refused: 0 }
+        Self { items: BTreeMap::new(), members, accept_all, refused: 0, index: SetIndex::new() }
     }
 
     /// Takes `item` at virtual time `now` if the policy allows it and it is newer than what is
@@ -126,6 +128,7 @@ impl MemStore {
             return Verdict::Stale;
         }
         let expired = body.expires <= now;
+        self.index.insert(item.entry());
         self.items.insert(key, Held { item: item.clone(), body, expired });
         Verdict::Applied
     }
@@ -233,5 +236,15 @@ mod tests {
         let b = Body { signer: 3, expires: 5, payload: 8 };
         assert_eq!(Body::decode(&b.encode()), Some(b));
         assert_eq!(Body::decode(b"SIM1"), None);
+    }
+}
+
+impl Replica for MemStore {
+    fn index(&self) -> &SetIndex {
+        &self.index
+    }
+
+    fn stamp(&self, key: &ItemKey) -> Option<VersionStamp> {
+        self.items.get(key).map(|h| h.item.stamp.clone())
     }
 }

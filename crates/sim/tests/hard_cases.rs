@@ -4,14 +4,14 @@ use std::collections::BTreeSet;
 
 use peergroup_sim::sim::OUTSIDER;
 use peergroup_sim::store::{Body, make_item};
-use peergroup_sim::{Action, Config, FullExchange, NetConfig, Sim, WriteOp};
+use peergroup_sim::{Action, Config, NetConfig, Sim, SyncLink, WriteOp};
 use peergroup_sync::{Item, ItemKey};
 
 const MS: u64 = 1_000;
 const S: u64 = 1_000_000;
 
 /// Six members on a ring with chords; member ids 0..6.
-fn sim(misbehaving: &[u32], loss_ppm: u32, seed: u64) -> Sim<FullExchange> {
+fn sim(misbehaving: &[u32], loss_ppm: u32, seed: u64) -> Sim<SyncLink> {
     let edges = vec![(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0), (0, 3), (1, 4)];
     let net = NetConfig { latency_micros: 10 * MS, jitter_micros: 5 * MS, loss_ppm };
     let misbehaving = misbehaving.iter().copied().collect();
@@ -26,11 +26,11 @@ fn put(member: u32, record: u64) -> Action {
     Action::Write { member, record, op: WriteOp::Put { expires: u64::MAX } }
 }
 
-fn held(sim: &Sim<FullExchange>, member: usize, record: u64) -> Option<Item> {
+fn held(sim: &Sim<SyncLink>, member: usize, record: u64) -> Option<Item> {
     sim.members()[member].store.get(&key(record)).cloned()
 }
 
-fn settle(sim: &mut Sim<FullExchange>) {
+fn settle(sim: &mut Sim<SyncLink>) {
     assert!(sim.run_until_quiet(sim.now() + 600 * S), "the simulation settles");
     assert_eq!(sim.violations(), &[] as &[String]);
     if let Err(e) = sim.converged() {
