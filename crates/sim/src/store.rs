@@ -176,6 +176,16 @@ impl MemStore {
     }
 }
 
+impl Replica for MemStore {
+    fn index(&self) -> &SetIndex {
+        &self.index
+    }
+
+    fn stamp(&self, key: &ItemKey) -> Option<VersionStamp> {
+        self.items.get(key).map(|h| h.item.stamp.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,15 +246,5 @@ mod tests {
         let b = Body { signer: 3, expires: 5, payload: 8 };
         assert_eq!(Body::decode(&b.encode()), Some(b));
         assert_eq!(Body::decode(b"SIM1"), None);
-    }
-}
-
-impl Replica for MemStore {
-    fn index(&self) -> &SetIndex {
-        &self.index
-    }
-
-    fn stamp(&self, key: &ItemKey) -> Option<VersionStamp> {
-        self.items.get(key).map(|h| h.item.stamp.clone())
     }
 }
