@@ -241,6 +241,7 @@ mod feed;
 mod members;
 mod properties;
 mod records;
+mod replication;
 mod transfer;
 
 pub(crate) use feed::{purge_expired, push_change, write_unless_deleted};
