@@ -13,7 +13,7 @@ use peergroup_benches::{fixture_dir, test_mode};
 use peergroup_identity::{Identity, Keystore, PeerName, testing};
 use peergroup_security::{InvitationRequest, NewGroup, Role};
 use peergroup_state::{
-    Attribute, Attributes, GroupDb, MembershipStore, NewRecord, Origin, Record, SCHEMA_VERSION, SyncKind, Timestamp,
+    Attribute, Attributes, GroupDb, MembershipStore, Origin, Record, SCHEMA_VERSION, SyncKind, Timestamp,
 };
 use uuid::Uuid;
 

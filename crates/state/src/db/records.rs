@@ -327,6 +327,21 @@ pub(crate) fn stamp_of_row(
 /// order of [`VersionStamp`]: a tombstone is never replaced, and two members that receive the
 /// same versions in any order keep the same one); pushes its change, marked with `origin`.
 pub(super) fn apply_verified(tx: &Connection, path: &Path, record: &Record, origin: &Origin) -> Result<Applied> {
+    let body = record.encode();
+    let stamp = record_stamp(record, &body);
+    apply_encoded(tx, path, record, &body, &stamp, origin)
+}
+
+/// [`apply_verified`] with the record's encoding (`body`, [`Record::encode`]) and its stamp
+/// computed already.
+pub(super) fn apply_encoded(
+    tx: &Connection,
+    path: &Path,
+    record: &Record,
+    body: &[u8],
+    stamp: &VersionStamp,
+    origin: &Origin,
+) -> Result<Applied> {
     let now = Timestamp::now();
     if record.expires <= now {
         return Ok(Applied::Stale);
@@ -362,8 +377,6 @@ pub(super) fn apply_verified(tx: &Connection, path: &Path, record: &Record, orig
             .into(),
         ));
     }
-    let body = record.encode();
-    let stamp = record_stamp(record, &body);
     let held = match held {
         Some((rowid, columns, _, _)) => {
             let held_stamp = stamp_of_row(path, columns, || {
@@ -383,7 +396,7 @@ pub(super) fn apply_verified(tx: &Connection, path: &Path, record: &Record, orig
         Some(_) => Change::RecordUpdated { id: record.id, record_type: record.record_type },
         None => Change::RecordAdded { id: record.id, record_type: record.record_type },
     };
-    store_encoded(tx, path, record, &body, &stamp.digest, held.map(|(rowid, _)| rowid))?;
+    store_encoded(tx, path, record, body, &stamp.digest, held.map(|(rowid, _)| rowid))?;
     // A tombstone that replaces a tombstone (a later deletion of a deleted record) is no news.
     if !matches!(held, Some((_, true))) {
         push_change_from(tx, path, &change, origin)?;

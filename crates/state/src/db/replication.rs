@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::GroupDb;
 use super::members::{put_member_from, read_member_tx};
-use super::records::{Applied, StampColumns, apply_verified, record_stamp, stamp_of_row};
+use super::records::{Applied, StampColumns, apply_encoded, record_stamp, stamp_of_row};
 use crate::changes::{MAX_ORIGIN_LEN, Origin};
 use crate::error::{Result, StateError};
 use crate::export::{claim_of, from_store, stored_entry};
@@ -165,15 +165,17 @@ impl GroupDb {
                 Err(reason) => refuse(&mut outcome, index, item, reason),
             }
         }
-        for (index, item) in items.iter().enumerate() {
-            match item.kind {
-                SyncKind::Member => {}
-                SyncKind::Properties => outcome.unsupported += 1,
-                SyncKind::Record => match self.verify_record(item, now_ts, &held, &mut accepted) {
-                    Ok(Some((record, stamp))) => verified.push(Verified::Record { index, record, stamp }),
-                    Ok(None) => outcome.stale += 1,
-                    Err(reason) => refuse(&mut outcome, index, item, reason),
-                },
+        for m in held.values() {
+            accepted.entry(m.peer_name.clone()).or_insert_with(|| from_store(m));
+        }
+        outcome.unsupported = items.iter().filter(|i| i.kind == SyncKind::Properties).count();
+        let records: Vec<(usize, &SyncItem)> =
+            items.iter().enumerate().filter(|(_, i)| i.kind == SyncKind::Record).collect();
+        for (index, result) in self.verify_records(&records, now_ts, &accepted) {
+            match result {
+                Ok(Some((record, stamp))) => verified.push(Verified::Record { index, record, stamp }),
+                Ok(None) => outcome.stale += 1,
+                Err(reason) => refuse(&mut outcome, index, &items[index], reason),
             }
         }
         let path = &self.path;
@@ -195,11 +197,13 @@ impl GroupDb {
                         put_member_from(tx, path, &entry, origin)?;
                         stored.push((*index, SyncKind::Member, stamp));
                     }
-                    Verified::Record { index, record, stamp } => match apply_verified(tx, path, record, origin)? {
-                        Applied::Stored => stored.push((*index, SyncKind::Record, stamp)),
-                        Applied::Stale => stale += 1,
-                        Applied::Refused(reason) => refused.push((*index, reason)),
-                    },
+                    Verified::Record { index, record, stamp } => {
+                        match apply_encoded(tx, path, record, &items[*index].body, stamp, origin)? {
+                            Applied::Stored => stored.push((*index, SyncKind::Record, stamp)),
+                            Applied::Stale => stale += 1,
+                            Applied::Refused(reason) => refused.push((*index, reason)),
+                        }
+                    }
                 }
             }
             Ok((stored, stale, refused))
@@ -260,36 +264,64 @@ impl GroupDb {
         Ok((member, entry, stamp))
     }
 
-    /// A record item through the trust path; `None` if it expired (stale).
-    fn verify_record(
+    /// The record items `(index in the batch, item)` through the trust path, in order. The
+    /// signature checks are most of a batch's cost and independent of each other: a large
+    /// batch is checked on up to [`MAX_VERIFY_THREADS`] threads.
+    #[allow(clippy::type_complexity)]
+    fn verify_records(
         &self,
-        item: &SyncItem,
+        records: &[(usize, &SyncItem)],
         now: Timestamp,
-        held: &HashMap<PeerName, Member>,
-        accepted: &mut HashMap<PeerName, AcceptedMember>,
-    ) -> Result<Option<(Record, VersionStamp)>> {
-        let id = Uuid::from_slice(&item.id).ok();
-        let invalid = |reason: &str| StateError::InvalidRecord { id, reason: reason.to_owned() };
-        let record = Record::decode(&item.body)?;
-        if Some(record.id) != id {
-            return Err(invalid("its id is not the id of its body"));
+        accepted: &HashMap<PeerName, AcceptedMember>,
+    ) -> Vec<(usize, Result<Option<(Record, VersionStamp)>>)> {
+        let one = |&(index, item): &(usize, &SyncItem)| (index, verify_record(item, now, accepted));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_VERIFY_THREADS);
+        if threads < 2 || records.len() < PARALLEL_VERIFY_MIN {
+            return records.iter().map(one).collect();
         }
-        if record.expires <= now {
-            return Ok(None);
-        }
-        // Decoding accepts only the normal form, so the body is what this database will store.
-        let stamp = record_stamp(&record, &item.body);
-        if stamp != item.stamp {
-            return Err(invalid("the version it claims is not the version of its body"));
-        }
-        if !accepted.contains_key(&record.modifier)
-            && let Some(m) = held.get(&record.modifier)
-        {
-            accepted.insert(m.peer_name.clone(), from_store(m));
-        }
-        accept_record(&claim_of(&record, &record.signed_bytes()), accepted.get(&record.modifier))?;
-        Ok(Some((record, stamp)))
+        let chunk = records.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let workers: Vec<_> =
+                records.chunks(chunk).map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>())).collect();
+            workers
+                .into_iter()
+                .flat_map(|w| {
+                    // A panic in a verifier is a bug; carry it to the caller as is.
+                    w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
     }
+}
+
+/// The most threads a batch's signatures are checked on.
+const MAX_VERIFY_THREADS: usize = 4;
+/// The fewest records a batch must hold for its signatures to be checked on several threads.
+const PARALLEL_VERIFY_MIN: usize = 64;
+
+/// A record item through the trust path (its modifier among `accepted`); `None` if it
+/// expired (stale).
+fn verify_record(
+    item: &SyncItem,
+    now: Timestamp,
+    accepted: &HashMap<PeerName, AcceptedMember>,
+) -> Result<Option<(Record, VersionStamp)>> {
+    let id = Uuid::from_slice(&item.id).ok();
+    let invalid = |reason: &str| StateError::InvalidRecord { id, reason: reason.to_owned() };
+    let record = Record::decode(&item.body)?;
+    if Some(record.id) != id {
+        return Err(invalid("its id is not the id of its body"));
+    }
+    if record.expires <= now {
+        return Ok(None);
+    }
+    // Decoding accepts only the normal form, so the body is what this database will store.
+    let stamp = record_stamp(&record, &item.body);
+    if stamp != item.stamp {
+        return Err(invalid("the version it claims is not the version of its body"));
+    }
+    accept_record(&claim_of(&record, &record.signed_bytes()), accepted.get(&record.modifier))?;
+    Ok(Some((record, stamp)))
 }
 
 fn body_of(conn: &Connection, path: &Path, rowid: i64) -> Result<Vec<u8>> {
