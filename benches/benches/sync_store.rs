@@ -177,9 +177,62 @@ fn bench_entries(c: &mut Criterion) {
     g.finish();
 }
 
+/// One sync of the whole fixture, timed by phase, printed after the criterion rows: listing
+/// the entries, reading the bodies, applying the batches; then the bare signature checks of
+/// the same records on one thread (what "verification-bound" means on this machine and load).
+fn breakdown() {
+    let n = if test_mode() { 1000 } else { 100_000 };
+    let f = fixture(n);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let copy = tmp.path().join("home");
+    fresh_copy(&f.root, &copy);
+    let alice = open(&copy, &f.alice, &f.group);
+    let bob = open(&copy, &f.bob, &f.group);
+    let origin = Origin::Remote("alice".into());
+    let start = Instant::now();
+    let entries = alice.sync_entries().expect("entries");
+    let t_entries = start.elapsed();
+    let (members, records): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.kind == SyncKind::Member);
+    let (mut t_items, mut t_apply) = (Duration::ZERO, Duration::ZERO);
+    let mut bodies = Vec::with_capacity(records.len());
+    for chunk in std::iter::once(&members[..]).chain(records.chunks(BATCH)) {
+        let keys: Vec<(SyncKind, Vec<u8>)> = chunk.iter().map(|e| (e.kind, e.id.clone())).collect();
+        let t = Instant::now();
+        let items = alice.sync_items(&keys).expect("items");
+        t_items += t.elapsed();
+        let t = Instant::now();
+        let outcome = bob.apply_batch(&items, &origin).expect("apply");
+        t_apply += t.elapsed();
+        assert!(outcome.refused.is_empty());
+        bodies.extend(items.into_iter().filter(|i| i.kind == SyncKind::Record).map(|i| i.body));
+    }
+    let total = start.elapsed();
+    let key = alice.member(&f.alice).expect("alice").public_key;
+    let decoded: Vec<Record> = bodies.iter().map(|b| Record::decode(b).expect("decode")).collect();
+    let t = Instant::now();
+    for r in &decoded {
+        r.verify(&key).expect("verify");
+    }
+    let t_verify = t.elapsed();
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    println!(
+        "sync_store/breakdown/{n}: total {:.2} s ({:.1} us/record): sync_entries {:.0} ms, sync_items {:.0} ms, \
+         apply_batch {:.2} s ({:.1} us/record); bare signature checks on one thread {:.2} s ({:.1} us/record)",
+        total.as_secs_f64(),
+        per(total),
+        t_entries.as_secs_f64() * 1e3,
+        t_items.as_secs_f64() * 1e3,
+        t_apply.as_secs_f64(),
+        per(t_apply),
+        t_verify.as_secs_f64(),
+        per(t_verify),
+    );
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_apply(&mut c);
     bench_entries(&mut c);
     c.final_summary();
+    breakdown();
 }
