@@ -383,12 +383,24 @@ fn entries_list_tombstones_but_not_expired_records_and_the_synchronised_mark_sti
     old.id = Uuid::from_u128(77);
     old.expires = Timestamp::from_micros(Timestamp::now().as_micros() - 1);
     old.sign(&w.alice).unwrap();
-    alice_db.bulk_insert_unchecked(std::slice::from_ref(&old)).unwrap();
+    // And an expired tombstone: kept until its record's expiration, then purged.
+    let mut old_tomb = old.clone();
+    old_tomb.id = Uuid::from_u128(78);
+    old_tomb.version = 2;
+    old_tomb.flags |= peergroup_state::RECORD_FLAG_DELETED;
+    old_tomb.data.clear();
+    old_tomb.sign(&w.alice).unwrap();
+    alice_db.bulk_insert_unchecked(&[old.clone(), old_tomb.clone()]).unwrap();
     let ids: Vec<Vec<u8>> =
         alice_db.sync_entries().unwrap().into_iter().filter(|e| e.kind == SyncKind::Record).map(|e| e.id).collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&live.id.as_bytes().to_vec()) && ids.contains(&gone.id.as_bytes().to_vec()));
-    assert!(records_of(&alice_db, &[old.id]).is_empty());
+    assert!(records_of(&alice_db, &[old.id, old_tomb.id]).is_empty());
+    // Every write purges a few expired rows first; this one purges whatever is left.
+    alice_db.purge_expired(100).unwrap();
+    let rows: i64 =
+        alice_db.with_connection(|c| c.query_row("SELECT count(*) FROM records", [], |r| r.get(0)).unwrap());
+    assert_eq!(rows, 2, "the live record and the live tombstone stay");
     // An expired record from outside is stale, never stored.
     let mut batch = members_of(&alice_db);
     let body = old.encode();
