@@ -229,10 +229,67 @@ fn breakdown() {
     );
 }
 
+/// The whole sync again, pipelined as a driver may do it: one thread checks batch k+1 (on
+/// its own handle, so that it never waits for the connection the writer holds) while the
+/// other stores batch k.
+fn pipelined() {
+    let n = if test_mode() { 1000 } else { 100_000 };
+    let f = fixture(n);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let copy = tmp.path().join("home");
+    fresh_copy(&f.root, &copy);
+    let alice = open(&copy, &f.alice, &f.group);
+    let bob = open(&copy, &f.bob, &f.group);
+    let checker = open(&copy, &f.bob, &f.group);
+    let origin = Origin::Remote("alice".into());
+    let start = Instant::now();
+    let entries = alice.sync_entries().expect("entries");
+    let (members, records): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.kind == SyncKind::Member);
+    // Members first, on their own, so that the records' signers are held when they are checked.
+    let keys: Vec<(SyncKind, Vec<u8>)> = members.iter().map(|e| (e.kind, e.id.clone())).collect();
+    bob.apply_batch(&alice.sync_items(&keys).expect("items"), &origin).expect("members");
+    let batches: Vec<Vec<peergroup_state::SyncItem>> = records
+        .chunks(BATCH)
+        .map(|chunk| {
+            let keys: Vec<(SyncKind, Vec<u8>)> = chunk.iter().map(|e| (e.kind, e.id.clone())).collect();
+            alice.sync_items(&keys).expect("items")
+        })
+        .collect();
+    let t_items = start.elapsed();
+    let stored = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let checker = &checker;
+        let batches = &batches;
+        s.spawn(move || {
+            for items in batches {
+                if tx.send(checker.check_batch(items).expect("check")).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut stored = 0;
+        for checked in rx {
+            let outcome = bob.store_checked(checked, &origin).expect("store");
+            assert!(outcome.refused.is_empty());
+            stored += outcome.stored.len();
+        }
+        stored
+    });
+    assert_eq!(stored, n);
+    let total = start.elapsed();
+    println!(
+        "sync_store/pipelined/{n}: total {:.2} s ({:.1} us/record), of which entries and bodies {:.2} s",
+        total.as_secs_f64(),
+        total.as_secs_f64() * 1e6 / n as f64,
+        t_items.as_secs_f64(),
+    );
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_apply(&mut c);
     bench_entries(&mut c);
     c.final_summary();
     breakdown();
+    pipelined();
 }

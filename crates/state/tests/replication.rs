@@ -366,6 +366,17 @@ fn the_feed_marks_where_each_change_came_from() {
             (Change::RecordAdded { id: b.id, record_type: b.record_type }, Origin::Local),
         ]
     );
+    // The two halves of a batch, the check on one handle and the store on another (the check
+    // may run on another thread while the previous batch is written).
+    fn is_send<T: Send>(_: &T) {}
+    let c = bob_db.add_record(&w.bob, new_record(1, b"c")).unwrap();
+    let items = records_of(&bob_db, &[c.id]);
+    let alice_checker = w.db(&w.alice);
+    let checked = alice_checker.check_batch(&items).unwrap();
+    is_send(&checked);
+    let outcome = std::thread::scope(|s| s.spawn(|| alice_db.store_checked(checked, &remote("bob"))).join().unwrap());
+    assert_eq!(outcome.unwrap().stored.len(), 1);
+    assert_eq!(alice_db.record(c.id).unwrap(), c);
     // A name longer than the bound is refused whole.
     let long = Origin::Remote("x".repeat(peergroup_state::MAX_ORIGIN_LEN + 1));
     assert!(bob_db.apply_batch(&[], &long).is_err());

@@ -25,6 +25,24 @@ use crate::replication::{BatchOutcome, MAX_MEMBER_ITEM_LEN, Refusal, SyncEntry, 
 use crate::sqlite::map_err;
 use crate::time::Timestamp;
 
+/// A batch whose items went through the trust path ([`GroupDb::check_batch`]), waiting for
+/// [`GroupDb::store_checked`]. It holds no lock and may move to another thread.
+pub struct CheckedBatch<'a> {
+    items: &'a [SyncItem],
+    verified: Vec<Verified>,
+    outcome: BatchOutcome,
+}
+
+impl std::fmt::Debug for CheckedBatch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedBatch")
+            .field("items", &self.items.len())
+            .field("passed", &self.verified.len())
+            .field("refused", &self.outcome.refused.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// An item of a batch that passed the trust path, waiting for the write transaction.
 enum Verified {
     Member { index: usize, entry: Member, stamp: VersionStamp },
@@ -132,15 +150,16 @@ impl GroupDb {
     /// with its reason, never stored; the rest of the batch is applied. An item is stored only
     /// if its version supersedes the one held ([`VersionStamp`]); its change in the feed is
     /// marked with `origin`. Expired records count as stale. Nothing is stored on error.
+    ///
+    /// The same as [`Self::store_checked`] of [`Self::check_batch`]: a driver may check the
+    /// next batch while this one is written.
     pub fn apply_batch(&self, items: &[SyncItem], origin: &Origin) -> Result<BatchOutcome> {
-        if let Origin::Remote(name) = origin
-            && name.len() > MAX_ORIGIN_LEN
-        {
-            return Err(StateError::InvalidMember {
-                peer_name: name.chars().take(64).collect(),
-                reason: format!("an origin name is {} bytes long; at most {MAX_ORIGIN_LEN} are allowed", name.len()),
-            });
-        }
+        self.store_checked(self.check_batch(items)?, origin)
+    }
+
+    /// The first half of [`Self::apply_batch`], without the write lock: every item through the
+    /// trust path. Nothing is stored.
+    pub fn check_batch<'a>(&self, items: &'a [SyncItem]) -> Result<CheckedBatch<'a>> {
         let now = SystemTime::now();
         let now_ts = Timestamp::now();
         let mut outcome = BatchOutcome::default();
@@ -178,6 +197,24 @@ impl GroupDb {
                 Err(reason) => refuse(&mut outcome, index, &items[index], reason),
             }
         }
+        Ok(CheckedBatch { items, verified, outcome })
+    }
+
+    /// The second half of [`Self::apply_batch`]: stores, in one write transaction, the items of
+    /// `checked` whose version supersedes the one held, with `origin` in the feed.
+    pub fn store_checked(&self, checked: CheckedBatch<'_>, origin: &Origin) -> Result<BatchOutcome> {
+        if let Origin::Remote(name) = origin
+            && name.len() > MAX_ORIGIN_LEN
+        {
+            return Err(StateError::InvalidMember {
+                peer_name: name.chars().take(64).collect(),
+                reason: format!("an origin name is {} bytes long; at most {MAX_ORIGIN_LEN} are allowed", name.len()),
+            });
+        }
+        let CheckedBatch { items, verified, mut outcome } = checked;
+        let refuse = |outcome: &mut BatchOutcome, index: usize, item: &SyncItem, reason: StateError| {
+            outcome.refused.push(Refusal { index, kind: item.kind, id: item.id.clone(), reason });
+        };
         let path = &self.path;
         let written = self.write(|tx| {
             let mut stored = Vec::new();
