@@ -31,6 +31,9 @@ use peergroup_pnrp::{Announcement, CloudName, DnsAnswer, DnsConfig, SrvRecord, p
 use peergroup_security::validate_chain;
 use peergroup_state::MembershipStore;
 use peergroup_state::SearchQuery;
+use peergroup_sync::reconcile::{self, SetIndex};
+use peergroup_sync::wire::{self, Message, StampEntry};
+use peergroup_sync::{Item, ItemKind};
 
 use crate::util::{Result, root};
 
@@ -135,6 +138,9 @@ fn check_one(target: &str, file: &str, bytes: &[u8]) -> Result {
             }
             _ => IdentityInfo::from_certificate(bytes).ctx("certificate").map(drop),
         },
+        "sync_reconcile" | "sync_stamps" | "sync_items" | "sync_done" => {
+            wire::decode(bytes).ctx("sync message").map(drop)
+        }
         // Its layout is read by the target alone; `cargo xtask corpus` checked what it wrote.
         "dns_descriptor" => Ok(()),
         "pnrp_announcement" => {
@@ -147,6 +153,7 @@ fn check_one(target: &str, file: &str, bytes: &[u8]) -> Result {
             }
             Announcement::parse_txt("seed TXT", &strings).ctx("announcement").map(drop)
         }
+        "flood_decode" => peergroup_sync::flood::Message::decode(bytes).ctx("flood message").map(drop),
         other => Err(format!("no check for the target {other}")),
     }
 }
@@ -245,7 +252,40 @@ fn make() -> Result<Corpus> {
     corpus.insert("cloud_name", cloud_names()?);
     corpus.insert("dns_descriptor", dns_descriptors()?);
     corpus.insert("pnrp_announcement", announcements(&w)?);
+    corpus.insert("flood_decode", flood_messages());
+    let (reconciles, stamps, items, done) = sync_messages()?;
+    corpus.insert("sync_reconcile", reconciles);
+    corpus.insert("sync_stamps", stamps);
+    corpus.insert("sync_items", items);
+    corpus.insert("sync_done", done);
     Ok(corpus)
+}
+
+/// `flood_decode`: one flood message of each type, the push carrying a record-sized item.
+fn flood_messages() -> Seeds {
+    use peergroup_security::{VersionStamp, body_digest};
+    use peergroup_sync::flood::{Announcement, Message};
+    use peergroup_sync::{Item, ItemKind};
+    let body = vec![0x5a; 300];
+    let item = Item {
+        kind: ItemKind::Record,
+        id: uuid::Uuid::new_v4().as_bytes().to_vec(),
+        stamp: VersionStamp {
+            deleted: false,
+            version: 2,
+            modified_micros: 1_764_000_000_000_000,
+            modifier: b"0123456789abcdef0123456789abcdef01234567.alice".to_vec(),
+            digest: body_digest(&body),
+        },
+        body,
+    };
+    let announcements = (0..3).map(|hops| Announcement { entry: item.entry(), hops }).collect();
+    vec![
+        ("push".into(), Message::Push { item: item.clone(), hops: 2 }.encode()),
+        ("ihave".into(), Message::IHave(announcements).encode()),
+        ("graft".into(), Message::Graft(vec![item.entry()]).encode()),
+        ("prune".into(), Message::Prune.encode()),
+    ]
 }
 
 /// `chain_validate`: certificates, each behind its 16-bit big-endian length. Every chain
@@ -468,6 +508,67 @@ fn announcements(w: &World) -> Result<Seeds> {
         seeds.push((label.to_owned(), bytes));
     }
     Ok(seeds)
+}
+
+/// A replicated item for the sync seeds: record `n` in version `version`.
+fn sync_item(n: u32, version: u32, deleted: bool) -> Item {
+    let mut body = b"PGREC\x01".to_vec();
+    body.extend_from_slice(&n.to_be_bytes());
+    body.extend_from_slice(&version.to_be_bytes());
+    let stamp = peergroup_security::VersionStamp {
+        deleted,
+        version,
+        modified_micros: 1_764_000_000_000_000 + i64::from(version),
+        modifier: b"0123456789abcdef0123456789abcdef01234567.alice".to_vec(),
+        digest: peergroup_security::body_digest(&body),
+    };
+    let mut id = [0u8; 16];
+    id[..4].copy_from_slice(&n.to_be_bytes());
+    Item { kind: ItemKind::Record, id: id.to_vec(), stamp, body }
+}
+
+/// `sync_*`: whole messages (header included; each target also tries its input behind its
+/// header). `sync_reconcile`: every reconciliation message between two members holding 300
+/// records with 40 differences, and between 10 and none; `sync_stamps`, `sync_items`: the
+/// versions and the items of some differences; `sync_done`: the one `Done`.
+fn sync_messages() -> Result<(Seeds, Seeds, Seeds, Seeds)> {
+    let checked = |label: String, m: &Message| -> Result<(String, Vec<u8>)> {
+        let bytes = wire::encode(m);
+        wire::decode(&bytes).ctx(&format!("sync message {label}"))?;
+        Ok((label, bytes))
+    };
+    let mut reconciles = Vec::new();
+    let pairs = [
+        (
+            SetIndex::from_entries((0..300).map(|n| sync_item(n, 1, false).entry())),
+            SetIndex::from_entries((20..320).map(|n| sync_item(n, if n % 50 == 0 { 2 } else { 1 }, false).entry())),
+        ),
+        (SetIndex::from_entries((0..10).map(|n| sync_item(n, 1, false).entry())), SetIndex::new()),
+    ];
+    for (p, (a, b)) in pairs.iter().enumerate() {
+        let mut msg = reconcile::initial(a);
+        let mut side_b = true;
+        for step in 0.. {
+            reconciles.push(checked(format!("{p}-{step}"), &Message::Reconcile(msg.clone()))?);
+            match reconcile::answer(if side_b { b } else { a }, &msg).0 {
+                Some(next) => msg = next,
+                None => break,
+            }
+            side_b = !side_b;
+        }
+    }
+    let items: Vec<Item> = vec![sync_item(1, 1, false), sync_item(2, 7, false), sync_item(3, 2, true)];
+    let mut stamps: Vec<StampEntry> =
+        items.iter().map(|i| StampEntry { key: i.key(), stamp: Some(i.stamp.clone()) }).collect();
+    stamps.push(StampEntry { key: sync_item(4, 1, false).key(), stamp: None });
+    stamps.sort_by_key(|s| s.key);
+    let stamps = vec![checked("versions".into(), &Message::Stamps(stamps))?];
+    let items = vec![
+        checked("one".into(), &Message::Items(items[..1].to_vec()))?,
+        checked("three".into(), &Message::Items(items))?,
+    ];
+    let done = vec![checked("done".into(), &Message::Done)?];
+    Ok((reconciles, stamps, items, done))
 }
 
 /// `dns_descriptor`: descriptors in the target's byte layout (see its doc): owner selector

@@ -31,6 +31,21 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ),
     ("peergroup-state", &["peergroup-pnrp", "tokio", "hickory-proto"], "state does not reach the clouds or a runtime"),
     (
+        "peergroup-sync",
+        &[
+            "rusqlite",
+            "libsqlite3-sys",
+            "tokio",
+            "mio",
+            "socket2",
+            "hickory-proto",
+            "hickory-resolver",
+            "peergroup-state",
+            "peergroup-pnrp",
+        ],
+        "the sync protocol does no I/O: no SQLite, no runtime, no sockets, not the store (issue 12)",
+    ),
+    (
         "peergroup-cli",
         &["peergroup-identity", "peergroup-security", "peergroup-state", "peergroup-pnrp"],
         "the command line uses the facade's API only (depth 1)",

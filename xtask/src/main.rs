@@ -8,6 +8,8 @@
 //! - `layers`: the layering rules of `docs/ARCHITECTURE.md`, checked on `cargo tree`.
 //! - `bench [ARGS...]`: the criterion benchmarks, then OpenSSL's RSA-2048 sign rate measured in
 //!   the same run and the ratio of our default provider to it.
+//! - `convergence [SEEDS] [SIZES]`: the simulator's convergence figures for one new item among
+//!   N members (a markdown table, and `docs/convergence.svg`).
 //! - `release <VERSION> [--dry-run]`: bumps every crate, checks `cargo package` in dependency
 //!   order, writes the changelog section, commits and tags.
 //!
@@ -15,6 +17,7 @@
 
 mod bench;
 mod ci;
+mod convergence;
 mod corpus;
 mod layers;
 mod release;
@@ -28,6 +31,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   corpus [--check]                              write (or check) the fuzz seed corpora (fuzz/corpus/<target>/seed-*)
   layers                                        check the layering rules of docs/ARCHITECTURE.md on cargo tree
   bench [CRITERION ARGS...]                     criterion benchmarks + OpenSSL sign-rate comparison
+  convergence [SEEDS] [SIZES]                   simulated time for one item to reach N members (table, docs/convergence.svg)
   release <VERSION> [--dry-run]                 bump versions, cargo package, changelog, tag";
 
 fn main() -> ExitCode {
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
         Some("corpus") => corpus::command(&args[1..]),
         Some("layers") => layers::check(),
         Some("bench") => bench::command(&args[1..]),
+        Some("convergence") => convergence::command(&args[1..]),
         Some("release") => release::command(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -268,7 +268,7 @@ impl Run {
         if lock_closed {
             self.recheck = None;
         }
-        for ChangeEvent { seq, change } in self.watcher.poll()? {
+        for ChangeEvent { seq, change, .. } in self.watcher.poll()? {
             match change {
                 Change::StatusChanged => status_dirty = true,
                 Change::GroupDeleted => {

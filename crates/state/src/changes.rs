@@ -125,6 +125,36 @@ impl Change {
 /// A change as stored: kind, record id, record type, member peer name.
 pub(crate) type ChangeRow = (i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<String>);
 
+/// Where a change came from: made on this host, or brought by replication from a link or peer
+/// the replication layer named ([`crate::GroupDb::apply_batch`]). The flood reads it so that it
+/// does not send an item back where it came from; it does not change what the change means.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// Made by an API call on this host (any process).
+    #[default]
+    Local,
+    /// Stored by replication from the link or peer of this name (opaque to this layer; at most
+    /// [`MAX_ORIGIN_LEN`] bytes).
+    Remote(String),
+}
+
+/// The longest [`Origin::Remote`] name, in bytes.
+pub const MAX_ORIGIN_LEN: usize = 256;
+
+impl Origin {
+    /// The stored form: `NULL` for a local change.
+    pub(crate) fn to_sql(&self) -> Option<&str> {
+        match self {
+            Self::Local => None,
+            Self::Remote(name) => Some(name),
+        }
+    }
+
+    fn from_sql(origin: Option<String>) -> Self {
+        origin.map_or(Self::Local, Self::Remote)
+    }
+}
+
 /// A change with its sequence number.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ChangeEvent {
@@ -132,24 +162,32 @@ pub struct ChangeEvent {
     pub seq: u64,
     /// What changed.
     pub change: Change,
+    /// Where it came from.
+    pub origin: Origin,
 }
 
 /// Reads every change after `after`, in commit order.
 pub(crate) fn read_changes(conn: &Connection, path: &Path, after: u64) -> Result<Vec<ChangeEvent>> {
     let e = |e| map_err(path, e);
     let mut stmt = conn
-        .prepare_cached("SELECT seq, kind, record_id, record_type, peer_name FROM changes WHERE seq > ?1 ORDER BY seq")
+        .prepare_cached(
+            "SELECT seq, kind, record_id, record_type, peer_name, origin FROM changes WHERE seq > ?1 ORDER BY seq",
+        )
         .map_err(e)?;
     let rows = stmt
         .query_map(params![i64::try_from(after).unwrap_or(i64::MAX)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
         })
         .map_err(e)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(e)?;
     rows.into_iter()
-        .map(|(seq, kind, id, t, peer)| {
-            Ok(ChangeEvent { seq: seq.unsigned_abs(), change: Change::from_row(path, kind, id, t, peer)? })
+        .map(|(seq, kind, id, t, peer, origin)| {
+            Ok(ChangeEvent {
+                seq: seq.unsigned_abs(),
+                change: Change::from_row(path, kind, id, t, peer)?,
+                origin: Origin::from_sql(origin),
+            })
         })
         .collect()
 }
@@ -309,7 +347,11 @@ impl Watcher {
                 self.read_new()?;
                 if !self.deleted {
                     self.deleted = true;
-                    self.pending.push_back(ChangeEvent { seq: self.last_seq, change: Change::GroupDeleted });
+                    self.pending.push_back(ChangeEvent {
+                        seq: self.last_seq,
+                        change: Change::GroupDeleted,
+                        origin: Origin::Local,
+                    });
                 }
             }
         }
@@ -326,7 +368,11 @@ impl Watcher {
             && first.seq > after.saturating_add(1)
         {
             let missed = first.seq - after - 1;
-            self.pending.push_back(ChangeEvent { seq: first.seq - 1, change: Change::Resync { missed } });
+            self.pending.push_back(ChangeEvent {
+                seq: first.seq - 1,
+                change: Change::Resync { missed },
+                origin: Origin::Local,
+            });
         }
         for ev in events {
             self.last_seq = ev.seq;

@@ -173,7 +173,7 @@ pub(crate) fn claim_of<'a>(record: &'a Record, signed: &'a [u8]) -> RecordClaim<
 /// The entry stored for a member accepted from a file: built from what its chain proves (name,
 /// friendly name, key, roles, the chain re-encoded), never from the file's other fields, which
 /// nothing signs; flags (presence) are this host's to set, so none.
-fn stored_entry(accepted: &AcceptedMember) -> Member {
+pub(crate) fn stored_entry(accepted: &AcceptedMember) -> Member {
     let chain = accepted.chain().map(|c| c.to_der()).unwrap_or_default();
     Member {
         peer_name: accepted.peer_name().clone(),

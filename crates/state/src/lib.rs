@@ -61,6 +61,7 @@ mod export;
 mod membership;
 mod properties;
 mod record;
+mod replication;
 mod schema;
 mod search;
 mod sqlite;
@@ -72,8 +73,11 @@ pub use attributes::{
     Attribute, AttributeType, AttributeValue, Attributes, MAX_ATTRIBUTE_NAME_LEN, MAX_ATTRIBUTE_VALUE_LEN,
     MAX_ATTRIBUTES, RESERVED_ATTRIBUTE_NAMES,
 };
-pub use changes::{Change, ChangeEvent, ChangeThread, DEFAULT_POLL_INTERVAL, FEED_PRUNE_EVERY, FEED_RETAINED, Watcher};
-pub use db::{GroupDb, ImportSummary};
+pub use changes::{
+    Change, ChangeEvent, ChangeThread, DEFAULT_POLL_INTERVAL, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_ORIGIN_LEN, Origin,
+    Watcher,
+};
+pub use db::{CheckedBatch, GroupDb, ImportSummary};
 pub use error::{Result, StateError};
 pub use membership::{GROUP_KEY_FILE, JoinOutcome, MEMBERSHIP_FILE, MembershipStore};
 /// The group properties this crate stores: the security layer's one model.
@@ -83,6 +87,7 @@ pub use record::{
     MAX_ENCODED_RECORD_LEN, MAX_RECORD_DATA_LEN, MAX_SIGNATURE_LEN, NewRecord, RECORD_FLAG_AUTOREFRESH,
     RECORD_FLAG_DELETED, Record, RecordUpdate,
 };
+pub use replication::{BatchOutcome, MAX_MEMBER_ITEM_LEN, Refusal, SyncEntry, SyncItem, SyncKind};
 pub use schema::SCHEMA_VERSION;
 pub use search::{ClauseValue, Compare, PatternPart, SearchQuery, indexed_attributes};
 pub use sqlite::Durability;

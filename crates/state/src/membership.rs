@@ -152,27 +152,7 @@ impl MembershipStore {
     /// group database). Its chain is validated (not its times: an expired membership still
     /// opens, and fails to connect).
     pub fn get(&self, identity: &PeerName, group: &PeerName) -> Result<Membership> {
-        let dir = self.dir(identity, group);
-        let path = dir.join(MEMBERSHIP_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if dir.join(DB_FILE).exists() {
-                    return Err(StateError::CorruptMembership { path, reason: "missing beside the database".into() });
-                }
-                return Err(StateError::GroupNotFound { group: group.to_string(), identity: identity.to_string() });
-            }
-            Err(e) => return Err(StateError::Io { path, source: e }),
-        };
-        let membership = membership_from_pem(&text)
-            .map_err(|reason| StateError::CorruptMembership { path: path.clone(), reason })?;
-        if membership.identity != *identity || membership.group() != group {
-            return Err(StateError::CorruptMembership {
-                path,
-                reason: format!("holds {} in {}, not {identity} in {group}", membership.identity, membership.group()),
-            });
-        }
-        Ok(membership)
+        read_membership(&self.dir(identity, group), identity, group)
     }
 
     /// The memberships of every group `identity` created, joined or imported (`PeerEnumGroups`),
@@ -324,4 +304,51 @@ impl MembershipStore {
 fn write_membership(dir: &Path, membership: &Membership) -> Result<()> {
     secure_fs::replace_private_file(&dir.join(MEMBERSHIP_FILE), membership_to_pem(membership)?.as_bytes())?;
     Ok(())
+}
+
+/// The membership in the folder `dir` of `identity`'s membership of `group` (see
+/// [`MembershipStore::get`]).
+fn read_membership(dir: &Path, identity: &PeerName, group: &PeerName) -> Result<Membership> {
+    let path = dir.join(MEMBERSHIP_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if dir.join(DB_FILE).exists() {
+                return Err(StateError::CorruptMembership { path, reason: "missing beside the database".into() });
+            }
+            return Err(StateError::GroupNotFound { group: group.to_string(), identity: identity.to_string() });
+        }
+        Err(e) => return Err(StateError::Io { path, source: e }),
+    };
+    let membership =
+        membership_from_pem(&text).map_err(|reason| StateError::CorruptMembership { path: path.clone(), reason })?;
+    if membership.identity != *identity || membership.group() != group {
+        return Err(StateError::CorruptMembership {
+            path,
+            reason: format!("holds {} in {}, not {identity} in {group}", membership.identity, membership.group()),
+        });
+    }
+    Ok(membership)
+}
+
+impl GroupDb {
+    /// Records that this group has been synchronised with a member: the replication layer
+    /// calls it when its first synchronisation completes. The mark is the membership file's
+    /// (`Membership::synchronized`, what the facade reports as ready), so every process sees
+    /// it; it never goes back. Marking a group marked already changes nothing.
+    pub fn mark_synchronized(&self) -> Result<()> {
+        let dir = self.dir();
+        let mut membership = read_membership(dir, self.identity(), self.group_peer_name())?;
+        if !membership.synchronized {
+            membership.synchronized = true;
+            write_membership(dir, &membership)?;
+        }
+        Ok(())
+    }
+
+    /// Whether this group has been synchronised with a member since this identity joined (the
+    /// creator's copy always has).
+    pub fn is_synchronized(&self) -> Result<bool> {
+        Ok(read_membership(self.dir(), self.identity(), self.group_peer_name())?.synchronized)
+    }
 }

@@ -1,11 +1,11 @@
 //! The database schema and its forward migrations (see `docs/storage.md`).
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migrations: entry `i` takes a database from version `i` to `i + 1`. Version 0 is an empty
 /// file, so the first entry is the whole schema.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 const V1: &str = "
 CREATE TABLE properties (
@@ -97,6 +97,17 @@ DROP INDEX records_by_type;
 CREATE INDEX records_by_type ON records (type);
 ";
 
+/// Version 3 (replication, issue 12): each record row keeps the digest of its replicated body
+/// (`peergroup_security::body_digest` of `body`), so that listing the versions held for
+/// reconciliation reads no bodies; rows written before version 3 have none and the digest is
+/// computed from their body when read. Each change row keeps where it came from: `NULL` for a
+/// change made on this host, else the link or peer the caller named (`Origin::Remote`), so that
+/// a flood does not send an item back where it came from.
+const V3: &str = "
+ALTER TABLE records ADD COLUMN digest BLOB;
+ALTER TABLE changes ADD COLUMN origin TEXT;
+";
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -120,7 +131,14 @@ mod tests {
         conn.pragma_update(None, "user_version", 1).unwrap();
         conn.execute("ATTACH ?1 AS current", [path.to_str().unwrap()]).unwrap();
         for table in ["properties", "members", "blobs", "records", "changes"] {
-            conn.execute(&format!("INSERT INTO {table} SELECT * FROM current.{table}"), []).unwrap();
+            // Version 1's columns only: later versions added some.
+            let columns: Vec<String> = {
+                let mut stmt = conn.prepare(&format!("SELECT name FROM main.pragma_table_info('{table}')")).unwrap();
+                stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+            };
+            let columns = columns.join(", ");
+            conn.execute(&format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM current.{table}"), [])
+                .unwrap();
         }
         let rows: Vec<(i64, Vec<u8>)> = {
             let mut stmt = conn.prepare("SELECT rowid, body FROM records").unwrap();

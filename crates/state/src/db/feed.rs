@@ -7,7 +7,7 @@ use rusqlite::{Connection, params};
 
 use super::GroupDb;
 use super::records::{decode_local, delete_attribute_rows};
-use crate::changes::{Change, ChangeEvent, Watcher};
+use crate::changes::{Change, ChangeEvent, Origin, Watcher};
 use crate::error::Result;
 use crate::sqlite::{WriteTx, map_err, retry};
 use crate::time::Timestamp;
@@ -117,12 +117,19 @@ pub(crate) fn purge_expired(tx: &Connection, path: &Path, now: Timestamp, limit:
 /// Appends a change to the feed, in the caller's transaction, and prunes the feed every
 /// [`crate::FEED_PRUNE_EVERY`] changes (see [`crate::changes`]).
 pub(crate) fn push_change(tx: &Connection, path: &Path, change: &Change) -> Result<()> {
+    push_change_from(tx, path, change, &Origin::Local)
+}
+
+/// [`push_change`] of a change that came from `origin`.
+pub(crate) fn push_change_from(tx: &Connection, path: &Path, change: &Change, origin: &Origin) -> Result<()> {
     // A resync is made by watchers and never stored.
     let Some((kind, id, record_type, peer)) = change.to_row() else { return Ok(()) };
-    tx.prepare_cached("INSERT INTO changes (kind, record_id, record_type, peer_name) VALUES (?1, ?2, ?3, ?4)")
-        .map_err(|e| map_err(path, e))?
-        .execute(params![kind, id, record_type, peer])
-        .map_err(|e| map_err(path, e))?;
+    tx.prepare_cached(
+        "INSERT INTO changes (kind, record_id, record_type, peer_name, origin) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .map_err(|e| map_err(path, e))?
+    .execute(params![kind, id, record_type, peer, origin.to_sql()])
+    .map_err(|e| map_err(path, e))?;
     let seq = tx.last_insert_rowid().unsigned_abs();
     if seq.is_multiple_of(crate::FEED_PRUNE_EVERY) {
         crate::changes::prune(tx, path, seq, crate::FEED_RETAINED)?;

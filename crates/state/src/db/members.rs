@@ -6,9 +6,9 @@ use peergroup_identity::PeerName;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use super::feed::push_change;
+use super::feed::{push_change, push_change_from};
 use super::{GroupDb, invalid_db};
-use crate::changes::Change;
+use crate::changes::{Change, Origin};
 use crate::error::{Result, StateError};
 use crate::properties::Member;
 use crate::sqlite::map_err;
@@ -88,6 +88,11 @@ pub(super) fn read_member_tx(tx: &Connection, path: &Path, name: &PeerName) -> R
 }
 
 pub(super) fn put_member_tx(tx: &Connection, path: &Path, member: &Member) -> Result<()> {
+    put_member_from(tx, path, member, &Origin::Local)
+}
+
+/// [`put_member_tx`] of an entry that came from `origin`.
+pub(super) fn put_member_from(tx: &Connection, path: &Path, member: &Member, origin: &Origin) -> Result<()> {
     let roles: Vec<u8> = member.roles.iter().flat_map(|r| *r.as_bytes()).collect();
     tx.execute(
         "INSERT OR REPLACE INTO members (peer_name, friendly_name, public_key, certificate, roles, flags)
@@ -102,5 +107,5 @@ pub(super) fn put_member_tx(tx: &Connection, path: &Path, member: &Member) -> Re
         ],
     )
     .map_err(|e| map_err(path, e))?;
-    push_change(tx, path, &Change::MemberChanged { peer_name: member.peer_name.clone() })
+    push_change_from(tx, path, &Change::MemberChanged { peer_name: member.peer_name.clone() }, origin)
 }

@@ -241,8 +241,10 @@ mod feed;
 mod members;
 mod properties;
 mod records;
+mod replication;
 mod transfer;
 
 pub(crate) use feed::{purge_expired, push_change, write_unless_deleted};
 pub(crate) use members::read_members;
 pub(crate) use properties::read_properties;
+pub use replication::CheckedBatch;

@@ -3,14 +3,14 @@
 use std::path::Path;
 
 use peergroup_identity::Identity;
-use peergroup_security::SecurityError;
 use peergroup_security::trust::accept_record;
+use peergroup_security::{SecurityError, VersionStamp, body_digest};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use super::feed::{purge_expired, push_change};
+use super::feed::{purge_expired, push_change, push_change_from};
 use super::{GroupDb, collect, invalid_db};
-use crate::changes::Change;
+use crate::changes::{Change, Origin};
 use crate::error::{Result, StateError};
 use crate::record::{MAX_RECORD_DATA_LEN, NewRecord, RECORD_FLAG_DELETED, Record, RecordUpdate};
 use crate::search::SearchQuery;
@@ -229,7 +229,11 @@ impl GroupDb {
         let signed = record.signed_bytes();
         accept_record(&crate::export::claim_of(record, &signed), modifier.as_ref())?;
         let path = &self.path;
-        self.write(|tx| apply_verified(tx, path, record))
+        match self.write(|tx| apply_verified(tx, path, record, &Origin::Local))? {
+            Applied::Stored => Ok(true),
+            Applied::Stale => Ok(false),
+            Applied::Refused(e) => Err(e),
+        }
     }
 
     /// Removes at most `limit` expired records now (writes do this in small batches on their
@@ -277,57 +281,149 @@ pub(super) fn live_version(tx: &Connection, path: &Path, id: Uuid, now: Timestam
         .map_err(|e| map_err(path, e))
 }
 
-/// Stores a record verified already if it is newer than what is held; pushes its change.
-pub(super) fn apply_verified(tx: &Connection, path: &Path, record: &Record) -> Result<bool> {
+/// What [`apply_verified`] did with a record verified already.
+#[derive(Debug)]
+pub(crate) enum Applied {
+    /// Stored: it is new here, or its version supersedes the one held.
+    Stored,
+    /// Not stored: expired, or the version held is the same or supersedes it.
+    Stale,
+    /// Not stored: it claims another creator or type than the record held under its id.
+    Refused(StateError),
+}
+
+/// The place of a record's version in the one total order of versions. `body` is its
+/// replicated encoding ([`Record::encode`]), whose digest is the last tie-breaker.
+pub(crate) fn record_stamp(record: &Record, body: &[u8]) -> VersionStamp {
+    VersionStamp {
+        deleted: record.is_deleted(),
+        version: record.version,
+        modified_micros: record.modified.as_micros(),
+        modifier: record.modifier.to_string().into_bytes(),
+        digest: body_digest(body),
+    }
+}
+
+/// The stamp of a stored row, from its columns: `(version, deleted, modified, modifier,
+/// digest)`, the digest computed from `body` for rows written before schema version 3.
+pub(crate) type StampColumns = (u32, bool, i64, String, Option<Vec<u8>>);
+
+pub(crate) fn stamp_of_row(
+    path: &Path,
+    columns: StampColumns,
+    body: impl FnOnce() -> Result<Vec<u8>>,
+) -> Result<VersionStamp> {
+    let (version, deleted, modified_micros, modifier, digest) = columns;
+    let digest = match digest {
+        Some(d) => {
+            <[u8; 32]>::try_from(d.as_slice()).map_err(|_| invalid_db(path, "a record digest is not 32 bytes"))?
+        }
+        None => body_digest(&body()?),
+    };
+    Ok(VersionStamp { deleted, version, modified_micros, modifier: modifier.into_bytes(), digest })
+}
+
+/// Stores a record verified already if its version supersedes the one held (the one total
+/// order of [`VersionStamp`]: a tombstone is never replaced, and two members that receive the
+/// same versions in any order keep the same one); pushes its change, marked with `origin`.
+pub(super) fn apply_verified(tx: &Connection, path: &Path, record: &Record, origin: &Origin) -> Result<Applied> {
+    let body = record.encode();
+    let stamp = record_stamp(record, &body);
+    apply_encoded(tx, path, record, &body, &stamp, origin)
+}
+
+/// [`apply_verified`] with the record's encoding (`body`, [`Record::encode`]) and its stamp
+/// computed already.
+pub(super) fn apply_encoded(
+    tx: &Connection,
+    path: &Path,
+    record: &Record,
+    body: &[u8],
+    stamp: &VersionStamp,
+    origin: &Origin,
+) -> Result<Applied> {
     let now = Timestamp::now();
     if record.expires <= now {
-        return Ok(false);
+        return Ok(Applied::Stale);
     }
-    let held: Option<(i64, u32, bool, String, Vec<u8>)> = tx
-        .prepare_cached("SELECT rowid, version, deleted, creator, type FROM records WHERE id = ?1")
+    type Held = (i64, StampColumns, String, Vec<u8>);
+    let held: Option<Held> = tx
+        .prepare_cached(
+            "SELECT rowid, version, deleted, modified, modifier, digest, creator, type FROM records WHERE id = ?1",
+        )
         .and_then(|mut stmt| {
-            stmt.query_row([record.id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            stmt.query_row([record.id.as_bytes()], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?), r.get(6)?, r.get(7)?))
+            })
         })
         .optional()
         .map_err(|e| map_err(path, e))?;
     // The policy judged the change by the creator and type the record claims; a version of a
     // record held here must claim the held ones, or a member could take over another member's
     // record by signing "its own" record under that id.
-    if let Some((_, _, _, creator, record_type)) = &held
+    if let Some((_, _, creator, record_type)) = &held
         && (*creator != record.creator.to_string() || record_type.as_slice() != record.record_type.as_bytes())
     {
-        return Err(SecurityError::RecordNotTrusted {
-            id: record.id,
-            reason: format!(
-                "it claims creator {} and type {}, but the record held under its id is {creator}'s, of type {}",
-                record.creator,
-                record.record_type,
-                Uuid::from_slice(record_type).map_or_else(|_| "?".to_owned(), |t| t.to_string())
-            ),
-        }
-        .into());
+        return Ok(Applied::Refused(
+            SecurityError::RecordNotTrusted {
+                id: record.id,
+                reason: format!(
+                    "it claims creator {} and type {}, but the record held under its id is {creator}'s, of type {}",
+                    record.creator,
+                    record.record_type,
+                    Uuid::from_slice(record_type).map_or_else(|_| "?".to_owned(), |t| t.to_string())
+                ),
+            }
+            .into(),
+        ));
     }
-    let held = held.map(|(rowid, version, deleted, _, _)| (rowid, version, deleted));
+    let held = match held {
+        Some((rowid, columns, _, _)) => {
+            let held_stamp = stamp_of_row(path, columns, || {
+                tx.prepare_cached("SELECT body FROM records WHERE rowid = ?1")
+                    .and_then(|mut stmt| stmt.query_row([rowid], |r| r.get(0)))
+                    .map_err(|e| map_err(path, e))
+            })?;
+            if !stamp.supersedes(&held_stamp) {
+                return Ok(Applied::Stale);
+            }
+            Some((rowid, held_stamp.deleted))
+        }
+        None => None,
+    };
     let change = match held {
-        Some((_, v, _)) if v >= record.version => return Ok(false),
-        Some((_, _, true)) => return Ok(false),
         _ if record.is_deleted() => Change::RecordDeleted { id: record.id, record_type: record.record_type },
         Some(_) => Change::RecordUpdated { id: record.id, record_type: record.record_type },
         None => Change::RecordAdded { id: record.id, record_type: record.record_type },
     };
-    store_record(tx, path, record, held.map(|(rowid, _, _)| rowid))?;
-    push_change(tx, path, &change)?;
-    Ok(true)
+    store_encoded(tx, path, record, body, &stamp.digest, held.map(|(rowid, _)| rowid))?;
+    // A tombstone that replaces a tombstone (a later deletion of a deleted record) is no news.
+    if !matches!(held, Some((_, true))) {
+        push_change_from(tx, path, &change, origin)?;
+    }
+    Ok(Applied::Stored)
 }
 
-/// Inserts or replaces a record row and its attribute index rows.
 /// Inserts a record row and its attribute index rows, or replaces the row `replaces` (of the
 /// same id) and its attribute rows.
 pub(super) fn store_record(tx: &Connection, path: &Path, record: &Record, replaces: Option<i64>) -> Result<()> {
+    let body = record.encode();
+    store_encoded(tx, path, record, &body, &body_digest(&body), replaces)
+}
+
+/// [`store_record`] with the record's encoding and its digest computed already.
+fn store_encoded(
+    tx: &Connection,
+    path: &Path,
+    record: &Record,
+    body: &[u8],
+    digest: &[u8; 32],
+    replaces: Option<i64>,
+) -> Result<()> {
     let e = |e| map_err(path, e);
     let (creator, modifier) = (record.creator.to_string(), record.modifier.to_string());
-    let body = record.encode();
-    // ?1 to ?10 for both statements; the update also names the row (?11).
+    let digest = digest.as_slice();
+    // ?1 to ?11 for both statements; the update also names the row (?12).
     let columns = params![
         record.id.as_bytes(),
         record.record_type.as_bytes(),
@@ -339,6 +435,7 @@ pub(super) fn store_record(tx: &Connection, path: &Path, record: &Record, replac
         record.created.as_micros(),
         record.modified.as_micros(),
         body,
+        digest,
     ];
     let rowid: i64 = if let Some(rowid) = replaces {
         let old_body: Vec<u8> = tx
@@ -347,8 +444,8 @@ pub(super) fn store_record(tx: &Connection, path: &Path, record: &Record, replac
             .map_err(e)?;
         delete_attribute_rows(tx, path, rowid, &decode_local(path, &old_body)?)?;
         tx.prepare_cached(
-            "UPDATE records SET (type, version, deleted, expires, creator, modifier, created, modified, body) =
-                (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) WHERE rowid = ?11 AND id = ?1",
+            "UPDATE records SET (type, version, deleted, expires, creator, modifier, created, modified, body, digest) =
+                (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) WHERE rowid = ?12 AND id = ?1",
         )
         .map_err(e)?
         .execute(rusqlite::params_from_iter(columns.iter().copied().chain([&rowid as &dyn rusqlite::ToSql])))
@@ -356,8 +453,8 @@ pub(super) fn store_record(tx: &Connection, path: &Path, record: &Record, replac
         rowid
     } else {
         tx.prepare_cached(
-            "INSERT INTO records (id, type, version, deleted, expires, creator, modifier, created, modified, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO records (id, type, version, deleted, expires, creator, modifier, created, modified, body, digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )
         .map_err(e)?
         .execute(columns)

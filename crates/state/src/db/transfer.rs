@@ -6,8 +6,9 @@ use std::time::SystemTime;
 use peergroup_identity::PeerName;
 
 use super::members::{put_member_tx, read_member_tx};
-use super::records::apply_verified;
+use super::records::{Applied, apply_verified};
 use super::{GroupDb, ImportSummary};
+use crate::changes::Origin;
 use crate::error::{Result, StateError};
 
 impl GroupDb {
@@ -40,10 +41,11 @@ impl GroupDb {
                 }
             }
             for record in &records {
-                if apply_verified(tx, path, record)? {
-                    summary.records_applied += 1;
-                } else {
-                    summary.records_skipped += 1;
+                match apply_verified(tx, path, record, &Origin::Local)? {
+                    Applied::Stored => summary.records_applied += 1,
+                    Applied::Stale => summary.records_skipped += 1,
+                    // One refusal refuses the whole file.
+                    Applied::Refused(e) => return Err(e),
                 }
             }
             Ok(summary)

@@ -1,0 +1,295 @@
+//! The store side of replication (issue 12): a member that holds nothing receives 100,000
+//! records signed by another member, in batches of 1,000 items per transaction, each item
+//! verified through the trust path before it is stored (`GroupDb::apply_batch`); and listing
+//! the versions held for reconciliation (`GroupDb::sync_entries`) at 10,000 and 100,000
+//! records. Both databases are real files on disk.
+#![allow(clippy::expect_used)] // A benchmark whose setup fails has nothing to measure: abort.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{BenchmarkId, Criterion};
+use peergroup_benches::{fixture_dir, test_mode};
+use peergroup_identity::{Identity, Keystore, PeerName, testing};
+use peergroup_security::{InvitationRequest, NewGroup, Role};
+use peergroup_state::{
+    Attribute, Attributes, GroupDb, MembershipStore, Origin, Record, SCHEMA_VERSION, SyncKind, Timestamp,
+};
+use uuid::Uuid;
+
+const BATCH: usize = 1000;
+const RECORD_TYPE: Uuid = Uuid::from_u128(0x5eed);
+
+/// A keystore where Alice (key 0) created a group holding `n` records she signed (each
+/// distinct, 100 bytes of data and two attributes), and Bob (key 1) joined it; built once and
+/// cached under `target/bench-fixtures/` (signing takes about 250 µs a record, on two threads).
+fn fixture(n: usize) -> Fixture {
+    let dir = fixture_dir(&format!("sync-store-v{SCHEMA_VERSION}-{n}"));
+    let root = dir.join("home");
+    let done = dir.join("complete");
+    if !done.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("fixture dir");
+        let keystore = Keystore::open(&root).expect("keystore");
+        let alice = keystore.create_with_key("alice", None, &testing::key(0)).expect("alice");
+        let bob = keystore.create_with_key("bob", None, &testing::key(1)).expect("bob");
+        let store = MembershipStore::for_keystore(&keystore);
+        let now = SystemTime::now();
+        let db = store
+            .create_group_with_key(&alice, &NewGroup::new("bench", "Bench"), testing::key(50), now)
+            .expect("group");
+        let group = db.group_peer_name().clone();
+        let request = InvitationRequest { roles: vec![Role::Member], expiration: None };
+        let text = store.create_invitation(&alice, &group, bob.info(), &request, now).expect("invitation");
+        store.join(&bob, &text, now).expect("join");
+        let records = sign_records(&alice, n);
+        for chunk in records.chunks(10_000) {
+            db.bulk_insert_unchecked(chunk).expect("insert");
+        }
+        std::fs::write(dir.join("group"), group.to_string()).expect("group name");
+        std::fs::write(dir.join("alice"), alice.peer_name().to_string()).expect("alice's name");
+        std::fs::write(dir.join("bob"), bob.peer_name().to_string()).expect("bob's name");
+        std::fs::write(&done, b"").expect("marker");
+    }
+    let name = |file: &str| PeerName::parse(&std::fs::read_to_string(dir.join(file)).expect("name")).expect("name");
+    Fixture { root, group: name("group"), alice: name("alice"), bob: name("bob") }
+}
+
+/// Where a fixture is and who is in it.
+struct Fixture {
+    root: PathBuf,
+    group: PeerName,
+    alice: PeerName,
+    bob: PeerName,
+}
+
+/// `n` records by `alice`, signed on two threads.
+fn sign_records(alice: &Identity, n: usize) -> Vec<Record> {
+    let expires = Timestamp::now().saturating_add(Duration::from_secs(10 * 365 * 86_400));
+    let template = Record {
+        record_type: RECORD_TYPE,
+        id: Uuid::nil(),
+        version: 1,
+        flags: 0,
+        creator: alice.peer_name().clone(),
+        modifier: alice.peer_name().clone(),
+        attributes: Attributes::empty(),
+        created: Timestamp::now(),
+        modified: Timestamp::now(),
+        expires,
+        data: Vec::new(),
+        signature: Vec::new(),
+    };
+    let half = n.div_ceil(2);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = [0..half, half..n]
+            .into_iter()
+            .map(|range| {
+                let template = template.clone();
+                s.spawn(move || {
+                    range
+                        .map(|i| {
+                            let mut r = template.clone();
+                            r.id = Uuid::now_v7();
+                            r.attributes = Attributes::new(vec![
+                                Attribute::string("category", &format!("c{}", i % 1000)),
+                                Attribute::int("n", i as i64),
+                            ])
+                            .expect("attributes");
+                            r.data = vec![(i % 251) as u8; 100];
+                            r.sign(alice).expect("sign");
+                            r
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("signer")).collect()
+    })
+}
+
+fn open(root: &Path, who: &PeerName, group: &PeerName) -> GroupDb {
+    MembershipStore::open(root).groups(who).expect("groups").open(group).expect("open")
+}
+
+/// A copy of the fixture's keystore (Bob's database holds only his membership), so that every
+/// run starts from the same empty receiver.
+fn fresh_copy(root: &Path, into: &Path) {
+    let status = std::process::Command::new("cp").arg("-a").arg(root).arg(into).status().expect("cp");
+    assert!(status.success(), "cp -a {} {}", root.display(), into.display());
+}
+
+/// Sends everything Alice holds to Bob in batches of [`BATCH`] (reading the entries and the
+/// bodies from Alice's database as the protocol would); returns the records stored.
+fn sync_all(alice: &GroupDb, bob: &GroupDb) -> usize {
+    let entries = alice.sync_entries().expect("entries");
+    let origin = Origin::Remote("alice".into());
+    let mut stored = 0;
+    // Members first, as the protocol sends them, then records.
+    let (members, records): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.kind == SyncKind::Member);
+    for chunk in [members].iter().chain(records.chunks(BATCH).map(|c| c.to_vec()).collect::<Vec<_>>().iter()) {
+        let keys: Vec<(SyncKind, Vec<u8>)> = chunk.iter().map(|e| (e.kind, e.id.clone())).collect();
+        let items = alice.sync_items(&keys).expect("items");
+        let outcome = bob.apply_batch(&items, &origin).expect("apply");
+        assert!(outcome.refused.is_empty(), "refused: {:?}", outcome.refused.first());
+        stored += outcome.stored.iter().filter(|e| e.kind == SyncKind::Record).count();
+    }
+    stored
+}
+
+fn bench_apply(c: &mut Criterion) {
+    let n = if test_mode() { 1000 } else { 100_000 };
+    let f = fixture(n);
+    let mut g = c.benchmark_group("sync_store");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(1));
+    g.bench_function(BenchmarkId::new("apply_batches_of_1000", n), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let tmp = tempfile::tempdir().expect("tmp");
+                let copy = tmp.path().join("home");
+                fresh_copy(&f.root, &copy);
+                let alice = open(&copy, &f.alice, &f.group);
+                let bob = open(&copy, &f.bob, &f.group);
+                let start = Instant::now();
+                let stored = sync_all(&alice, &bob);
+                total += start.elapsed();
+                assert_eq!(stored, n);
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+fn bench_entries(c: &mut Criterion) {
+    let sizes: &[usize] = if test_mode() { &[1000] } else { &[10_000, 100_000] };
+    let mut g = c.benchmark_group("sync_store_entries");
+    g.sample_size(10);
+    for &n in sizes {
+        let f = fixture(n);
+        let alice = open(&f.root, &f.alice, &f.group);
+        g.bench_function(BenchmarkId::new("sync_entries", n), |b| {
+            b.iter(|| assert!(alice.sync_entries().expect("entries").len() > n))
+        });
+    }
+    g.finish();
+}
+
+/// One sync of the whole fixture, timed by phase, printed after the criterion rows: listing
+/// the entries, reading the bodies, applying the batches; then the bare signature checks of
+/// the same records on one thread (what "verification-bound" means on this machine and load).
+fn breakdown() {
+    let n = if test_mode() { 1000 } else { 100_000 };
+    let f = fixture(n);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let copy = tmp.path().join("home");
+    fresh_copy(&f.root, &copy);
+    let alice = open(&copy, &f.alice, &f.group);
+    let bob = open(&copy, &f.bob, &f.group);
+    let origin = Origin::Remote("alice".into());
+    let start = Instant::now();
+    let entries = alice.sync_entries().expect("entries");
+    let t_entries = start.elapsed();
+    let (members, records): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.kind == SyncKind::Member);
+    let (mut t_items, mut t_apply) = (Duration::ZERO, Duration::ZERO);
+    let mut bodies = Vec::with_capacity(records.len());
+    for chunk in std::iter::once(&members[..]).chain(records.chunks(BATCH)) {
+        let keys: Vec<(SyncKind, Vec<u8>)> = chunk.iter().map(|e| (e.kind, e.id.clone())).collect();
+        let t = Instant::now();
+        let items = alice.sync_items(&keys).expect("items");
+        t_items += t.elapsed();
+        let t = Instant::now();
+        let outcome = bob.apply_batch(&items, &origin).expect("apply");
+        t_apply += t.elapsed();
+        assert!(outcome.refused.is_empty());
+        bodies.extend(items.into_iter().filter(|i| i.kind == SyncKind::Record).map(|i| i.body));
+    }
+    let total = start.elapsed();
+    let key = alice.member(&f.alice).expect("alice").public_key;
+    let decoded: Vec<Record> = bodies.iter().map(|b| Record::decode(b).expect("decode")).collect();
+    let t = Instant::now();
+    for r in &decoded {
+        r.verify(&key).expect("verify");
+    }
+    let t_verify = t.elapsed();
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    println!(
+        "sync_store/breakdown/{n}: total {:.2} s ({:.1} us/record): sync_entries {:.0} ms, sync_items {:.0} ms, \
+         apply_batch {:.2} s ({:.1} us/record); bare signature checks on one thread {:.2} s ({:.1} us/record)",
+        total.as_secs_f64(),
+        per(total),
+        t_entries.as_secs_f64() * 1e3,
+        t_items.as_secs_f64() * 1e3,
+        t_apply.as_secs_f64(),
+        per(t_apply),
+        t_verify.as_secs_f64(),
+        per(t_verify),
+    );
+}
+
+/// The whole sync again, pipelined as a driver may do it: one thread checks batch k+1 (on
+/// its own handle, so that it never waits for the connection the writer holds) while the
+/// other stores batch k.
+fn pipelined() {
+    let n = if test_mode() { 1000 } else { 100_000 };
+    let f = fixture(n);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let copy = tmp.path().join("home");
+    fresh_copy(&f.root, &copy);
+    let alice = open(&copy, &f.alice, &f.group);
+    let bob = open(&copy, &f.bob, &f.group);
+    let checker = open(&copy, &f.bob, &f.group);
+    let origin = Origin::Remote("alice".into());
+    let start = Instant::now();
+    let entries = alice.sync_entries().expect("entries");
+    let (members, records): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.kind == SyncKind::Member);
+    // Members first, on their own, so that the records' signers are held when they are checked.
+    let keys: Vec<(SyncKind, Vec<u8>)> = members.iter().map(|e| (e.kind, e.id.clone())).collect();
+    bob.apply_batch(&alice.sync_items(&keys).expect("items"), &origin).expect("members");
+    let batches: Vec<Vec<peergroup_state::SyncItem>> = records
+        .chunks(BATCH)
+        .map(|chunk| {
+            let keys: Vec<(SyncKind, Vec<u8>)> = chunk.iter().map(|e| (e.kind, e.id.clone())).collect();
+            alice.sync_items(&keys).expect("items")
+        })
+        .collect();
+    let t_items = start.elapsed();
+    let stored = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let checker = &checker;
+        let batches = &batches;
+        s.spawn(move || {
+            for items in batches {
+                if tx.send(checker.check_batch(items).expect("check")).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut stored = 0;
+        for checked in rx {
+            let outcome = bob.store_checked(checked, &origin).expect("store");
+            assert!(outcome.refused.is_empty());
+            stored += outcome.stored.len();
+        }
+        stored
+    });
+    assert_eq!(stored, n);
+    let total = start.elapsed();
+    println!(
+        "sync_store/pipelined/{n}: total {:.2} s ({:.1} us/record), of which entries and bodies {:.2} s",
+        total.as_secs_f64(),
+        total.as_secs_f64() * 1e6 / n as f64,
+        t_items.as_secs_f64(),
+    );
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench_apply(&mut c);
+    bench_entries(&mut c);
+    c.final_summary();
+    breakdown();
+    pipelined();
+}
