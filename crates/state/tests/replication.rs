@@ -564,6 +564,43 @@ fn concurrent_changes_of_the_properties_converge_in_both_orders() {
 }
 
 #[test]
+fn an_administrators_properties_that_change_what_is_fixed_are_refused() {
+    let w = world();
+    let carol = w.keystore.create_with_key("carol", Some("Carol"), &testing::key(2)).unwrap();
+    w.invite(&carol, Role::Administrator, SystemTime::now());
+    let (alice_db, carol_db) = (w.db(&w.alice), w.db(&carol));
+    let before = alice_db.properties().unwrap();
+    // Carol signs properties naming another creator, then another group (her row is changed
+    // under the API, as a damaged or hostile database would be).
+    let sign_with = |column: &str, value: String| {
+        carol_db.with_connection(|c| {
+            c.execute(&format!("UPDATE properties SET {column} = ?1 WHERE id = 1"), [value]).unwrap();
+        });
+        carol_db.set_properties(&carol, &commented(&carol_db, column)).unwrap();
+        properties_of(&carol_db)
+    };
+    let other_creator = sign_with("creator", carol.peer_name().to_string());
+    let other_group = format!("{}.chat", "ef".repeat(20));
+    let other_group = sign_with("group_peer_name", other_group);
+    let mut batch = members_of(&carol_db);
+    batch.extend(other_creator);
+    batch.extend(other_group);
+    let outcome = alice_db.apply_batch(&batch, &remote("carol")).unwrap();
+    let reasons: Vec<String> = outcome
+        .refused
+        .iter()
+        .map(|r| match &r.reason {
+            StateError::Security(SecurityError::InvalidGroupProperties { reason }) => reason.clone(),
+            other => panic!("expected InvalidGroupProperties, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("creator cannot change"), "{reasons:?}");
+    assert!(reasons[1].contains("properties of group"), "{reasons:?}");
+    assert_eq!(alice_db.properties().unwrap(), before);
+}
+
+#[test]
 fn a_late_older_version_of_the_properties_is_stale() {
     let w = world();
     let (alice_db, bob_db) = (w.db(&w.alice), w.db(&w.bob));
