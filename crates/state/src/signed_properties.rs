@@ -41,7 +41,7 @@ fn invalid(reason: impl Into<String>) -> StateError {
 }
 
 /// The encoded properties (the record's data); the version is the record's.
-fn encode(props: &GroupProperties) -> Vec<u8> {
+pub(crate) fn encode(props: &GroupProperties) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     out.push(ENCODING_VERSION);
     for s in [
@@ -155,6 +155,19 @@ pub(crate) fn open(body: &[u8]) -> Result<(Record, GroupProperties, VersionStamp
     let props = decode(&record.data, record.version)?;
     let stamp = record_stamp(&record, body);
     Ok((record, props, stamp))
+}
+
+/// Decodes a signed properties item (for the fuzz target): the record that carries them and
+/// the properties, with every rule [`crate::GroupDb::apply_batch`] checks before the signature.
+#[doc(hidden)]
+pub fn decode_signed_properties(body: &[u8]) -> Result<(Record, GroupProperties)> {
+    open(body).map(|(record, props, _)| (record, props))
+}
+
+/// The data of the record that carries `props` (for the fuzz target).
+#[doc(hidden)]
+pub fn encode_properties_data(props: &GroupProperties) -> Vec<u8> {
+    encode(props)
 }
 
 #[cfg(test)]
