@@ -80,6 +80,7 @@ fn dns_cached(c: &mut Criterion) {
         nameservers: vec![dns.addr()],
         search: vec!["a.test".into(), "test".into()],
         timeout: Duration::from_secs(2),
+        ..DnsConfig::default()
     });
     let none: Vec<Interface> = Vec::new();
     // Fill the cache: `corp` is NXDOMAIN under a.test and found under test.

@@ -13,8 +13,9 @@ use peergroup_benches::{fixture_dir, test_mode};
 use peergroup_identity::{Identity, Keystore, PeerName, testing};
 use peergroup_security::{InvitationRequest, NewGroup, Role};
 use peergroup_state::{
-    Attribute, Attributes, GroupDb, MembershipStore, Origin, Record, SCHEMA_VERSION, SyncKind, Timestamp,
+    Attribute, Attributes, GroupDb, MembershipStore, Origin, Record, SCHEMA_VERSION, SyncItem, SyncKind, Timestamp,
 };
+use peergroup_sync::{Item, ItemKey, ItemKind, Link, Output, Replica, Role as LinkRole, SetIndex};
 use uuid::Uuid;
 
 const BATCH: usize = 1000;
@@ -285,6 +286,153 @@ fn pipelined() {
     );
 }
 
+/// One member's side of a real sync: its database and the reconciled set built from
+/// `sync_entries()` (as a member link will keep it), kept current as items are applied.
+struct DbReplica {
+    db: GroupDb,
+    index: SetIndex,
+    held: std::collections::HashMap<ItemKey, (SyncKind, Vec<u8>, peergroup_security::VersionStamp)>,
+}
+
+fn item_kind(kind: SyncKind) -> ItemKind {
+    match kind {
+        SyncKind::Member => ItemKind::Member,
+        SyncKind::Properties => ItemKind::Properties,
+        _ => ItemKind::Record,
+    }
+}
+
+fn sync_kind(kind: ItemKind) -> SyncKind {
+    match kind {
+        ItemKind::Member => SyncKind::Member,
+        ItemKind::Properties => SyncKind::Properties,
+        ItemKind::Record => SyncKind::Record,
+    }
+}
+
+impl DbReplica {
+    fn new(db: GroupDb) -> Self {
+        let mut replica = Self { db, index: SetIndex::new(), held: Default::default() };
+        for e in replica.db.sync_entries().expect("entries") {
+            replica.learn(e.kind, e.id, e.stamp);
+        }
+        replica
+    }
+
+    fn learn(&mut self, kind: SyncKind, id: Vec<u8>, stamp: peergroup_security::VersionStamp) {
+        let key = ItemKey::of(item_kind(kind), &id);
+        self.index.insert(peergroup_sync::Entry { key, digest: stamp.digest });
+        self.held.insert(key, (kind, id, stamp));
+    }
+
+    fn read(&self, keys: &[ItemKey]) -> Vec<Item> {
+        let wanted: Vec<(SyncKind, Vec<u8>)> =
+            keys.iter().filter_map(|k| self.held.get(k)).map(|(kind, id, _)| (*kind, id.clone())).collect();
+        let items = self.db.sync_items(&wanted).expect("items");
+        items.into_iter().map(|i| Item { kind: item_kind(i.kind), id: i.id, stamp: i.stamp, body: i.body }).collect()
+    }
+
+    /// Applies received items (members first, in batches of [`BATCH`]); returns how many were
+    /// refused.
+    fn apply(&mut self, items: Vec<Item>, origin: &Origin) -> u64 {
+        let (members, records): (Vec<_>, Vec<_>) = items.into_iter().partition(|i| i.kind == ItemKind::Member);
+        let mut refused = 0;
+        for chunk in [members].iter().chain(records.chunks(BATCH).map(<[Item]>::to_vec).collect::<Vec<_>>().iter()) {
+            let batch: Vec<SyncItem> = chunk
+                .iter()
+                .map(|i| SyncItem {
+                    kind: sync_kind(i.kind),
+                    id: i.id.clone(),
+                    stamp: i.stamp.clone(),
+                    body: i.body.clone(),
+                })
+                .collect();
+            let outcome = self.db.apply_batch(&batch, origin).expect("apply");
+            refused += outcome.refused.len() as u64;
+            for e in outcome.stored {
+                self.learn(e.kind, e.id, e.stamp);
+            }
+        }
+        refused
+    }
+}
+
+impl Replica for DbReplica {
+    fn index(&self) -> &SetIndex {
+        &self.index
+    }
+
+    fn stamp(&self, key: &ItemKey) -> Option<peergroup_security::VersionStamp> {
+        self.held.get(key).map(|(_, _, stamp)| stamp.clone())
+    }
+}
+
+/// The whole sync as members will run it: two `peergroup_sync::Link`s over an in-memory
+/// link (every message encoded and decoded), each side's store on disk; Alice holds `n`
+/// records Bob lacks. Returns (records Bob stored, messages, bytes).
+fn linked_sync(alice: GroupDb, bob: GroupDb) -> (usize, u64, u64) {
+    let mut sides = [DbReplica::new(alice), DbReplica::new(bob)];
+    let mut links = [Link::new(LinkRole::Initiator, &sides[0]), Link::new(LinkRole::Responder, &sides[1])];
+    let origins = [Origin::Remote("bob".into()), Origin::Remote("alice".into())];
+    let (mut messages, mut bytes) = (0u64, 0u64);
+    let mut in_flight: [std::collections::VecDeque<Vec<u8>>; 2] = Default::default();
+    loop {
+        let mut progressed = false;
+        for side in 0..2 {
+            while let Some(bytes_in) = in_flight[side].pop_front() {
+                links[side].handle_bytes(&sides[side], &bytes_in).expect("message");
+                progressed = true;
+            }
+            while let Some(output) = links[side].poll() {
+                progressed = true;
+                match output {
+                    Output::Send(m) => {
+                        let encoded = peergroup_sync::wire::encode(&m);
+                        messages += 1;
+                        bytes += encoded.len() as u64;
+                        in_flight[1 - side].push_back(encoded);
+                    }
+                    Output::NeedItems(keys) => {
+                        let items = sides[side].read(&keys);
+                        links[side].items_read(items).expect("items read");
+                    }
+                    Output::Apply(items) => {
+                        let refused = sides[side].apply(items, &origins[side]);
+                        links[side].refused(refused).expect("refusals");
+                    }
+                    Output::Complete => {}
+                }
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    assert!(links[0].is_complete() && links[1].is_complete(), "the sync completed");
+    let stored = sides[1].held.values().filter(|(kind, _, _)| *kind == SyncKind::Record).count();
+    (stored, messages, bytes)
+}
+
+/// One timed run of [`linked_sync`] on the largest fixture (printed after criterion's rows).
+fn linked() {
+    let n = if test_mode() { 1_000 } else { 100_000 };
+    let fx = fixture(n);
+    let work = tempfile::tempdir().expect("tempdir");
+    let root = work.path().join("home");
+    fresh_copy(&fx.root, &root);
+    let (alice, bob) = (open(&root, &fx.alice, &fx.group), open(&root, &fx.bob, &fx.group));
+    let start = Instant::now();
+    let (stored, messages, bytes) = linked_sync(alice, bob);
+    let total = start.elapsed();
+    assert_eq!(stored, n, "Bob holds every record");
+    println!(
+        "sync_store/linked/{n}: total {:.2} s ({:.1} us/record), {messages} messages, {:.1} MB",
+        total.as_secs_f64(),
+        total.as_secs_f64() * 1e6 / n as f64,
+        bytes as f64 / 1e6,
+    );
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_apply(&mut c);
@@ -292,4 +440,5 @@ fn main() {
     c.final_summary();
     breakdown();
     pipelined();
+    linked();
 }

@@ -21,6 +21,9 @@ const TOOLS: &[(&str, &str, &str)] = &[
     ("cc", "--version", "C ABI tests (apt-get install gcc)"),
     ("c++", "--version", "C ABI header check as C++ (apt-get install g++)"),
     ("nm", "--version", "C ABI header check (apt-get install binutils)"),
+    ("named", "-v", "DNS cloud registrations against BIND 9 (apt-get install bind9)"),
+    ("dig", "-v", "DNS cloud cross-checks (apt-get install bind9-dnsutils)"),
+    ("nsupdate", "-V", "DNS cloud cross-checks (apt-get install bind9-dnsutils)"),
 ];
 
 fn check_tools() -> Result {

@@ -27,7 +27,7 @@ use peergroup::{
 };
 use peergroup_identity::IdentityInfo;
 use peergroup_identity::x509::to_pem;
-use peergroup_pnrp::{CloudName, DnsAnswer, DnsConfig, SrvRecord, parse_descriptor};
+use peergroup_pnrp::{Announcement, CloudName, DnsAnswer, DnsConfig, SrvRecord, parse_descriptor};
 use peergroup_security::validate_chain;
 use peergroup_state::MembershipStore;
 use peergroup_state::SearchQuery;
@@ -143,6 +143,16 @@ fn check_one(target: &str, file: &str, bytes: &[u8]) -> Result {
         }
         // Its layout is read by the target alone; `cargo xtask corpus` checked what it wrote.
         "dns_descriptor" => Ok(()),
+        "pnrp_announcement" => {
+            let mut strings = Vec::new();
+            let mut rest = bytes;
+            while let Some((&len, tail)) = rest.split_first() {
+                let s = tail.get(..usize::from(len)).ok_or("a string is cut short")?;
+                strings.push(s.to_vec());
+                rest = &tail[s.len()..];
+            }
+            Announcement::parse_txt("seed TXT", &strings).ctx("announcement").map(drop)
+        }
         "flood_decode" => peergroup_sync::flood::Message::decode(bytes).ctx("flood message").map(drop),
         "signed_properties" if file.ends_with("-data") => {
             peergroup_state::decode_signed_properties(&properties_frame(bytes)?).ctx("signed properties").map(drop)
@@ -245,6 +255,7 @@ fn make() -> Result<Corpus> {
     corpus.insert("peer_name", peer_names(&w));
     corpus.insert("cloud_name", cloud_names()?);
     corpus.insert("dns_descriptor", dns_descriptors()?);
+    corpus.insert("pnrp_announcement", announcements(&w)?);
     corpus.insert("flood_decode", flood_messages());
     let (reconciles, stamps, items, done) = sync_messages()?;
     corpus.insert("sync_reconcile", reconciles);
@@ -507,6 +518,46 @@ fn cloud_names() -> Result<Seeds> {
     for (i, text) in names.iter().enumerate() {
         CloudName::parse(text).ctx(&format!("cloud name {text}"))?;
         seeds.push((format!("{i}"), text.as_bytes().to_vec()));
+    }
+    Ok(seeds)
+}
+
+/// `pnrp_announcement`: registration TXT records (each string as a length byte and its bytes):
+/// unsecured names with and without a comment, a secure name with a long proof (its strings
+/// continue one another), and an unknown key.
+fn announcements(w: &World) -> Result<Seeds> {
+    let secure = name(&w.alice);
+    let base = |peer_name: &str, comment: &str, endpoints: &[&str], proof: Vec<u8>| -> Result<Announcement> {
+        Ok(Announcement {
+            peer_name: peer_name.to_owned(),
+            endpoints: endpoints.iter().map(|e| e.parse()).collect::<std::result::Result<_, _>>().ctx("endpoint")?,
+            comment: comment.to_owned(),
+            expires: 1_800_000_000,
+            proof,
+        })
+    };
+    let items = [
+        ("unsecured-one-endpoint", base("0.open-name", "", &["192.0.2.10:3587"], vec![])?, None),
+        (
+            "unsecured-comment-two-endpoints",
+            base("0.JohnDoe.Games", "hello from a", &["192.0.2.10:3587", "[2001:db8::10]:3588"], vec![])?,
+            None,
+        ),
+        ("secure-with-proof", base(&secure, "hé", &["[2001:db8::1]:3587"], vec![7; 768])?, None),
+        ("unknown-key", base("0.a", "", &["192.0.2.1:1"], vec![])?, Some("future=1")),
+    ];
+    let mut seeds = Vec::new();
+    for (label, a, extra) in items {
+        let mut strings = a.to_txt();
+        strings.extend(extra.map(str::to_owned));
+        let raw: Vec<Vec<u8>> = strings.iter().map(|s| s.as_bytes().to_vec()).collect();
+        Announcement::parse_txt("seed TXT", &raw).ctx(&format!("announcement {label}"))?;
+        let mut bytes = Vec::new();
+        for s in raw {
+            bytes.push(u8::try_from(s.len()).ctx("string length")?);
+            bytes.extend_from_slice(&s);
+        }
+        seeds.push((label.to_owned(), bytes));
     }
     Ok(seeds)
 }

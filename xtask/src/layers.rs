@@ -26,8 +26,8 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ),
     (
         "peergroup-pnrp",
-        &["peergroup-state", "peergroup-security", "rusqlite"],
-        "pnrp stands apart from the group state",
+        &["peergroup-state", "peergroup-security", "peergroup-identity", "rusqlite"],
+        "pnrp stands apart from the group state and knows no identity (proofs go through its traits)",
     ),
     ("peergroup-state", &["peergroup-pnrp", "tokio", "hickory-proto"], "state does not reach the clouds or a runtime"),
     (

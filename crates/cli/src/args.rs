@@ -26,6 +26,9 @@ pub enum Command {
     /// The clouds this host is in.
     #[command(subcommand)]
     Cloud(CloudCommand),
+    /// Peer names in clouds: register and resolve (DNS clouds for now).
+    #[command(subcommand)]
+    Pnrp(PnrpCommand),
     /// Groups: create, invite, join, open, watch, delete.
     #[command(subcommand)]
     Group(GroupCommand),
@@ -84,6 +87,43 @@ pub enum IdentityCommand {
 pub enum CloudCommand {
     /// Lists the clouds of this host.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PnrpCommand {
+    /// Registers a peer name with its endpoints; prints `registered <PEER-NAME>` once
+    /// published, keeps it published until interrupted or `--for` ends, then withdraws it.
+    Register {
+        /// The cloud (a DNS cloud: `corp.example.`).
+        #[arg(long)]
+        cloud: String,
+        /// The peer name (a secure name needs its identity in this home).
+        peer_name: String,
+        /// An endpoint, `HOST:PORT` (IPv6 in brackets); at least one, at most 10.
+        #[arg(long = "address", value_name = "HOST:PORT")]
+        addresses: Vec<String>,
+        /// A comment published with the name (at most 255 bytes).
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// How long to stay registered (`90s`, `5m`, `2h`); default: until interrupted.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+    },
+    /// Resolves a peer name: one endpoint per line (`--json`: objects with address, port, peer
+    /// name, comment); exits 1 with PEER_E_NOT_FOUND when none was found.
+    Resolve {
+        /// The cloud (a DNS cloud: `corp.example.`).
+        #[arg(long)]
+        cloud: String,
+        /// The peer name.
+        peer_name: String,
+        /// The most registrations to return.
+        #[arg(long, default_value_t = 10)]
+        max: usize,
+        /// How long to wait for answers (`5s`).
+        #[arg(long, default_value = "5s", value_name = "DURATION")]
+        timeout: String,
+    },
 }
 
 #[derive(Debug, Args)]

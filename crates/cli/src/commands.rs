@@ -28,6 +28,7 @@ pub fn run(cli: &Cli, out: &Output) -> CliResult {
             out.print(&text.join("\n"), Value::Array(clouds.iter().map(cloud_json).collect()));
             Ok(())
         }
+        Command::Pnrp(c) => crate::pnrp::run(&ctx()?, c, out),
         Command::Group(c) => group(&ctx()?, c, out),
         Command::Record(c) => record(&ctx()?, c, out),
     }

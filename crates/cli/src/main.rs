@@ -9,6 +9,7 @@ mod args;
 mod commands;
 mod demo;
 mod output;
+mod pnrp;
 
 use std::process::ExitCode;
 

@@ -95,6 +95,11 @@ impl Context {
         self
     }
 
+    /// The cloud resolver (and its DNS settings).
+    pub(crate) fn resolver(&self) -> &CloudResolver {
+        &self.resolver
+    }
+
     /// The keystore root.
     pub fn root(&self) -> &Path {
         self.keystore.root()

@@ -49,6 +49,15 @@ pub enum Error {
     /// The asynchronous runtime for a blocking call could not start (`E_OUTOFMEMORY`).
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// Nothing was found (`PEER_E_NOT_FOUND`): a peer name that no one registered in the
+    /// cloud, or whose registrations all failed their proof.
+    #[error("{what} {name} not found")]
+    NotFound {
+        /// What was looked for (`peer name`).
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
 }
 
 impl From<SecurityError> for Error {
@@ -82,6 +91,7 @@ impl Error {
             Self::Security(e) => e.p2p_code(),
             Self::State(e) => e.p2p_code(),
             Self::TooManyHandles { .. } | Self::Runtime(_) => "E_OUTOFMEMORY",
+            Self::NotFound { .. } => "PEER_E_NOT_FOUND",
         }
     }
 
@@ -99,6 +109,7 @@ impl Error {
             Self::InvalidArgument { argument: "x", reason: String::new() },
             Self::TooManyHandles { open: 2, max: 1 },
             Self::Runtime(std::io::Error::other("x")),
+            Self::NotFound { what: "peer name", name: String::new() },
         ];
         all.extend(IdentityError::all_variants_for_tests().into_iter().map(Self::Identity));
         all.extend(PnrpError::all_variants_for_tests().into_iter().map(Self::Cloud));

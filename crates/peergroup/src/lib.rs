@@ -41,6 +41,7 @@ mod events;
 mod fanout;
 mod group;
 pub mod hresult;
+mod pnrp;
 mod status;
 #[doc(hidden)]
 pub mod testing;
@@ -51,6 +52,7 @@ pub use error::{Error, Result};
 pub use events::{Event, EventFilter, EventNotify, EventStream, EventType, MAX_QUEUED_EVENTS, RecordChange};
 pub use group::{Group, MAX_OPEN_GROUPS, open_group_limit};
 pub use hresult::Hresult;
+pub use pnrp::{CertificateProofs, KeystoreProofs};
 pub use status::{GroupStatus, PEER_GROUP_STATUS_HAS_CONNECTIONS, PEER_GROUP_STATUS_LISTENING, PRESENCE_LOCK};
 pub use wake::FALLBACK_POLL as EVENT_FALLBACK_POLL;
 
@@ -58,7 +60,8 @@ pub use wake::FALLBACK_POLL as EVENT_FALLBACK_POLL;
 // re-exported whole, so the command line and the C ABI depend on this API only.
 pub use peergroup_identity::{Identity, IdentityError, IdentityInfo, KeyAccessReason, Keystore, PeerName};
 pub use peergroup_pnrp::{
-    Cloud, CloudState, DnsConfig, Interface, InterfaceSource, PnrpError, Scope, SystemInterfaces, WatchedInterfaces,
+    Cloud, CloudState, DnsConfig, DnsMedium, EndpointInfo, Interface, InterfaceSource, KeyAlgorithm, Medium, PnrpError,
+    Registration, Scope, SystemInterfaces, UpdateAnswer, UpdateKey, WatchedInterfaces,
 };
 pub use peergroup_security::{
     GLOBAL_CLOUD, GroupProperties, InvitationInfo, InvitationRequest, Membership, NewGroup, Role, SecurityError,

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::error::{PnrpError, Result};
 use crate::name::parse_dns;
+use crate::update::{UpdateKey, UpdateKeySection};
 
 /// The system resolver configuration file.
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -37,14 +38,28 @@ pub struct DnsConfig {
     pub nameservers: Vec<SocketAddr>,
     /// Search domains for relative cloud names, without final dots.
     pub search: Vec<String>,
-    /// The bound on a whole DNS resolution.
+    /// The bound on a whole DNS resolution, and on one dynamic update.
     pub timeout: Duration,
+    /// The TSIG keys for dynamic updates, one per zone (`[dns.update."<zone>"]`).
+    pub updates: Vec<UpdateKey>,
 }
 
 impl Default for DnsConfig {
-    /// No name server, no search domain, the default timeout.
+    /// No name server, no search domain, the default timeout, no update key.
     fn default() -> Self {
-        Self { nameservers: Vec::new(), search: Vec::new(), timeout: DEFAULT_TIMEOUT }
+        Self { nameservers: Vec::new(), search: Vec::new(), timeout: DEFAULT_TIMEOUT, updates: Vec::new() }
+    }
+}
+
+impl DnsConfig {
+    /// The update key of the zone that holds `domain` (absolute or not): the configured zone
+    /// that is the longest suffix of it, on label boundaries.
+    pub fn update_key_for(&self, domain: &str) -> Option<&UpdateKey> {
+        let domain = domain.strip_suffix('.').unwrap_or(domain).to_ascii_lowercase();
+        self.updates
+            .iter()
+            .filter(|k| domain == k.zone || domain.ends_with(&format!(".{}", k.zone)))
+            .max_by_key(|k| k.zone.len())
     }
 }
 
@@ -60,7 +75,11 @@ struct DnsSection {
     nameservers: Option<Vec<String>>,
     search: Option<Vec<String>>,
     timeout_ms: Option<u64>,
+    update: Option<std::collections::BTreeMap<String, UpdateKeySection>>,
 }
+
+/// The most update keys kept.
+pub const MAX_UPDATE_KEYS: usize = 64;
 
 /// A search domain as the resolver uses it: a valid DNS name, lowercase, without a final dot.
 fn search_domain(domain: &str) -> Result<String> {
@@ -77,7 +96,7 @@ impl DnsConfig {
         let search =
             conf.get_last_search_or_domain().filter_map(|d| search_domain(d).ok()).take(MAX_SEARCH_DOMAINS).collect();
         let timeout = Duration::from_secs(u64::from(conf.timeout.max(1))).min(MAX_TIMEOUT);
-        Self { nameservers: nameservers.collect(), search, timeout }
+        Self { nameservers: nameservers.collect(), search, timeout, updates: Vec::new() }
     }
 
     /// The system's settings, from [`RESOLV_CONF`]; the default when it cannot be read.
@@ -100,6 +119,12 @@ impl DnsConfig {
     /// nameservers = ["192.0.2.53", "[2001:db8::53]:5353"]  # port 53 when left out
     /// search = ["corp.example"]
     /// timeout_ms = 2000
+    ///
+    /// [dns.update."corp.example"]     # a TSIG key for dynamic updates of this zone
+    /// server = "127.0.0.1:5300"       # else the primary named by the zone's SOA, port 53
+    /// key_name = "pg-update"
+    /// algorithm = "hmac-sha256"       # or hmac-sha384, hmac-sha512
+    /// secret = "<base64>"             # kept zeroized, never printed
     /// ```
     ///
     /// Each key present replaces the system's value. Other tables are left to other layers.
@@ -108,7 +133,8 @@ impl DnsConfig {
         let text = match std::fs::File::open(path) {
             Ok(file) => {
                 use std::io::Read;
-                let mut text = String::new();
+                // The file may hold update secrets: its text is zeroized once parsed.
+                let mut text = zeroize::Zeroizing::new(String::new());
                 file.take(MAX_CONFIG_LEN + 1).read_to_string(&mut text).map_err(|e| err(e.to_string()))?;
                 if text.len() as u64 > MAX_CONFIG_LEN {
                     return Err(err(format!("larger than {MAX_CONFIG_LEN} bytes")));
@@ -159,6 +185,15 @@ impl DnsConfig {
                 return Err(err(format!("dns.timeout_ms: {ms} is not between 1 and {}", MAX_TIMEOUT.as_millis())));
             }
             self.timeout = timeout;
+        }
+        if let Some(updates) = dns.update {
+            if updates.len() > MAX_UPDATE_KEYS {
+                return Err(err(format!("dns.update: at most {MAX_UPDATE_KEYS} zones")));
+            }
+            self.updates = updates
+                .into_iter()
+                .map(|(zone, section)| UpdateKey::from_section(&zone, section).map_err(err))
+                .collect::<Result<_>>()?;
         }
         Ok(())
     }

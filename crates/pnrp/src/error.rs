@@ -1,6 +1,7 @@
 //! The cloud layer's error type.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -71,6 +72,66 @@ impl fmt::Display for NoCloudCause {
     }
 }
 
+/// How a zone's primary refused a dynamic update (RFC 2136 §2.2, RFC 8945 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpdateAnswer {
+    /// REFUSED: the server's policy does not allow this update (no `update-policy` grant).
+    Refused,
+    /// NOTAUTH: the server is not authoritative for the zone, or refused the signature.
+    NotAuth,
+    /// NOTZONE: a name updated is not in the zone.
+    NotZone,
+    /// TSIG BADKEY: the server does not know the key name or its algorithm.
+    BadKey,
+    /// TSIG BADSIG: the MAC does not verify (a wrong secret).
+    BadSig,
+    /// TSIG BADTIME: our clock and the server's differ by more than the fudge (300 s).
+    BadTime,
+}
+
+impl fmt::Display for UpdateAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Refused => "REFUSED (the zone's update policy does not allow it)",
+            Self::NotAuth => "NOTAUTH (not authoritative for the zone, or the signature was refused)",
+            Self::NotZone => "NOTZONE (a name is outside the zone)",
+            Self::BadKey => "NOTAUTH, TSIG BADKEY (the server does not know this key)",
+            Self::BadSig => "NOTAUTH, TSIG BADSIG (the signature does not verify: wrong secret?)",
+            Self::BadTime => "NOTAUTH, TSIG BADTIME (the clocks differ by more than 300 s)",
+        })
+    }
+}
+
+/// Why a dynamic update got no usable answer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum UpdateFailure {
+    /// The connection failed.
+    Io(std::io::Error),
+    /// No answer within the timeout.
+    Timeout(std::time::Duration),
+    /// The server failed (an RCODE other than success and the refusals), with its name.
+    ServerError(u16, &'static str),
+    /// An answer that is not one: unparsable, for another message, or with a TSIG that does
+    /// not verify.
+    BadAnswer(String),
+    /// The message could not be made or signed here.
+    Local(String),
+}
+
+impl fmt::Display for UpdateFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "{e}"),
+            Self::Timeout(after) => write!(f, "no answer within {} ms", after.as_millis()),
+            Self::ServerError(code, name) => write!(f, "the server answered RCODE {code} ({name})"),
+            Self::BadAnswer(why) => write!(f, "a bad answer: {why}"),
+            Self::Local(why) => write!(f, "cannot make the message: {why}"),
+        }
+    }
+}
+
 /// Everything that can go wrong in the cloud layer.
 ///
 /// Each variant names the `p2p.h` HRESULT it is meant to map to.
@@ -127,6 +188,82 @@ pub enum PnrpError {
     /// The blocking API could not start its runtime. Maps to `E_OUTOFMEMORY` (0x8007000E).
     #[error("cannot start the DNS runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// A peer name that is not `authority.classifier` as pnrp reads it.
+    /// Maps to `PEER_E_INVALID_PEER_NAME` (0x80632050).
+    #[error("invalid peer name {name:?}: {reason}")]
+    InvalidPeerName {
+        /// The offending name (cut to 300 characters).
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A registration that breaks a rule (no endpoint, too many, a comment too long, a cloud
+    /// that is not a DNS cloud). Maps to `E_INVALIDARG`.
+    #[error("invalid registration: {what}: {reason}")]
+    InvalidRegistration {
+        /// Which part (`endpoints`, `comment`, `cloud`, `ttl`).
+        what: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No `[dns.update."<zone>"]` key covers the cloud's domain.
+    /// Maps to `HRESULT_FROM_WIN32(ERROR_BAD_CONFIGURATION)`.
+    #[error("no update key for the DNS cloud {cloud}: add a [dns.update.\"<zone>\"] table to config.toml")]
+    NoUpdateKey {
+        /// The cloud.
+        cloud: String,
+    },
+    /// The zone's primary refused the update. Maps to `E_ACCESSDENIED` (0x80070005).
+    #[error("the primary {server} of zone {zone} refused the update: {answer}")]
+    UpdateRefused {
+        /// The zone.
+        zone: String,
+        /// The server asked.
+        server: SocketAddr,
+        /// Its answer.
+        answer: UpdateAnswer,
+    },
+    /// The update got no usable answer. Maps to `PEER_E_SERVICE_NOT_AVAILABLE` (0x806320A1).
+    #[error("update of zone {zone} at {server} failed: {cause}")]
+    UpdateFailed {
+        /// The zone.
+        zone: String,
+        /// The server asked.
+        server: SocketAddr,
+        /// What happened.
+        cause: UpdateFailure,
+    },
+    /// The zone's primary could not be found from its SOA (and none is configured).
+    /// Maps to `PEER_E_SERVICE_NOT_AVAILABLE`.
+    #[error("cannot find the primary of zone {zone}: {reason}")]
+    NoPrimary {
+        /// The zone.
+        zone: String,
+        /// Why.
+        reason: String,
+    },
+    /// The proof of a secure peer name could not be made: no identity here owns it, or its
+    /// key is not usable. Maps to `PEER_E_IDENTITY_NOT_FOUND` (0x80630401).
+    #[error("cannot prove ownership of {peer_name}: {source}")]
+    Proof {
+        /// The peer name.
+        peer_name: String,
+        /// The signer's reason.
+        #[source]
+        source: crate::proof::ProofError,
+    },
+    /// Resolution failed (no DNS answer within the timeout, or the servers failed); a name
+    /// that is simply not registered is no error but an empty answer.
+    /// Maps to `PEER_E_SERVICE_NOT_AVAILABLE`.
+    #[error("cannot resolve {peer_name} in {cloud}: {reason}")]
+    ResolveFailed {
+        /// The peer name.
+        peer_name: String,
+        /// The cloud.
+        cloud: String,
+        /// What the resolver reported.
+        reason: String,
+    },
 }
 
 impl PnrpError {
@@ -141,6 +278,14 @@ impl PnrpError {
             Self::Config { .. } => "ERROR_BAD_CONFIGURATION",
             Self::Interfaces(_) => "E_FAIL",
             Self::Runtime(_) => "E_OUTOFMEMORY",
+            Self::InvalidPeerName { .. } => "PEER_E_INVALID_PEER_NAME",
+            Self::InvalidRegistration { .. } => "E_INVALIDARG",
+            Self::NoUpdateKey { .. } => "ERROR_BAD_CONFIGURATION",
+            Self::UpdateRefused { .. } => "E_ACCESSDENIED",
+            Self::UpdateFailed { .. } | Self::NoPrimary { .. } | Self::ResolveFailed { .. } => {
+                "PEER_E_SERVICE_NOT_AVAILABLE"
+            }
+            Self::Proof { .. } => "PEER_E_IDENTITY_NOT_FOUND",
         }
     }
 
@@ -158,6 +303,18 @@ impl PnrpError {
             Self::Config { path: PathBuf::new(), reason: s() },
             Self::Interfaces(std::io::Error::other("x")),
             Self::Runtime(std::io::Error::other("x")),
+            Self::InvalidPeerName { name: s(), reason: "" },
+            Self::InvalidRegistration { what: "", reason: "" },
+            Self::NoUpdateKey { cloud: s() },
+            Self::UpdateRefused { zone: s(), server: ([127, 0, 0, 1], 53).into(), answer: UpdateAnswer::BadSig },
+            Self::UpdateFailed {
+                zone: s(),
+                server: ([127, 0, 0, 1], 53).into(),
+                cause: UpdateFailure::Timeout(Duration::ZERO),
+            },
+            Self::NoPrimary { zone: s(), reason: s() },
+            Self::Proof { peer_name: s(), source: crate::proof::ProofError { reason: s() } },
+            Self::ResolveFailed { peer_name: s(), cloud: s(), reason: s() },
         ]
     }
 }

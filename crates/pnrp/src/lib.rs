@@ -50,37 +50,51 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod announce;
 mod cache;
 mod cloud;
 mod config;
 mod descriptor;
 mod dns;
+mod dns_cloud;
 mod error;
 mod interfaces;
 mod name;
+mod proof;
+mod registration;
 mod resolver;
 mod rule;
 mod system;
 #[doc(hidden)]
 pub mod testing;
+mod update;
 mod watched;
 
+pub use announce::{
+    ANNOUNCEMENT_VERSION, Announcement, MAX_CLASSIFIER_UTF16, MAX_COMMENT_LEN, MAX_ENDPOINTS, MAX_PEER_NAME_LEN,
+    MAX_PROOF_LEN, MAX_TXT_BYTES, MAX_TXT_STRINGS, Placement, instance_label, name_key, validate_comment,
+    validate_endpoints, validate_peer_name,
+};
 pub use cache::{DnsCache, MAX_CACHE_ENTRIES, MAX_NEGATIVE_TTL, MAX_POSITIVE_TTL};
 pub use cloud::{Cloud, CloudState, Scope, Seed};
 pub use config::{
     CONFIG_FILE, DEFAULT_TIMEOUT, DnsConfig, MAX_CONFIG_LEN, MAX_NAMESERVERS, MAX_SEARCH_DOMAINS, MAX_TIMEOUT,
-    RESOLV_CONF,
+    MAX_UPDATE_KEYS, RESOLV_CONF,
 };
 pub use descriptor::{
     DESCRIPTOR_PREFIX, MAX_SRV_RECORDS, MAX_TXT_LEN, MAX_TXT_RECORDS, SrvRecord, TXT_VERSION, descriptor_name,
     parse_descriptor,
 };
-pub use error::{NoCloudCause, PnrpError, Result};
+pub use dns_cloud::{DnsMedium, MAX_INSTANCES, host_id};
+pub use error::{NoCloudCause, PnrpError, Result, UpdateAnswer, UpdateFailure};
 pub use interfaces::{
     Interface, InterfaceSource, clouds_from_interfaces, discover, is_ipv6_link_local, is_routable, is_unique_local,
 };
 pub use name::{CloudName, MAX_CLOUD_NAME_LEN, MAX_DNS_NAME_LEN, MAX_INTERFACE_NAME_LEN};
+pub use proof::{NoProofs, ProofError, ProofSigner, ProofVerifier};
+pub use registration::{DEFAULT_TTL, EndpointInfo, MAX_TTL, MIN_TTL, Medium, Publication, Registration, register};
 pub use resolver::{CloudResolver, resolve_cloud};
 pub use rule::{DnsAnswer, LocalMatch, NameOrigin, decide_dns, select};
 pub use system::SystemInterfaces;
+pub use update::{KeyAlgorithm, UpdateKey};
 pub use watched::WatchedInterfaces;

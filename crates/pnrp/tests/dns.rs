@@ -45,6 +45,7 @@ fn resolver(addr: SocketAddr, search: &[&str], timeout_ms: u64) -> CloudResolver
         nameservers: vec![addr],
         search: search.iter().map(|s| (*s).to_owned()).collect(),
         timeout: Duration::from_millis(timeout_ms),
+        ..DnsConfig::default()
     })
 }
 

@@ -200,3 +200,71 @@ proptest! {
         }
     }
 }
+
+/// A valid registration's content: an unsecured or secure peer name with any classifier,
+/// 1 to 10 endpoints, any comment within the limits, a proof for secure names.
+fn announcement() -> impl Strategy<Value = peergroup_pnrp::Announcement> {
+    let endpoint = (any::<bool>(), any::<[u8; 16]>(), 1..=u16::MAX).prop_map(|(v4, bytes, port)| {
+        let ip: IpAddr = if v4 {
+            IpAddr::from([bytes[0] % 223 + 1, bytes[1], bytes[2], bytes[3]])
+        } else {
+            IpAddr::from([
+                0x20,
+                0x01,
+                0x0d,
+                0xb8,
+                bytes[4],
+                bytes[5],
+                bytes[6],
+                bytes[7],
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                bytes[8] | 1,
+            ])
+        };
+        std::net::SocketAddr::new(ip, port)
+    });
+    (
+        prop_oneof![Just("0".to_owned()), "[0-9a-f]{40}"],
+        "[^\\p{Cc}]{1,149}".prop_filter("149 UTF-16 units", |c| c.encode_utf16().count() <= 149),
+        proptest::collection::vec(endpoint, 1..=10),
+        "[^\\p{Cc}]{0,60}".prop_filter("255 bytes", |c| c.len() <= 255),
+        any::<u64>(),
+        proptest::collection::vec(any::<u8>(), 1..=4096),
+    )
+        .prop_map(|(authority, classifier, endpoints, comment, expires, proof)| {
+            let secure = authority != "0";
+            peergroup_pnrp::Announcement {
+                peer_name: format!("{authority}.{classifier}"),
+                endpoints,
+                comment,
+                expires,
+                proof: if secure { proof } else { Vec::new() },
+            }
+        })
+}
+
+proptest! {
+    /// Every valid registration encodes to TXT strings of at most 255 bytes that parse back to
+    /// it, and any change of a string's bytes never panics the parser.
+    #[test]
+    fn announcements_round_trip_through_txt(a in announcement(), flip in any::<(usize, usize, u8)>()) {
+        let strings: Vec<Vec<u8>> = a.to_txt().into_iter().map(String::into_bytes).collect();
+        prop_assert!(strings.iter().all(|s| s.len() <= 255));
+        prop_assert_eq!(peergroup_pnrp::Announcement::parse_txt("r TXT", &strings).unwrap(), a);
+        let mut damaged = strings.clone();
+        let i = flip.0 % damaged.len();
+        if !damaged[i].is_empty() {
+            let j = flip.1 % damaged[i].len();
+            damaged[i][j] ^= flip.2 | 1;
+        }
+        if let Err(e) = peergroup_pnrp::Announcement::parse_txt("r TXT", &damaged) {
+            prop_assert!(matches!(e, PnrpError::MalformedDescriptor { .. }), "{e:?}");
+        }
+    }
+}

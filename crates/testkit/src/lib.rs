@@ -9,11 +9,14 @@
 //!   worker process. The worker is an `#[ignore]`d test, so a normal run neither counts it nor
 //!   runs it; its parent runs it with `--ignored --exact <name>`.
 //! - [`Netns`]: a network namespace made for one test.
+//! - [`Bind`]: a BIND 9 primary on loopback with a TSIG key and one zone (DNS cloud tests).
 
+mod bind;
 mod child;
 mod netns;
 mod skip;
 
+pub use bind::{BIND_KEY_NAME, Bind, has_bind};
 pub use child::{CHILD_ENV, as_child, child_entry, child_test, test_exe};
 pub use netns::Netns;
 pub use skip::{has_tool, in_ci, is_root, require, skip};

@@ -1,0 +1,131 @@
+//! `peergroup pnrp register|resolve` in a DNS cloud served by a real BIND 9 primary: a secure
+//! name registered by one home, resolved from another, withdrawn on interrupt.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use peergroup_testkit::{BIND_KEY_NAME, Bind, has_bind, require};
+
+const BIN: &str = env!("CARGO_BIN_EXE_peergroup");
+
+/// A home (0700) whose `config.toml` names the server and, when `secret` is given, the key.
+fn home(dir: &Path, server: &Bind, secret: Option<&str>) -> PathBuf {
+    std::fs::create_dir(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut config = format!("[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 5000\n", server.addr());
+    if let Some(secret) = secret {
+        config.push_str(&format!(
+            "[dns.update.\"corp.example\"]\nserver = \"{}\"\nkey_name = \"{BIND_KEY_NAME}\"\nsecret = \"{secret}\"\n",
+            server.addr()
+        ));
+    }
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    dir.to_owned()
+}
+
+fn cmd(home: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--home").arg(home).args(args).env_remove("PEERGROUP_HOME");
+    c
+}
+
+fn run(home: &Path, args: &[&str]) -> Output {
+    cmd(home, args).output().unwrap()
+}
+
+fn nsupdate(server: &Bind, script: &str) {
+    let mut child = Command::new("nsupdate")
+        .args(["-y", &format!("hmac-sha256:{BIND_KEY_NAME}:{}", server.secret())])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn register_resolve_and_withdraw_on_interrupt() {
+    let test = "register_resolve_and_withdraw_on_interrupt";
+    if !require(test, has_bind(), "needs named, tsig-keygen, dig and nsupdate (apt-get install bind9 bind9-dnsutils)") {
+        return;
+    }
+    let server = Bind::start("corp.example").unwrap();
+    let port = server.addr().port();
+    nsupdate(
+        &server,
+        &format!(
+            "server 127.0.0.1 {port}\nzone corp.example\nupdate add _peergroup._udp.corp.example. 300 SRV 0 0 3587 seed.corp.example.\nsend\n"
+        ),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let alice = home(&tmp.path().join("alice"), &server, Some(server.secret()));
+    let bob = home(&tmp.path().join("bob"), &server, None);
+    let out = run(&alice, &["identity", "create", "alice"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let name = String::from_utf8(out.stdout).unwrap().lines().next().unwrap().to_owned();
+
+    let mut register = cmd(
+        &alice,
+        &[
+            "pnrp",
+            "register",
+            "--cloud",
+            "corp.example.",
+            &name,
+            "--address",
+            "192.0.2.7:3587",
+            "--comment",
+            "hi",
+            "--for",
+            "60s",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut first = String::new();
+    BufReader::new(register.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert_eq!(
+        first.trim_end(),
+        format!("registered {name}"),
+        "{:?}",
+        register.stderr.take().map(|mut e| {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            s
+        })
+    );
+
+    let out = run(&bob, &["pnrp", "resolve", "--cloud", "corp.example.", &name]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), format!("192.0.2.7 3587 {name} hi"));
+    let out = run(&bob, &["--json", "pnrp", "resolve", "--cloud", "corp.example.", &name]);
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value[0]["address"], "192.0.2.7");
+    assert_eq!(value[0]["port"], 3587);
+    assert_eq!(value[0]["peer_name"], name.as_str());
+    assert_eq!(value[0]["comment"], "hi");
+
+    // An interrupt withdraws the registration, then the process exits 0.
+    let pid = register.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let status = register.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let out = run(&bob, &["pnrp", "resolve", "--cloud", "corp.example.", &name, "--timeout", "3s"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("PEER_E_NOT_FOUND"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Without --address: a usage error; a cloud that is not DNS: an invalid argument.
+    let out = run(&alice, &["pnrp", "register", "--cloud", "corp.example.", &name]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&bob, &["pnrp", "resolve", "--cloud", "Global_", &name]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E_INVALIDARG"), "{}", String::from_utf8_lossy(&out.stderr));
+}
