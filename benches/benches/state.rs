@@ -216,7 +216,7 @@ fn feed(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for i in 0..iters {
                 props.comment = format!("change {i}");
-                db.set_properties(&props).expect("commit");
+                db.set_properties(&me, &props).expect("commit");
                 let start = Instant::now();
                 let mut byte = [0u8; 1];
                 stdout.read_exact(&mut byte).expect("notification");

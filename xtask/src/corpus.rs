@@ -154,6 +154,10 @@ fn check_one(target: &str, file: &str, bytes: &[u8]) -> Result {
             Announcement::parse_txt("seed TXT", &strings).ctx("announcement").map(drop)
         }
         "flood_decode" => peergroup_sync::flood::Message::decode(bytes).ctx("flood message").map(drop),
+        "signed_properties" if file.ends_with("-data") => {
+            peergroup_state::decode_signed_properties(&properties_frame(bytes)?).ctx("signed properties").map(drop)
+        }
+        "signed_properties" => peergroup_state::decode_signed_properties(bytes).ctx("signed properties").map(drop),
         other => Err(format!("no check for the target {other}")),
     }
 }
@@ -258,7 +262,55 @@ fn make() -> Result<Corpus> {
     corpus.insert("sync_stamps", stamps);
     corpus.insert("sync_items", items);
     corpus.insert("sync_done", done);
+    corpus.insert("signed_properties", signed_properties(&w)?);
     Ok(corpus)
+}
+
+/// The record the `signed_properties` target wraps its input in when it tries it as the data
+/// of a Security Properties record (keep the two the same).
+fn properties_frame(data: &[u8]) -> Result<Vec<u8>> {
+    let creator = peergroup_identity::PeerName::parse("0.fuzz").ctx("peer name")?;
+    Ok(Record {
+        record_type: peergroup_state::SECURITY_PROPERTIES_TYPE,
+        id: uuid::Uuid::nil(),
+        version: 2,
+        flags: 0,
+        creator: creator.clone(),
+        modifier: creator,
+        attributes: Attributes::empty(),
+        created: Timestamp::EPOCH,
+        modified: Timestamp::EPOCH,
+        expires: Timestamp::MAX,
+        data: data.to_vec(),
+        signature: Vec::new(),
+    }
+    .encode())
+}
+
+/// `signed_properties`: the group's properties as the creator signed them, and after a change,
+/// each whole and as its record's data alone (which the target frames).
+fn signed_properties(w: &World) -> Result<Seeds> {
+    use peergroup_state::SyncKind;
+    let group: peergroup_identity::PeerName = w.group.parse().ctx("group peer name")?;
+    let db = MembershipStore::open(w.ctx.root())
+        .groups(w.alice.peer_name())
+        .ctx("groups")?
+        .open(&group)
+        .ctx("open the group database")?;
+    let signed = || -> Result<Vec<u8>> {
+        let items = db.sync_items(&[(SyncKind::Properties, Vec::new())]).ctx("properties item")?;
+        items.into_iter().next().map(|i| i.body).ok_or_else(|| "no signed properties".to_owned())
+    };
+    let created = signed()?;
+    w.open(&w.alice)?.set_properties("Chat room", "about things").ctx("set properties")?;
+    let changed = signed()?;
+    let mut seeds = Seeds::new();
+    for (name, body) in [("created", created), ("changed", changed)] {
+        let (record, _) = peergroup_state::decode_signed_properties(&body).ctx("signed properties")?;
+        seeds.push((format!("{name}-data"), record.data));
+        seeds.push((name.to_owned(), body));
+    }
+    Ok(seeds)
 }
 
 /// `flood_decode`: one flood message of each type, the push carrying a record-sized item.

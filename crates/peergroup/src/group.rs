@@ -180,7 +180,7 @@ impl Group {
         let mut props = db.properties()?;
         props.friendly_name = friendly_name.to_owned();
         props.comment = comment.to_owned();
-        Ok(db.set_properties(&props)?)
+        Ok(db.set_properties(&self.identity, &props)?)
     }
 
     /// The status as every process on this host sees it (`PeerGroupGetStatus`).

@@ -13,8 +13,8 @@
 //!   (`PeerGroupExportConfig`, `PeerGroupImportConfig`).
 //! - [`GroupProperties`] and [`NewGroup`]: one model, one validation, limits declared once.
 //! - [`policy`]: who may add, update, delete a record, set the properties, issue a role.
-//! - [`trust`]: [`trust::accept_member`] and [`trust::accept_record`], for everything that
-//!   comes from outside.
+//! - [`trust`]: [`trust::accept_member`], [`trust::accept_record`] and
+//!   [`trust::accept_properties`], for everything that comes from outside.
 //!
 //! The certificate profile, the extensions, the roles and the invitation format are described
 //! in `docs/security.md`.

@@ -10,6 +10,9 @@
 //! - A record is accepted ([`accept_record`]) only when its modifier is an accepted member,
 //!   its signature verifies with that member's key, and the policy allows that member that
 //!   change ([`crate::policy`]).
+//! - A signed version of the group properties is accepted ([`accept_properties`]) only when
+//!   its signer is an accepted member, its signature verifies with that member's key, and the
+//!   policy allows that member to set the group properties (administrators).
 
 use std::time::SystemTime;
 
@@ -151,4 +154,35 @@ pub fn accept_record(claim: &RecordClaim<'_>, modifier: Option<&AcceptedMember>)
         .map_err(|_| refuse(format!("the signature by {} does not verify", claim.modifier)))?;
     decide(&member.actor(), &claim.action())
         .map_err(|reason| refuse(format!("{} may not make it: {reason}", claim.modifier)))
+}
+
+/// What a signed version of the group properties from outside claims.
+#[derive(Debug, Clone, Copy)]
+pub struct PropertiesClaim<'a> {
+    /// The id of the signed item (the id of the record that carries it).
+    pub id: Uuid,
+    /// The member that made this version, who signed it.
+    pub modifier: &'a PeerName,
+    /// The bytes the modifier signed.
+    pub signed: &'a [u8],
+    /// The signature.
+    pub signature: &'a [u8],
+}
+
+/// Accepts a signed version of the group properties whose signer is `modifier` (`None` when
+/// it is no accepted member): the signature verifies with its key and the policy lets it
+/// set the properties ([`Action::SetProperties`]: administrators only).
+/// [`SecurityError::RecordNotTrusted`] naming the item and the rule broken.
+pub fn accept_properties(claim: &PropertiesClaim<'_>, modifier: Option<&AcceptedMember>) -> Result<()> {
+    let refuse = |reason: String| SecurityError::RecordNotTrusted { id: claim.id, reason };
+    let member = match modifier {
+        Some(m) if m.peer_name() == claim.modifier => m,
+        _ => return Err(refuse(format!("its modifier {} is not an accepted member", claim.modifier))),
+    };
+    default_provider()
+        .verifying_key(member.public_key())?
+        .verify(claim.signed, claim.signature)
+        .map_err(|_| refuse(format!("the signature by {} does not verify", claim.modifier)))?;
+    decide(&member.actor(), &Action::SetProperties)
+        .map_err(|reason| refuse(format!("{} may not set the group properties: {reason}", claim.modifier)))
 }

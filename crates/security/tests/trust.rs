@@ -1,11 +1,12 @@
 //! The trust path on its own, without any storage: members are accepted only with a chain to
-//! the group's root, records only signed by an accepted member whom the policy allows.
+//! the group's root, records (and the group properties) only signed by an accepted member
+//! whom the policy allows.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, SystemTime};
 
 use peergroup_identity::{Identity, Keystore, PeerName, testing};
-use peergroup_security::trust::{RecordClaim, accept_member, accept_record};
+use peergroup_security::trust::{PropertiesClaim, RecordClaim, accept_member, accept_properties, accept_record};
 use peergroup_security::{InvitationRequest, Membership, NewGroup, Role, SecurityError, ValidatedChain, invitation};
 use uuid::Uuid;
 
@@ -119,4 +120,29 @@ fn records_need_an_accepted_signer_whom_the_policy_allows() {
     assert!(refused(check(claim(1, "bob", false), Some(&bob), &by_alice)).contains("does not verify"));
     assert!(refused(check(claim(1, "bob", false), Some(&alice), &by_bob)).contains("not an accepted member"));
     assert!(refused(check(claim(1, "bob", false), None, &by_bob)).contains("not an accepted member"));
+}
+
+#[test]
+fn properties_need_an_administrators_signature() {
+    let now = SystemTime::now();
+    let g = group(now);
+    let alice = accept_member(&g.name, g.alice.peer_name(), &g.alice_chain.to_der(), now).unwrap();
+    let bob = accept_member(&g.name, g.bob.peer_name(), &g.bob_chain.to_der(), now).unwrap();
+    let signed = b"the signed form of the group properties".to_vec();
+    let (by_alice, by_bob) = (g.alice.sign(&signed).unwrap(), g.bob.sign(&signed).unwrap());
+    let check = |modifier: &PeerName, signer: Option<&_>, signature: &[u8]| {
+        let claim = PropertiesClaim { id: Uuid::nil(), modifier, signed: &signed, signature };
+        match accept_properties(&claim, signer) {
+            Ok(()) => None,
+            Err(SecurityError::RecordNotTrusted { id, reason }) if id.is_nil() => Some(reason),
+            Err(other) => panic!("expected RecordNotTrusted, got {other:?}"),
+        }
+    };
+    assert_eq!(check(g.alice.peer_name(), Some(&alice), &by_alice), None);
+    // A member, however well signed, may not; nor a signature that is not the signer's, nor
+    // a signer that is not the modifier, nor none.
+    assert!(check(g.bob.peer_name(), Some(&bob), &by_bob).unwrap().contains("administrators"));
+    assert!(check(g.alice.peer_name(), Some(&alice), &by_bob).unwrap().contains("does not verify"));
+    assert!(check(g.alice.peer_name(), Some(&bob), &by_alice).unwrap().contains("not an accepted member"));
+    assert!(check(g.alice.peer_name(), None, &by_alice).unwrap().contains("not an accepted member"));
 }

@@ -64,6 +64,7 @@ mod record;
 mod replication;
 mod schema;
 mod search;
+mod signed_properties;
 mod sqlite;
 mod store;
 mod time;
@@ -90,6 +91,9 @@ pub use record::{
 pub use replication::{BatchOutcome, MAX_MEMBER_ITEM_LEN, Refusal, SyncEntry, SyncItem, SyncKind};
 pub use schema::SCHEMA_VERSION;
 pub use search::{ClauseValue, Compare, PatternPart, SearchQuery, indexed_attributes};
+pub use signed_properties::{
+    MAX_PROPERTIES_ITEM_LEN, SECURITY_PROPERTIES_TYPE, decode_signed_properties, encode_properties_data,
+};
 pub use sqlite::Durability;
 pub use store::{DB_FILE, GROUPS_DIR, GroupStore};
 pub use time::Timestamp;

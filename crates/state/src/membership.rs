@@ -144,7 +144,7 @@ impl MembershipStore {
             synchronized: true,
         };
         let props = properties.to_properties(&created.group, creator.peer_name());
-        self.install(&props, &membership, Some(&created.group_key))
+        self.install(&props, &membership, Some(&created.group_key), Some(creator))
     }
 
     /// The membership of `identity` in `group` ([`StateError::GroupNotFound`] if none,
@@ -199,7 +199,7 @@ impl MembershipStore {
             Err(e) => return Err(e),
         }
         let membership = info.membership();
-        match self.install(&provisional_properties(&membership), &membership, None) {
+        match self.install(&provisional_properties(&membership), &membership, None, None) {
             Ok(_) => Ok(JoinOutcome::Joined(membership)),
             // Another process joined the same group at the same moment.
             Err(StateError::GroupExists { .. }) => {
@@ -211,10 +211,23 @@ impl MembershipStore {
 
     /// Creates the group database of a membership (created, joined or imported) with its
     /// membership file, its member entry and, for the owner, the group key: all appear at once.
-    fn install(&self, props: &GroupProperties, membership: &Membership, group_key: Option<&[u8]>) -> Result<GroupDb> {
+    /// Creates the group database of `membership`, with the group key if given. The creator
+    /// (`creator`, at `PeerGroupCreate` only) also signs the properties the group starts with,
+    /// so that they replicate (version 1) and every member that synchronises holds the group's
+    /// own properties instead of the provisional ones it joined or imported with.
+    fn install(
+        &self,
+        props: &GroupProperties,
+        membership: &Membership,
+        group_key: Option<&[u8]>,
+        creator: Option<&Identity>,
+    ) -> Result<GroupDb> {
         self.groups(&membership.identity)?.create(props, |db| {
             if let Some(key) = group_key {
                 secure_fs::write_private_file(&db.dir().join(GROUP_KEY_FILE), key)?;
+            }
+            if let Some(creator) = creator {
+                db.sign_initial_properties(creator)?;
             }
             write_membership(db.dir(), membership)?;
             db.put_member(&member_entry(membership))
@@ -296,7 +309,12 @@ impl MembershipStore {
             }
             groups.delete(&group)?;
         }
-        self.install(&provisional_properties(&membership), &membership, group_key.as_deref().map(|k| k.as_slice()))?;
+        self.install(
+            &provisional_properties(&membership),
+            &membership,
+            group_key.as_deref().map(|k| k.as_slice()),
+            None,
+        )?;
         Ok(membership)
     }
 }

@@ -251,19 +251,19 @@ fn bad(id: Option<Uuid>, reason: impl Into<String>) -> StateError {
     StateError::InvalidRecord { id, reason: reason.into() }
 }
 
-fn put_str16(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str16(out: &mut Vec<u8>, s: &str) {
     // Peer names are at most MAX_PEER_NAME_LEN (1024) bytes.
     out.extend_from_slice(&(s.len() as u16).to_be_bytes());
     out.extend_from_slice(s.as_bytes());
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or_else(|| bad(None, "truncated"))?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
@@ -274,19 +274,19 @@ impl<'a> Reader<'a> {
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
-    fn u8(&mut self) -> Result<u8> {
+    pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.array::<1>()?[0])
     }
-    fn u16(&mut self) -> Result<u16> {
+    pub(crate) fn u16(&mut self) -> Result<u16> {
         Ok(u16::from_be_bytes(self.array()?))
     }
-    fn u32(&mut self) -> Result<u32> {
+    pub(crate) fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_be_bytes(self.array()?))
     }
-    fn i64(&mut self) -> Result<i64> {
+    pub(crate) fn i64(&mut self) -> Result<i64> {
         Ok(i64::from_be_bytes(self.array()?))
     }
-    fn peer_name(&mut self) -> Result<PeerName> {
+    pub(crate) fn peer_name(&mut self) -> Result<PeerName> {
         let len = usize::from(self.u16()?);
         let s = std::str::from_utf8(self.take(len)?).map_err(|_| bad(None, "peer name is not UTF-8"))?;
         let name = PeerName::parse(s)?;

@@ -12,7 +12,12 @@
 //!   stamp: never deleted, version 1, modification time the `notBefore` of its membership
 //!   certificate (so a renewed certificate supersedes the older one), modifier the peer name
 //!   of the certificate's issuer.
-//! - the group properties are not replicated yet (see `docs/sync.md`, "Store side").
+//! - the group properties: their signed form, a record of Windows' reserved type Security
+//!   Properties whose data is the encoded properties, signed by an administrator
+//!   ([`crate::SECURITY_PROPERTIES_TYPE`], `crate::signed_properties`), natural id empty. Its
+//!   stamp is its record's: never deleted, the properties' version, the time it was signed,
+//!   its signer, digest. Unsigned properties (a group's before its first change) are not
+//!   listed.
 
 use peergroup_security::VersionStamp;
 
@@ -26,8 +31,7 @@ pub enum SyncKind {
     Record,
     /// A member entry; natural id: the member's peer name as text bytes.
     Member,
-    /// The group properties; natural id: empty. Not replicated yet: a database lists none, and
-    /// [`crate::GroupDb::apply_batch`] counts them as [`BatchOutcome::unsupported`].
+    /// The group properties in their signed form; natural id: empty.
     Properties,
 }
 
@@ -93,6 +97,7 @@ pub struct BatchOutcome {
     pub stale: usize,
     /// Items refused (never stored), with the reason: the link's peer may be misbehaving.
     pub refused: Vec<Refusal>,
-    /// Items of a kind this build does not replicate yet ([`SyncKind::Properties`]).
+    /// Items of a kind this build does not replicate (none since the group properties
+    /// replicate; kept for the kinds a later protocol adds).
     pub unsupported: usize,
 }

@@ -188,7 +188,7 @@ proptest! {
                 Op::Rename { handle, name } => {
                     let mut props = handles[handle].properties().unwrap();
                     props.friendly_name = name.clone();
-                    handles[handle].set_properties(&props).unwrap();
+                    handles[handle].set_properties(&s.alice, &props).unwrap();
                     friendly = name;
                     changes.push(Change::PropertiesChanged);
                 }

@@ -135,10 +135,12 @@ fn a_new_member_receives_everything_and_holds_the_same_entries() {
     let before = bob_db.last_seq().unwrap();
     let outcome = bob_db.apply_batch(&everything(&alice_db), &remote("alice-link")).unwrap();
     assert!(outcome.refused.is_empty(), "{:?}", outcome.refused);
-    // Alice's entry and her two records are new to Bob; his own entry is the same (stale).
-    assert_eq!(outcome.stored.len(), 3);
+    // Alice's entry, her two records and the group's properties (signed by Alice when she
+    // created the group) are new to Bob; his own entry is the same (stale).
+    assert_eq!(outcome.stored.len(), 4);
     assert_eq!(outcome.stale, 1);
     assert_eq!(bob_db.record(a.id).unwrap(), a);
+    assert_eq!(bob_db.properties().unwrap(), alice_db.properties().unwrap());
     assert!(matches!(bob_db.record(b.id), Err(StateError::RecordNotFound { .. })));
     let (mut x, mut y) = (alice_db.sync_entries().unwrap(), bob_db.sync_entries().unwrap());
     x.sort_by(|p, q| (p.kind, &p.id).cmp(&(q.kind, &q.id)));
@@ -433,6 +435,188 @@ fn entries_list_tombstones_but_not_expired_records_and_the_synchronised_mark_sti
     bob_db.mark_synchronized().unwrap();
     assert!(w.db(&w.bob).is_synchronized().unwrap());
     assert!(w.store.get(w.bob.peer_name(), &w.group).unwrap().synchronized);
+}
+
+/// The signed group properties `from` holds (none while they are unsigned).
+fn properties_of(from: &GroupDb) -> Vec<SyncItem> {
+    from.sync_items(&[(SyncKind::Properties, Vec::new())]).unwrap()
+}
+
+/// `db`'s group properties with another comment.
+fn commented(db: &GroupDb, comment: &str) -> GroupProperties {
+    GroupProperties { comment: comment.into(), ..db.properties().unwrap() }
+}
+
+#[test]
+fn an_administrators_change_of_the_properties_reaches_another_member() {
+    let w = world();
+    let (alice_db, bob_db) = (w.db(&w.alice), w.db(&w.bob));
+    // The creator signed the properties the group started with; a joiner holds provisional,
+    // unsigned ones and lists none.
+    let first = properties_of(&alice_db);
+    assert_eq!((first.len(), first[0].stamp.version), (1, 1));
+    assert!(properties_of(&bob_db).is_empty());
+    assert!(bob_db.sync_entries().unwrap().iter().all(|e| e.kind != SyncKind::Properties));
+    let mut feed = bob_db.watch().unwrap();
+
+    let stored = alice_db
+        .set_properties(&w.alice, &GroupProperties { friendly_name: "Renamed".into(), ..commented(&alice_db, "new") })
+        .unwrap();
+    assert_eq!(stored.version, 2);
+    let item = properties_of(&alice_db);
+    assert_eq!(item[0].stamp.version, 2);
+    assert_eq!(item[0].stamp.modifier, w.alice.peer_name().to_string().into_bytes());
+    let listed: Vec<_> =
+        alice_db.sync_entries().unwrap().into_iter().filter(|e| e.kind == SyncKind::Properties).collect();
+    assert_eq!(listed, [item[0].entry()]);
+
+    let mut batch = members_of(&alice_db);
+    batch.extend(item.clone());
+    let outcome = bob_db.apply_batch(&batch, &remote("alice-link")).unwrap();
+    assert!(outcome.refused.is_empty(), "{:?}", outcome.refused);
+    assert_eq!(outcome.unsupported, 0);
+    assert!(outcome.stored.contains(&item[0].entry()));
+    assert_eq!(bob_db.properties().unwrap(), stored);
+    // Bob holds the same signed form, and forwards it as is.
+    assert_eq!(properties_of(&bob_db), item);
+    let changes: Vec<(Change, Origin)> = feed.poll().unwrap().into_iter().map(|e| (e.change, e.origin)).collect();
+    assert!(changes.contains(&(Change::PropertiesChanged, remote("alice-link"))), "{changes:?}");
+    // The same again is stale and writes nothing.
+    let seq = bob_db.last_seq().unwrap();
+    let again = bob_db.apply_batch(&item, &remote("alice-link")).unwrap();
+    assert_eq!((again.stored.len(), again.stale), (0, 1));
+    assert_eq!(bob_db.last_seq().unwrap(), seq);
+}
+
+#[test]
+fn a_plain_members_signed_properties_are_refused_and_change_nothing() {
+    let w = world();
+    let (alice_db, bob_db) = (w.db(&w.alice), w.db(&w.bob));
+    sync(&alice_db, &bob_db);
+    let before = alice_db.properties().unwrap();
+    // Bob's own database lets him sign (the facade asks the policy first and refuses him); a
+    // receiver refuses what he signed.
+    bob_db.set_properties(&w.bob, &commented(&bob_db, "mine")).unwrap();
+    let forged = properties_of(&bob_db);
+    assert_eq!(forged[0].stamp.version, 2);
+    let seq = alice_db.last_seq().unwrap();
+    let mut batch = members_of(&bob_db);
+    batch.extend(forged.clone());
+    let outcome = alice_db.apply_batch(&batch, &remote("bob")).unwrap();
+    assert_eq!(outcome.refused.len(), 1, "{:?}", outcome.refused);
+    let r = &outcome.refused[0];
+    assert_eq!((r.index, r.kind, r.id.as_slice()), (batch.len() - 1, SyncKind::Properties, &[][..]));
+    assert!(
+        matches!(&r.reason, StateError::Security(SecurityError::RecordNotTrusted { reason, .. })
+            if reason.contains("administrators")),
+        "{:?}",
+        r.reason
+    );
+    assert!(outcome.stored.is_empty());
+    assert_eq!(alice_db.properties().unwrap(), before);
+    assert_eq!(alice_db.last_seq().unwrap(), seq);
+    // A body that does not give the version claimed, or an id that is not empty, is refused.
+    let mut item = properties_of(&alice_db).remove(0);
+    item.stamp.version = 9;
+    let mut named = properties_of(&alice_db).remove(0);
+    named.id = b"x".to_vec();
+    let outcome = bob_db.apply_batch(&[item, named], &remote("alice")).unwrap();
+    assert_eq!(outcome.refused.len(), 2);
+    assert!(
+        outcome
+            .refused
+            .iter()
+            .all(|r| matches!(r.reason, StateError::Security(SecurityError::InvalidGroupProperties { .. })))
+    );
+}
+
+#[test]
+fn concurrent_changes_of_the_properties_converge_in_both_orders() {
+    let w = world();
+    let carol = w.keystore.create_with_key("carol", Some("Carol"), &testing::key(2)).unwrap();
+    w.invite(&carol, Role::Administrator, SystemTime::now());
+    let (alice_db, bob_db, carol_db) = (w.db(&w.alice), w.db(&w.bob), w.db(&carol));
+    sync(&alice_db, &carol_db);
+    sync(&alice_db, &bob_db);
+    // Both administrators change the properties, each from version 1.
+    alice_db.set_properties(&w.alice, &commented(&alice_db, "from alice")).unwrap();
+    carol_db.set_properties(&carol, &commented(&carol_db, "from carol")).unwrap();
+    let (a, c) = (properties_of(&alice_db), properties_of(&carol_db));
+    assert_eq!((a[0].stamp.version, c[0].stamp.version), (2, 2));
+    let greatest = a[0].stamp.clone().max(c[0].stamp.clone());
+    // Alice receives Carol's, Carol receives Alice's: the two orders.
+    let to_alice = alice_db.apply_batch(&c, &remote("carol")).unwrap();
+    let to_carol = carol_db.apply_batch(&a, &remote("alice")).unwrap();
+    assert!(to_alice.refused.is_empty() && to_carol.refused.is_empty());
+    assert_eq!(to_alice.stored.len() + to_carol.stored.len(), 1, "exactly one of them changes");
+    assert_eq!(to_alice.stale + to_carol.stale, 1);
+    // Bob receives both in one batch, in either order.
+    let mut both = c.clone();
+    both.extend(a.clone());
+    bob_db.apply_batch(&both, &remote("carol")).unwrap();
+    for db in [&alice_db, &bob_db, &carol_db] {
+        assert_eq!(properties_of(db)[0].stamp, greatest);
+    }
+    assert_eq!(alice_db.properties().unwrap(), carol_db.properties().unwrap());
+    assert_eq!(alice_db.properties().unwrap(), bob_db.properties().unwrap());
+    let winner = if greatest == a[0].stamp { "from alice" } else { "from carol" };
+    assert_eq!(bob_db.properties().unwrap().comment, winner);
+}
+
+#[test]
+fn an_administrators_properties_that_change_what_is_fixed_are_refused() {
+    let w = world();
+    let carol = w.keystore.create_with_key("carol", Some("Carol"), &testing::key(2)).unwrap();
+    w.invite(&carol, Role::Administrator, SystemTime::now());
+    let (alice_db, carol_db) = (w.db(&w.alice), w.db(&carol));
+    let before = alice_db.properties().unwrap();
+    // Carol signs properties naming another creator, then another group (her row is changed
+    // under the API, as a damaged or hostile database would be).
+    let sign_with = |column: &str, value: String| {
+        carol_db.with_connection(|c| {
+            c.execute(&format!("UPDATE properties SET {column} = ?1 WHERE id = 1"), [value]).unwrap();
+        });
+        carol_db.set_properties(&carol, &commented(&carol_db, column)).unwrap();
+        properties_of(&carol_db)
+    };
+    let other_creator = sign_with("creator", carol.peer_name().to_string());
+    let other_group = format!("{}.chat", "ef".repeat(20));
+    let other_group = sign_with("group_peer_name", other_group);
+    let mut batch = members_of(&carol_db);
+    batch.extend(other_creator);
+    batch.extend(other_group);
+    let outcome = alice_db.apply_batch(&batch, &remote("carol")).unwrap();
+    let reasons: Vec<String> = outcome
+        .refused
+        .iter()
+        .map(|r| match &r.reason {
+            StateError::Security(SecurityError::InvalidGroupProperties { reason }) => reason.clone(),
+            other => panic!("expected InvalidGroupProperties, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("creator cannot change"), "{reasons:?}");
+    assert!(reasons[1].contains("properties of group"), "{reasons:?}");
+    assert_eq!(alice_db.properties().unwrap(), before);
+}
+
+#[test]
+fn a_late_older_version_of_the_properties_is_stale() {
+    let w = world();
+    let (alice_db, bob_db) = (w.db(&w.alice), w.db(&w.bob));
+    sync(&alice_db, &bob_db);
+    alice_db.set_properties(&w.alice, &commented(&alice_db, "second")).unwrap();
+    let v2 = properties_of(&alice_db);
+    alice_db.set_properties(&w.alice, &commented(&alice_db, "third")).unwrap();
+    let v3 = properties_of(&alice_db);
+    assert_eq!(bob_db.apply_batch(&v3, &remote("alice")).unwrap().stored.len(), 1);
+    let seq = bob_db.last_seq().unwrap();
+    let late = bob_db.apply_batch(&v2, &remote("alice")).unwrap();
+    assert_eq!((late.stored.len(), late.stale, late.refused.len()), (0, 1, 0));
+    assert_eq!(bob_db.properties().unwrap().comment, "third");
+    assert_eq!(bob_db.properties().unwrap().version, 3);
+    assert_eq!(bob_db.last_seq().unwrap(), seq);
+    assert_eq!(properties_of(&bob_db), v3);
 }
 
 /// One of the versions of a record a proptest makes: (version, deleted, time offset, data).

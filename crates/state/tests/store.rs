@@ -57,25 +57,25 @@ fn properties_round_trip_and_bump_version() {
     props.comment = "about things".into();
     props.flags = peergroup_security::PEER_MEMBER_DATA_OPTIONAL;
     props.password_role = Some(Uuid::from_u128(42));
-    let stored = db.set_properties(&props).unwrap();
+    let stored = db.set_properties(&s.alice, &props).unwrap();
     assert_eq!(stored.version, 2);
     props.version = 2;
     assert_eq!(s.store.open(&s.group).unwrap().properties().unwrap(), props);
     let mut bad = props.clone();
     bad.friendly_name = "x".repeat(256);
     let invalid = |r| matches!(r, Err(StateError::Security(SecurityError::InvalidGroupProperties { .. })));
-    assert!(invalid(db.set_properties(&bad)));
+    assert!(invalid(db.set_properties(&s.alice, &bad)));
     let mut bad = props.clone();
     bad.group_peer_name = PeerName::parse(&format!("{}.testgroup", "cd".repeat(20))).unwrap();
-    assert!(invalid(db.set_properties(&bad)));
+    assert!(invalid(db.set_properties(&s.alice, &bad)));
     // The cloud is kept as created; the friendly name follows the rules of creation (a
     // control character was refused at creation and accepted here before).
     let mut bad = props.clone();
     bad.cloud_name = "LinkLocal_eth0".into();
-    assert!(invalid(db.set_properties(&bad)));
+    assert!(invalid(db.set_properties(&s.alice, &bad)));
     let mut bad = props.clone();
     bad.friendly_name = "a\u{7}b".into();
-    assert!(invalid(db.set_properties(&bad)));
+    assert!(invalid(db.set_properties(&s.alice, &bad)));
     assert_eq!(db.properties().unwrap().version, 2);
     db.put_blob("grc", b"root certificate").unwrap();
     assert_eq!(db.get_blob("grc").unwrap().as_deref(), Some(&b"root certificate"[..]));

@@ -247,4 +247,5 @@ mod transfer;
 pub(crate) use feed::{purge_expired, push_change, write_unless_deleted};
 pub(crate) use members::read_members;
 pub(crate) use properties::read_properties;
+pub(crate) use records::record_stamp;
 pub use replication::CheckedBatch;

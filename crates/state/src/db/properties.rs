@@ -6,11 +6,48 @@ use peergroup_security::{GLOBAL_CLOUD, GroupProperties};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
+use peergroup_identity::Identity;
+use peergroup_security::VersionStamp;
+
 use super::feed::push_change;
 use super::{GroupDb, invalid_db, stored_name};
 use crate::changes::Change;
 use crate::error::Result;
+use crate::signed_properties;
 use crate::sqlite::map_err;
+
+/// The blob that holds the signed form of the properties held (`crate::signed_properties`),
+/// absent until the first `PeerGroupSetProperties` or the first one received.
+pub(super) const SIGNED_PROPERTIES_BLOB: &str = "signed-properties";
+
+/// The signed form of the properties held, if any: its body, its stamp and the properties it
+/// carries (decoded again; its signature was checked when it was stored).
+pub(super) fn held_signed(conn: &Connection, path: &Path) -> Result<Option<(Vec<u8>, VersionStamp, GroupProperties)>> {
+    let body: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT value FROM blobs WHERE name = ?1")
+        .and_then(|mut stmt| stmt.query_row([SIGNED_PROPERTIES_BLOB], |r| r.get(0)).optional())
+        .map_err(|e| map_err(path, e))?;
+    let Some(body) = body else { return Ok(None) };
+    let (_, props, stamp) = signed_properties::open(&body)
+        .map_err(|e| invalid_db(path, format!("the signed group properties held: {e}")))?;
+    Ok(Some((body, stamp, props)))
+}
+
+/// Writes `props` into the properties row and its signed form `body` beside it, in the
+/// caller's transaction.
+pub(super) fn store_signed(tx: &Connection, path: &Path, props: &GroupProperties, body: &[u8]) -> Result<()> {
+    tx.execute(
+        &format!(
+            "UPDATE properties SET ({SETTABLE_PROPERTIES}) = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11),
+                version = ?12 WHERE id = 1"
+        ),
+        rusqlite::params_from_iter(settable_values(props).into_iter().chain([props.version.into()])),
+    )
+    .map_err(|e| map_err(path, e))?;
+    tx.execute("INSERT OR REPLACE INTO blobs (name, value) VALUES (?1, ?2)", params![SIGNED_PROPERTIES_BLOB, body])
+        .map_err(|e| map_err(path, e))?;
+    Ok(())
+}
 
 /// The properties a user may change (`PeerGroupSetProperties`), in the order of
 /// [`settable_values`]. The schema keeps a cloud scope and flags beside the cloud name; the
@@ -41,27 +78,33 @@ impl GroupDb {
         self.read(|conn| read_properties(conn, &self.path))
     }
 
-    /// Replaces the group properties (`PeerGroupSetProperties`). The group peer name and
-    /// classifier cannot change; `version` is set to one more than the stored one. Returns
+    /// Replaces the group properties (`PeerGroupSetProperties`), signed by `identity` (the
+    /// caller checks that the policy lets it: administrators; a receiver refuses a version
+    /// signed by anyone else). The group peer name, classifier, creator and cloud cannot
+    /// change; `version` is set to one more than the stored one. Stores the signed form
+    /// (`crate::signed_properties`), which replication carries to the other members. Returns
     /// the properties as stored.
-    pub fn set_properties(&self, props: &GroupProperties) -> Result<GroupProperties> {
+    pub fn set_properties(&self, identity: &Identity, props: &GroupProperties) -> Result<GroupProperties> {
         let path = &self.path;
         self.write(|tx| {
-            read_properties(tx, path)?.check_update(props)?;
-            let version: u32 = tx
-                .query_row("SELECT version FROM properties WHERE id = 1", [], |r| r.get(0))
-                .map_err(|e| map_err(path, e))?;
-            let version = version.saturating_add(1);
-            tx.execute(
-                &format!(
-                    "UPDATE properties SET ({SETTABLE_PROPERTIES}) = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11),
-                        version = ?12 WHERE id = 1"
-                ),
-                rusqlite::params_from_iter(settable_values(props).into_iter().chain([version.into()])),
-            )
-            .map_err(|e| map_err(path, e))?;
+            let current = read_properties(tx, path)?;
+            current.check_update(props)?;
+            let next = GroupProperties { version: current.version.saturating_add(1), ..props.clone() };
+            let body = signed_properties::sign(&next, identity)?.encode();
+            store_signed(tx, path, &next, &body)?;
             push_change(tx, path, &Change::PropertiesChanged)?;
             read_properties(tx, path)
+        })
+    }
+
+    /// Stores the signed form of the properties as they are, unchanged (version and all),
+    /// signed by `identity`: the creator's, when the group is created. No change is pushed.
+    pub(crate) fn sign_initial_properties(&self, identity: &Identity) -> Result<()> {
+        let path = &self.path;
+        self.write(|tx| {
+            let props = read_properties(tx, path)?;
+            let body = signed_properties::sign(&props, identity)?.encode();
+            store_signed(tx, path, &props, &body)
         })
     }
 

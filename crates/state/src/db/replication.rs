@@ -8,20 +8,23 @@ use std::time::SystemTime;
 
 use peergroup_identity::PeerName;
 use peergroup_identity::x509::from_pem;
-use peergroup_security::trust::{AcceptedMember, accept_member, accept_record};
-use peergroup_security::{SecurityError, ValidatedChain, VersionStamp, body_digest, validate_chain};
+use peergroup_security::trust::{AcceptedMember, PropertiesClaim, accept_member, accept_properties, accept_record};
+use peergroup_security::{GroupProperties, SecurityError, ValidatedChain, VersionStamp, body_digest, validate_chain};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 use super::GroupDb;
+use super::feed::push_change_from;
 use super::members::{put_member_from, read_member_tx};
+use super::properties::{held_signed, store_signed};
 use super::records::{Applied, StampColumns, apply_encoded, record_stamp, stamp_of_row};
-use crate::changes::{MAX_ORIGIN_LEN, Origin};
+use crate::changes::{Change, MAX_ORIGIN_LEN, Origin};
 use crate::error::{Result, StateError};
 use crate::export::{claim_of, from_store, stored_entry};
 use crate::properties::Member;
 use crate::record::Record;
 use crate::replication::{BatchOutcome, MAX_MEMBER_ITEM_LEN, Refusal, SyncEntry, SyncItem, SyncKind};
+use crate::signed_properties;
 use crate::sqlite::map_err;
 use crate::time::Timestamp;
 
@@ -47,14 +50,17 @@ impl std::fmt::Debug for CheckedBatch<'_> {
 enum Verified {
     Member { index: usize, entry: Member, stamp: VersionStamp },
     Record { index: usize, record: Record, stamp: VersionStamp },
+    Properties { index: usize, props: GroupProperties, stamp: VersionStamp },
 }
 
 impl GroupDb {
     /// Every replicated item this database holds, with the version held: records and their
     /// tombstones (not expired ones) and member entries whose certificate chain this database
-    /// holds (members stored without one, as some tests do, are not replicated). The group
-    /// properties are not listed (not replicated yet). Reads no record body (the digest is a
-    /// column) except for rows written before schema version 3.
+    /// holds (members stored without one, as some tests do, are not replicated), and the group
+    /// properties once they are held in their signed form (after the first
+    /// `PeerGroupSetProperties` anywhere in the group: a group's creation leaves them unsigned,
+    /// and none is listed until then). Reads no record body (the digest is a column) except
+    /// for rows written before schema version 3.
     pub fn sync_entries(&self) -> Result<Vec<SyncEntry>> {
         let now = Timestamp::now().as_micros();
         let path = &self.path;
@@ -92,12 +98,16 @@ impl GroupDb {
                     out.push(SyncEntry { kind: SyncKind::Member, id: name.into_bytes(), stamp });
                 }
             }
+            if let Some((_, stamp, _)) = held_signed(conn, path)? {
+                out.push(SyncEntry { kind: SyncKind::Properties, id: Vec::new(), stamp });
+            }
             Ok(out)
         })
     }
 
     /// The items held of these `(kind, natural id)` keys, with their bodies, in the order
-    /// asked; keys of items not held (or expired, or of a kind not replicated) are left out.
+    /// asked; keys of items not held (or expired, or the group properties while they are
+    /// unsigned) are left out.
     pub fn sync_items(&self, keys: &[(SyncKind, Vec<u8>)]) -> Result<Vec<SyncItem>> {
         let now = Timestamp::now().as_micros();
         let path = &self.path;
@@ -135,7 +145,13 @@ impl GroupDb {
                             out.push(SyncItem { kind: *kind, id: id.clone(), stamp, body: m.certificate });
                         }
                     }
-                    SyncKind::Properties => {}
+                    SyncKind::Properties => {
+                        if id.is_empty()
+                            && let Some((body, stamp, _)) = held_signed(conn, path)?
+                        {
+                            out.push(SyncItem { kind: *kind, id: Vec::new(), stamp, body });
+                        }
+                    }
                 }
             }
             Ok(out)
@@ -146,7 +162,8 @@ impl GroupDb {
     /// passes the trust path before anything is stored: member entries first
     /// (`peergroup_security::trust::accept_member`: a chain to the group's root, valid now),
     /// then records (`accept_record`: signed by a member this database holds or the batch
-    /// brings, whom the policy allows the change). An item that fails is refused and reported
+    /// brings, whom the policy allows the change) and the group properties
+    /// (`accept_properties`: signed by such a member who is an administrator, for this group). An item that fails is refused and reported
     /// with its reason, never stored; the rest of the batch is applied. An item is stored only
     /// if its version supersedes the one held ([`VersionStamp`]); its change in the feed is
     /// marked with `origin`. Expired records count as stale. Nothing is stored on error.
@@ -187,7 +204,12 @@ impl GroupDb {
         for m in held.values() {
             accepted.entry(m.peer_name.clone()).or_insert_with(|| from_store(m));
         }
-        outcome.unsupported = items.iter().filter(|i| i.kind == SyncKind::Properties).count();
+        for (index, item) in items.iter().enumerate().filter(|(_, i)| i.kind == SyncKind::Properties) {
+            match self.verify_properties(item, &accepted) {
+                Ok((props, stamp)) => verified.push(Verified::Properties { index, props, stamp }),
+                Err(reason) => refuse(&mut outcome, index, item, reason),
+            }
+        }
         let records: Vec<(usize, &SyncItem)> =
             items.iter().enumerate().filter(|(_, i)| i.kind == SyncKind::Record).collect();
         for (index, result) in self.verify_records(&records, now_ts, &accepted) {
@@ -240,6 +262,27 @@ impl GroupDb {
                             Applied::Stale => stale += 1,
                             Applied::Refused(reason) => refused.push((*index, reason)),
                         }
+                    }
+                    Verified::Properties { index, props, stamp } => {
+                        match held_signed(tx, path)? {
+                            Some((_, held, _)) if !stamp.supersedes(&held) => {
+                                stale += 1;
+                                continue;
+                            }
+                            // What Windows keeps immutable stays as the signed version held
+                            // says; unsigned properties (the creator's before any change, or
+                            // a joiner's provisional ones) give way to the group's own.
+                            Some((_, _, held)) => {
+                                if let Err(e) = held.check_update(props) {
+                                    refused.push((*index, e.into()));
+                                    continue;
+                                }
+                            }
+                            None => {}
+                        }
+                        store_signed(tx, path, props, &items[*index].body)?;
+                        push_change_from(tx, path, &Change::PropertiesChanged, origin)?;
+                        stored.push((*index, SyncKind::Properties, stamp));
                     }
                 }
             }
@@ -299,6 +342,38 @@ impl GroupDb {
             return Err(invalid("the version it claims is not the version of its body".into()));
         }
         Ok((member, entry, stamp))
+    }
+
+    /// A group properties item through the trust path: its body is the signed form
+    /// (`crate::signed_properties`) of valid properties of this group, with the stamp it
+    /// claims, signed by an accepted member whom the policy lets set the properties.
+    fn verify_properties(
+        &self,
+        item: &SyncItem,
+        accepted: &HashMap<PeerName, AcceptedMember>,
+    ) -> Result<(GroupProperties, VersionStamp)> {
+        let invalid = |reason: String| StateError::from(SecurityError::InvalidGroupProperties { reason });
+        if !item.id.is_empty() {
+            return Err(invalid("a group properties item has an empty id".into()));
+        }
+        let (record, props, stamp) = signed_properties::open(&item.body)?;
+        if stamp != item.stamp {
+            return Err(invalid("the version it claims is not the version of its body".into()));
+        }
+        if props.group_peer_name != self.group {
+            return Err(invalid(format!(
+                "they are the properties of group {}, not {}",
+                props.group_peer_name, self.group
+            )));
+        }
+        let claim = PropertiesClaim {
+            id: record.id,
+            modifier: &record.modifier,
+            signed: &record.signed_bytes(),
+            signature: &record.signature,
+        };
+        accept_properties(&claim, accepted.get(&record.modifier))?;
+        Ok((props, stamp))
     }
 
     /// The record items `(index in the batch, item)` through the trust path, in order. The
