@@ -127,7 +127,8 @@ mod tests {
     use super::*;
 
     /// Every variant of every layer maps to a code of the table, and only the variants whose
-    /// layers document `E_FAIL` (I/O and SQLite failures, a missing home) map to it.
+    /// layers document `E_FAIL` (I/O and SQLite failures, a missing home, an applier whose
+    /// threads stopped) map to it.
     #[test]
     fn every_variant_of_every_layer_maps_to_its_documented_hresult() {
         let all = Error::all_variants_for_tests();
@@ -141,7 +142,7 @@ mod tests {
                     e,
                     Error::Identity(IdentityError::Io { .. } | IdentityError::NoHome)
                         | Error::Cloud(PnrpError::Interfaces(_))
-                        | Error::State(StateError::Io { .. } | StateError::Sqlite { .. })
+                        | Error::State(StateError::Io { .. } | StateError::Sqlite { .. } | StateError::ApplierStopped)
                 );
                 assert!(failing_io, "{e:?} maps to E_FAIL");
             }

@@ -65,13 +65,23 @@ pub enum SecurityError {
         reason: String,
     },
     /// A record presented from outside whose signature does not verify with its modifier's
-    /// key, or whose modifier is not an accepted member (`PEER_E_INVALID_RECORD`, 0x80632010).
+    /// key, or whose change the policy refuses (`PEER_E_INVALID_RECORD`, 0x80632010).
     #[error("record {id} is not trusted: {reason}")]
     RecordNotTrusted {
         /// The record id.
         id: uuid::Uuid,
         /// Why it is refused.
         reason: String,
+    },
+    /// A record (or signed group properties) from outside whose modifier is no member the
+    /// caller accepted: not (yet) a member here. A replication driver holds such an item until
+    /// the member's entry arrives (`PEER_E_INVALID_RECORD`, 0x80632010).
+    #[error("record {id} is not trusted: its modifier {modifier} is not an accepted member")]
+    UnknownModifier {
+        /// The record id.
+        id: uuid::Uuid,
+        /// The modifier it names.
+        modifier: String,
     },
     /// Group properties that break a rule (`PEER_E_INVALID_GROUP_PROPERTIES`, 0x80632040).
     #[error("invalid group properties: {reason}")]
@@ -161,7 +171,7 @@ impl SecurityError {
             Self::CircularChain { .. } => "PEER_E_CIRCULAR_CHAIN_DETECTED",
             Self::InvalidTimePeriod { .. } => "PEER_E_INVALID_TIME_PERIOD",
             Self::ChainNotTrusted { .. } | Self::MemberNotTrusted { .. } => "PEER_E_INVALID_CREDENTIAL",
-            Self::RecordNotTrusted { .. } => "PEER_E_INVALID_RECORD",
+            Self::RecordNotTrusted { .. } | Self::UnknownModifier { .. } => "PEER_E_INVALID_RECORD",
             Self::InvalidGroupProperties { .. } => "PEER_E_INVALID_GROUP_PROPERTIES",
             Self::InvalidInvitation { .. } | Self::InvitationNotForIdentity { .. } => "PEER_E_INVITATION_NOT_TRUSTED",
             Self::UnsupportedFormatVersion { .. } => "PEER_E_UNSUPPORTED_VERSION",
@@ -185,6 +195,7 @@ impl SecurityError {
             Self::ChainNotTrusted { index: 0, fault: ChainFault::Empty },
             Self::MemberNotTrusted { member: s(), reason: s() },
             Self::RecordNotTrusted { id: uuid::Uuid::nil(), reason: s() },
+            Self::UnknownModifier { id: uuid::Uuid::nil(), modifier: s() },
             Self::InvalidGroupProperties { reason: s() },
             Self::InvalidInvitation { reason: s() },
             Self::InvitationNotForIdentity { invitee: s(), presented: s() },

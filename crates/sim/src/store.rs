@@ -184,6 +184,10 @@ impl Replica for MemStore {
     fn stamp(&self, key: &ItemKey) -> Option<VersionStamp> {
         self.items.get(key).map(|h| h.item.stamp.clone())
     }
+
+    fn kind(&self, key: &ItemKey) -> Option<ItemKind> {
+        self.items.get(key).map(|h| h.item.kind)
+    }
 }
 
 #[cfg(test)]

@@ -170,6 +170,10 @@ pub enum StateError {
     /// mapped as the security layer's.
     #[error(transparent)]
     Security(#[from] peergroup_security::SecurityError),
+    /// A thread of an [`crate::Applier`] ended while items were in flight (a bug: it
+    /// panicked); what it had not written is lost to this sync, not to the group (`E_FAIL`).
+    #[error("the applier's threads stopped with items in flight")]
+    ApplierStopped,
     /// The locally kept membership of a group (its certificate chain file) is damaged
     /// (`PEER_E_CERT_STORE_CORRUPTED`, 0x80630801).
     #[error("corrupt group membership {path}: {reason}")]
@@ -193,7 +197,7 @@ impl StateError {
             Self::DiskFull { .. } => "PEER_E_DISK_FULL",
             Self::ReadOnly { .. } => "PEER_E_DATABASE_ACCESSDENIED",
             Self::Busy { .. } => "ERROR_BUSY",
-            Self::Sqlite { .. } | Self::Io { .. } => "E_FAIL",
+            Self::Sqlite { .. } | Self::Io { .. } | Self::ApplierStopped => "E_FAIL",
             Self::GroupNotFound { .. } | Self::MemberNotFound { .. } => "PEER_E_NOT_FOUND",
             Self::GroupExists { .. } => "PEER_E_ALREADY_EXISTS",
             Self::GroupDeleted { .. } => "PEER_E_INVALID_GROUP",
@@ -237,6 +241,7 @@ impl StateError {
             Self::InvalidRecord { id: None, reason: s() },
             Self::InvalidSearch { reason: s() },
             Self::CorruptMembership { path: p(), reason: s() },
+            Self::ApplierStopped,
         ]
     }
 }

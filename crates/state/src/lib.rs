@@ -78,7 +78,7 @@ pub use changes::{
     Change, ChangeEvent, ChangeThread, DEFAULT_POLL_INTERVAL, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_ORIGIN_LEN, Origin,
     Watcher,
 };
-pub use db::{CheckedBatch, GroupDb, ImportSummary};
+pub use db::{Applied, Applier, CheckedBatch, GroupDb, ImportSummary, MAX_APPLY_BATCH};
 pub use error::{Result, StateError};
 pub use membership::{GROUP_KEY_FILE, JoinOutcome, MEMBERSHIP_FILE, MembershipStore};
 /// The group properties this crate stores: the security layer's one model.

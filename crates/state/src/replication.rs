@@ -86,6 +86,15 @@ pub struct Refusal {
     pub reason: StateError,
 }
 
+impl Refusal {
+    /// Whether the item was refused only because its modifier is not a member here yet: a
+    /// driver keeps it and tries again once member entries arrive (the link sends items in
+    /// key order, so a member's entry may come after its records).
+    pub fn awaits_member(&self) -> bool {
+        matches!(self.reason, StateError::Security(peergroup_security::SecurityError::UnknownModifier { .. }))
+    }
+}
+
 /// What [`crate::GroupDb::apply_batch`] did with a batch (all of it in one transaction).
 #[derive(Debug, Default)]
 pub struct BatchOutcome {

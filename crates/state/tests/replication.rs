@@ -4,14 +4,15 @@
 //! the order of arrival, and the feed marks where each change came from.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] functions
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use peergroup_identity::x509::to_pem;
 use peergroup_identity::{Identity, Keystore, PeerName, testing};
 use peergroup_security::{InvitationRequest, NewGroup, Role, SecurityError, ValidatedChain, invitation};
 use peergroup_state::{
-    Attributes, Change, GroupDb, GroupProperties, GroupStore, Member, MembershipStore, NewRecord, Origin, Record,
-    RecordUpdate, StateError, SyncItem, SyncKind, Timestamp,
+    Applied, Applier, Attributes, Change, GroupDb, GroupProperties, GroupStore, Member, MembershipStore, NewRecord,
+    Origin, Record, RecordUpdate, StateError, SyncItem, SyncKind, Timestamp,
 };
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -272,11 +273,13 @@ fn items_signed_by_a_non_member_are_refused_reported_and_not_stored_and_the_rest
     let r = &outcome.refused[0];
     assert_eq!((r.index, r.kind, r.id.as_slice()), (forged_at, SyncKind::Record, m.id.as_bytes().as_slice()));
     assert!(
-        matches!(&r.reason, StateError::Security(SecurityError::RecordNotTrusted { id, reason })
-            if *id == m.id && reason.contains("not an accepted member")),
+        matches!(&r.reason, StateError::Security(SecurityError::UnknownModifier { id, modifier })
+            if *id == m.id && *modifier == mallory.peer_name().to_string()),
         "{:?}",
         r.reason
     );
+    // A driver may wait for her entry, which never passes the trust path.
+    assert!(r.awaits_member());
     let r = &outcome.refused[1];
     assert_eq!(r.kind, SyncKind::Member);
     assert!(matches!(&r.reason, StateError::Security(SecurityError::MemberNotTrusted { .. })), "{:?}", r.reason);
@@ -682,4 +685,79 @@ proptest! {
         let held = bob_db.sync_entries().unwrap().into_iter().find(|e| e.kind == SyncKind::Record).unwrap();
         prop_assert_eq!(held.stamp, greatest);
     }
+}
+
+#[test]
+fn an_applier_checks_and_writes_in_order_and_gives_back_what_waits_for_a_member() {
+    let w = world();
+    let (alice_db, bob_db) = (w.db(&w.alice), w.db(&w.bob));
+    let ids: Vec<Uuid> = (0..40u8).map(|i| alice_db.add_record(&w.alice, new_record(1, &[i])).unwrap().id).collect();
+    let (checker, writer) = (Arc::new(w.db(&w.bob)), Arc::new(w.db(&w.bob)));
+    let mut applier = Applier::new(checker, writer, remote("alice")).unwrap();
+    // Alice's records before her entry, in small submissions (which may be merged): every
+    // record comes back refused as waiting for its signer, nothing is stored.
+    for chunk in ids.chunks(10) {
+        applier.submit(records_of(&alice_db, chunk)).unwrap();
+    }
+    let mut waiting = Vec::new();
+    while let Some(applied) = applier.wait_next() {
+        let Applied { items, outcome } = applied.unwrap();
+        assert!(outcome.stored.is_empty());
+        for r in &outcome.refused {
+            assert!(r.awaits_member(), "{:?}", r.reason);
+            waiting.push(items[r.index].clone());
+        }
+    }
+    assert_eq!(waiting.len(), 40);
+    assert_eq!(applier.in_flight(), 0);
+    assert!(applier.try_next().is_none());
+    // Her entry, then the records again: all stored, in the order submitted.
+    applier.submit(members_of(&alice_db)).unwrap();
+    applier.submit(waiting).unwrap();
+    let mut stored = Vec::new();
+    while let Some(applied) = applier.wait_next() {
+        let outcome = applied.unwrap().outcome;
+        assert!(outcome.refused.is_empty(), "{:?}", outcome.refused);
+        stored.extend(outcome.stored.into_iter().filter(|e| e.kind == SyncKind::Record).map(|e| e.id));
+    }
+    assert_eq!(stored, ids.iter().map(|id| id.as_bytes().to_vec()).collect::<Vec<_>>());
+    // Dropping it with items in flight writes them first.
+    let last = alice_db.add_record(&w.alice, new_record(1, b"last")).unwrap();
+    applier.submit(records_of(&alice_db, &[last.id])).unwrap();
+    drop(applier);
+    assert_eq!(bob_db.record(last.id).unwrap(), last);
+    for id in &ids {
+        assert_eq!(bob_db.record(*id).unwrap(), alice_db.record(*id).unwrap());
+    }
+}
+
+/// The bulk settings (a memory map, a larger cache) last as long as the bulk work: a snapshot
+/// read, an applier's life. Afterwards each handle reads as before, without a map.
+#[test]
+fn bulk_reads_and_an_applier_give_each_handle_its_settings_back() {
+    let w = world();
+    let alice_db = w.db(&w.alice);
+    alice_db.add_record(&w.alice, new_record(1, b"x")).unwrap();
+    let settings = |db: &GroupDb| {
+        db.with_connection(|c| {
+            let cache: i64 = c.query_row("PRAGMA cache_size", [], |r| r.get(0)).unwrap();
+            let mmap: i64 = c.query_row("PRAGMA mmap_size", [], |r| r.get(0)).unwrap();
+            (cache, mmap)
+        })
+    };
+    let before = settings(&alice_db);
+    assert_eq!(before.1, 0, "no map outside bulk work");
+    let items = everything(&alice_db);
+    assert_eq!(settings(&alice_db), before);
+
+    let (checker, writer) = (Arc::new(w.db(&w.bob)), Arc::new(w.db(&w.bob)));
+    let (checker_before, writer_before) = (settings(&checker), settings(&writer));
+    let mut applier = Applier::new(Arc::clone(&checker), Arc::clone(&writer), remote("alice")).unwrap();
+    applier.submit(items).unwrap();
+    while let Some(applied) = applier.wait_next() {
+        applied.unwrap();
+    }
+    drop(applier);
+    assert_eq!(settings(&checker), checker_before);
+    assert_eq!(settings(&writer), writer_before);
 }

@@ -400,8 +400,11 @@ fn apply_record_checks_signature_and_version() {
     foreign.version = 3;
     foreign.modifier = bob.peer_name().clone();
     foreign.sign(&bob).unwrap();
+    assert!(matches!(
+        db.apply_record(&foreign),
+        Err(StateError::Security(SecurityError::UnknownModifier { ref modifier, .. })) if *modifier == bob.peer_name().to_string()
+    ));
     let untrusted = |r| matches!(r, Err(StateError::Security(SecurityError::RecordNotTrusted { .. })));
-    assert!(untrusted(db.apply_record(&foreign)));
     // Bad signature.
     let mut bad = next.clone();
     bad.version = 3;

@@ -12,7 +12,9 @@
 //!    only one side holds is sent by that side at once.
 //! 3. **Items**: the link asks the driver for the items it must send
 //!    ([`Output::NeedItems`]), the driver answers with [`Link::items_read`], and the link
-//!    sends them. Items received come out as [`Output::Apply`]: the driver applies them
+//!    sends them: member entries and properties as soon as they are found, records once the
+//!    reconciliation has ended (so that the peer holds each record's signer before the
+//!    record; see [`Replica::kind`]). Items received come out as [`Output::Apply`]: the driver applies them
 //!    through the store, which runs the trust path and the order of versions, and reports
 //!    refusals with [`Link::refused`].
 //!
@@ -32,7 +34,7 @@ use std::collections::{HashSet, VecDeque};
 use peergroup_security::{VersionStamp, body_digest};
 use thiserror::Error;
 
-use crate::item::{Item, ItemKey};
+use crate::item::{Item, ItemKey, ItemKind};
 use crate::reconcile::{self, Learned, SetIndex};
 use crate::wire::{self, MAX_ITEMS, MAX_STAMPS, Message, StampEntry, WireError};
 
@@ -43,6 +45,9 @@ pub const MAX_ROUNDS: u32 = 4096;
 pub const MAX_REFUSALS: u64 = 16;
 /// Items are sent in messages of about this many bytes (one item larger than it goes alone).
 pub const ITEMS_BATCH_BYTES: usize = 1024 * 1024;
+/// Most keys in one [`Output::NeedItems`] (a reconciliation round that finds more asks in
+/// several reads, answered in order).
+pub const MAX_READ: usize = 2048;
 
 /// What the driver gives the link: the local set and the versions held.
 pub trait Replica {
@@ -50,6 +55,14 @@ pub trait Replica {
     fn index(&self) -> &SetIndex;
     /// The version held of `key`, if the item is held.
     fn stamp(&self, key: &ItemKey) -> Option<VersionStamp>;
+    /// The kind of the item held under `key`, if known. The link sends member entries, then
+    /// properties, before records, so that the peer can check each record's signer as the
+    /// record arrives instead of holding it back; a replica that answers `None` (the default)
+    /// has its items sent in key order.
+    fn kind(&self, key: &ItemKey) -> Option<ItemKind> {
+        let _ = key;
+        None
+    }
 }
 
 /// Which side of the link this is.
@@ -147,6 +160,8 @@ pub struct Link {
     awaiting: HashSet<ItemKey>,
     /// `NeedItems` not yet answered.
     reads: usize,
+    /// Keys to send that wait for the reconciliation to end (see `need`).
+    deferred: Vec<ItemKey>,
     sent_done: bool,
     received_done: bool,
     complete: bool,
@@ -164,6 +179,7 @@ impl Link {
             seen: HashSet::new(),
             awaiting: HashSet::new(),
             reads: 0,
+            deferred: Vec::new(),
             sent_done: false,
             received_done: false,
             complete: false,
@@ -258,19 +274,23 @@ impl Link {
         }
         self.reads -= 1;
         self.stats.items_sent += items.len() as u64;
+        // The items answer a read already polled, so they leave before the reads still
+        // queued: the peer's store starts on the first items while this side reads the rest.
+        let mut at = self.outputs.iter().position(|o| matches!(o, Output::NeedItems(_))).unwrap_or(self.outputs.len());
         let mut batch = Vec::new();
         let mut bytes = 0;
         for item in items {
             let len = wire::item_len(&item);
             if !batch.is_empty() && (bytes + len > ITEMS_BATCH_BYTES || batch.len() == MAX_ITEMS) {
-                self.outputs.push_back(Output::Send(Message::Items(std::mem::take(&mut batch))));
+                self.outputs.insert(at, Output::Send(Message::Items(std::mem::take(&mut batch))));
+                at += 1;
                 bytes = 0;
             }
             bytes += len;
             batch.push(item);
         }
         if !batch.is_empty() {
-            self.outputs.push_back(Output::Send(Message::Items(batch)));
+            self.outputs.insert(at, Output::Send(Message::Items(batch)));
         }
         self.progress();
         Ok(())
@@ -315,7 +335,7 @@ impl Link {
             }
         }
         self.send_stamps(stamps);
-        self.need(send);
+        self.need(replica, send);
     }
 
     fn stamps(&mut self, replica: &impl Replica, stamps: Vec<StampEntry>) {
@@ -341,7 +361,7 @@ impl Link {
             }
         }
         self.send_stamps(answer);
-        self.need(send);
+        self.need(replica, send);
     }
 
     fn send_stamps(&mut self, mut stamps: Vec<StampEntry>) {
@@ -354,15 +374,38 @@ impl Link {
         }
     }
 
-    fn need(&mut self, keys: Vec<ItemKey>) {
-        if !keys.is_empty() {
+    fn need(&mut self, replica: &impl Replica, keys: Vec<ItemKey>) {
+        // Signers first: member entries, then properties, then records (see
+        // `Replica::kind`). The reconciliation finds keys range by range, so a signer may be
+        // found rounds after its records; records therefore wait until it has ended (a few
+        // round trips, and the time the peer's store would have spent on records it cannot
+        // check yet), while member entries and properties leave at once.
+        let rank = |key: &ItemKey| match replica.kind(key) {
+            Some(ItemKind::Member) => 0u8,
+            Some(ItemKind::Properties) => 1,
+            Some(ItemKind::Record) | None => 2,
+        };
+        self.deferred.extend(keys);
+        let mut keys = if self.reconciled {
+            std::mem::take(&mut self.deferred)
+        } else {
+            let (signers, records) = self.deferred.drain(..).partition(|key| rank(key) < 2);
+            self.deferred = records;
+            signers
+        };
+        // Stable: key order within a kind.
+        keys.sort_by_cached_key(rank);
+        // In reads of at most `MAX_READ` keys, so that the first items leave while the rest
+        // are read and the peer's store starts work early.
+        for chunk in keys.chunks(MAX_READ) {
             self.reads += 1;
-            self.outputs.push_back(Output::NeedItems(keys));
+            self.outputs.push_back(Output::NeedItems(chunk.to_vec()));
         }
     }
 
     fn progress(&mut self) {
-        if !self.sent_done && self.reconciled && self.awaiting.is_empty() && self.reads == 0 {
+        if !self.sent_done && self.reconciled && self.awaiting.is_empty() && self.reads == 0 && self.deferred.is_empty()
+        {
             self.sent_done = true;
             self.outputs.push_back(Output::Send(Message::Done));
         }

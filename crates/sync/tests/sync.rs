@@ -10,9 +10,9 @@ use peergroup_security::body_digest;
 use peergroup_sync::link::{MAX_REFUSALS, Misbehaviour};
 use peergroup_sync::reconcile::{self, Bound, Fingerprint, MAX_ENTRIES, MAX_RANGES, Mode, Range, Reconcile, SetIndex};
 use peergroup_sync::wire::{self, Message};
-use peergroup_sync::{ItemKey, Link, LinkError, Output, Role};
+use peergroup_sync::{ItemKey, ItemKind, Link, LinkError, Output, Role};
 use proptest::prelude::*;
-use support::{Member, item, sync, sync_with};
+use support::{Member, item, member_entry, sync, sync_with};
 
 /// Where an item is held: only by A, only by B, by both the same, by both differently
 /// (A's version, B's version, whether each is a tombstone).
@@ -247,12 +247,40 @@ fn reconciling_after_the_end_is_misbehaviour() {
 }
 
 #[test]
+fn member_entries_come_before_the_records_they_sign() {
+    // Reconciliation finds keys range by range: here `a` holds many items in the lower half of
+    // the key space only, so the records `b` holds in the lower half are found rounds before
+    // the member entries, all in the upper half. The receiver still gets every member entry
+    // first (it checks each record's signer).
+    let low = |i: &peergroup_sync::Item| i.key().0[0] < 0x80;
+    let (mut a, mut b) = (Member::default(), Member::default());
+    for i in (1_000_000..).map(|n| item(n, 1, false)).filter(low).take(20_000) {
+        a.put(i);
+    }
+    for n in 0..10_000 {
+        b.put(item(n, 1, false));
+    }
+    for i in (0..).map(member_entry).filter(|i| !low(i)).take(5) {
+        b.put(i);
+    }
+    let run = sync(&mut a, &mut b).unwrap();
+    let received = &run.received[0];
+    assert_eq!(received.len(), 10_005);
+    let first_record = received.iter().position(|k| *k == ItemKind::Record).unwrap();
+    assert_eq!(first_record, 5, "{:?}", &received[..10]);
+    assert_eq!(a.items.len(), 30_005);
+}
+
+#[test]
 fn a_key_is_acted_on_once() {
     // A stamp this side did not wait for (its set changed): answered each time, but the item
     // is asked for once.
     let mut m = Member::default();
     m.put(item(1, 2, false));
     let mut link = Link::new(Role::Responder, &m);
+    // Reconciled first (equal sets): records are asked for only after reconciliation.
+    link.handle(&m, Message::Reconcile(reconcile::initial(&m.index))).unwrap();
+    while link.poll().is_some() {}
     let theirs =
         Message::Stamps(vec![wire::StampEntry { key: item(1, 1, false).key(), stamp: Some(item(1, 1, false).stamp) }]);
     link.handle(&m, theirs.clone()).unwrap();

@@ -180,6 +180,48 @@ impl GroupDb {
         retry(&self.path, || f(&conn))
     }
 
+    /// Sets this handle up for a bulk replication until the guard is dropped: reads through
+    /// a memory map of the file ([`BULK_MMAP_BYTES`]) and, with `cache_kib`, a page cache of
+    /// at least that many KiB. Best effort: a setting that cannot be read or changed stays
+    /// as it is.
+    pub(crate) fn bulk(&self, cache_kib: Option<i64>) -> BulkGuard<'_> {
+        let conn = self.lock();
+        let before = BulkSettings::read(&conn);
+        if let (Some(kib), Some(cache)) = (cache_kib, before.cache) {
+            // Negative values are KiB, positive ones pages (SQLite's convention).
+            let _ = conn.execute_batch(&format!("PRAGMA cache_size = {}", (-kib).min(cache.min(0))));
+        }
+        set_mmap(&conn, BULK_MMAP_BYTES);
+        BulkGuard { db: self, before }
+    }
+
+    /// Runs `f` in one read transaction: every statement sees the same snapshot, and a
+    /// closure of many statements takes the log's read lock once instead of once each.
+    fn read_snapshot<T>(&self, mut f: impl FnMut(&Connection) -> Result<T>) -> Result<T> {
+        let path = &self.path;
+        let conn = self.lock();
+        // The snapshot reads are the bulk ones (every entry, thousands of bodies per call):
+        // through a memory map they cost no system call and no copy per page.
+        let before = BulkSettings::read(&conn);
+        set_mmap(&conn, BULK_MMAP_BYTES);
+        let result = retry(path, || {
+            // A closure that panicked mid-read left its transaction open.
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK").map_err(|e| map_err(path, e))?;
+            }
+            conn.execute_batch("BEGIN DEFERRED").map_err(|e| map_err(path, e))?;
+            let result = f(&conn);
+            // Ending a read transaction cannot lose anything; a failure to end it surfaces
+            // only when the read itself succeeded.
+            let end = conn.execute_batch("COMMIT").map_err(|e| map_err(path, e));
+            let value = result?;
+            end?;
+            Ok(value)
+        });
+        before.restore(&conn);
+        result
+    }
+
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`) that also checks the group was
     /// not deleted and purges a bounded batch of expired records. Retries while locked;
     /// on any error nothing is committed.
@@ -237,6 +279,7 @@ pub(super) fn collect<T: rusqlite::types::FromSql, P: rusqlite::Params>(
         .map_err(|e| map_err(path, e))
 }
 
+mod applier;
 mod feed;
 mod members;
 mod properties;
@@ -244,8 +287,95 @@ mod records;
 mod replication;
 mod transfer;
 
+pub use applier::{Applied, Applier, MAX_APPLY_BATCH};
 pub(crate) use feed::{purge_expired, push_change, write_unless_deleted};
 pub(crate) use members::read_members;
 pub(crate) use properties::read_properties;
 pub(crate) use records::record_stamp;
 pub use replication::CheckedBatch;
+
+/// The memory map a bulk replication reads through: address space, not memory (pages are
+/// the file's, shared with the operating system's cache). Off otherwise, SQLite's default:
+/// an I/O error under a map is a signal rather than an error, so the map is kept to the
+/// bulk reads and writes that gain from it (see `docs/storage.md`).
+pub(crate) const BULK_MMAP_BYTES: i64 = 1 << 30;
+
+/// Best effort, as the cache setting: `PRAGMA mmap_size` answers with the size it took.
+fn set_mmap(conn: &Connection, bytes: i64) {
+    let _ = conn.query_row(&format!("PRAGMA mmap_size = {bytes}"), [], |_| Ok(()));
+}
+
+/// A connection's settings that [`GroupDb::bulk`] changes, to give them back.
+#[derive(Clone, Copy)]
+pub(crate) struct BulkSettings {
+    cache: Option<i64>,
+    mmap: Option<i64>,
+}
+
+impl BulkSettings {
+    fn read(conn: &Connection) -> Self {
+        BulkSettings {
+            cache: conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).ok(),
+            mmap: conn.query_row("PRAGMA mmap_size", [], |r| r.get(0)).ok(),
+        }
+    }
+
+    fn restore(self, conn: &Connection) {
+        if let Some(cache) = self.cache {
+            let _ = conn.execute_batch(&format!("PRAGMA cache_size = {cache}"));
+        }
+        if let Some(mmap) = self.mmap {
+            set_mmap(conn, mmap);
+        }
+    }
+}
+
+/// Gives a handle its settings back (see [`GroupDb::bulk`]).
+pub(crate) struct BulkGuard<'a> {
+    db: &'a GroupDb,
+    before: BulkSettings,
+}
+
+impl Drop for BulkGuard<'_> {
+    fn drop(&mut self) {
+        self.before.restore(&self.db.lock());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use peergroup_identity::{Keystore, PeerName, testing};
+
+    use super::BULK_MMAP_BYTES;
+    use crate::{GroupProperties, GroupStore};
+
+    #[test]
+    fn a_bulk_guard_maps_and_enlarges_while_held_only() {
+        let home = tempfile::tempdir().unwrap();
+        let keystore = Keystore::open(home.path().join("peergroup")).unwrap();
+        let me = keystore.create_with_key("me", None, &testing::key(0)).unwrap();
+        let store = GroupStore::new(&keystore, me.peer_name()).unwrap();
+        let group: PeerName = format!("{}.g", "ab".repeat(20)).parse().unwrap();
+        let db = store.create(&GroupProperties::new(group, me.peer_name().clone(), "G"), |_| Ok(())).unwrap();
+        let settings = || {
+            db.with_connection(|c| {
+                let cache: i64 = c.query_row("PRAGMA cache_size", [], |r| r.get(0)).unwrap();
+                let mmap: i64 = c.query_row("PRAGMA mmap_size", [], |r| r.get(0)).unwrap();
+                (cache, mmap)
+            })
+        };
+        let before = settings();
+        {
+            let _bulk = db.bulk(Some(64 * 1024));
+            assert_eq!(settings(), (-64 * 1024, BULK_MMAP_BYTES));
+        }
+        assert_eq!(settings(), before);
+        {
+            let _bulk = db.bulk(None);
+            assert_eq!(settings(), (before.0, BULK_MMAP_BYTES));
+        }
+        assert_eq!(settings(), before);
+    }
+}

@@ -2,6 +2,7 @@
 //! batches of items from another member applied in one transaction (types in
 //! `crate::replication`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::SystemTime;
@@ -29,11 +30,30 @@ use crate::sqlite::map_err;
 use crate::time::Timestamp;
 
 /// A batch whose items went through the trust path ([`GroupDb::check_batch`]), waiting for
-/// [`GroupDb::store_checked`]. It holds no lock and may move to another thread.
+/// [`GroupDb::store_checked`]. It holds no lock and may move to another thread; made by
+/// [`GroupDb::check_owned`], it owns its items too.
 pub struct CheckedBatch<'a> {
-    items: &'a [SyncItem],
+    items: Cow<'a, [SyncItem]>,
     verified: Vec<Verified>,
     outcome: BatchOutcome,
+}
+
+impl CheckedBatch<'_> {
+    /// How many items the batch holds.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the batch holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Whether member entries of the batch passed the trust path: until it is stored, the
+    /// records of a later batch that they signed would be refused.
+    pub(crate) fn has_members(&self) -> bool {
+        self.verified.iter().any(|v| matches!(v, Verified::Member { .. }))
+    }
 }
 
 impl std::fmt::Debug for CheckedBatch<'_> {
@@ -65,7 +85,7 @@ impl GroupDb {
         let now = Timestamp::now().as_micros();
         let path = &self.path;
         let group = &self.group;
-        self.read(|conn| {
+        self.read_snapshot(|conn| {
             let e = |e| map_err(path, e);
             let mut out = Vec::new();
             let mut stmt = conn
@@ -112,7 +132,7 @@ impl GroupDb {
         let now = Timestamp::now().as_micros();
         let path = &self.path;
         let group = &self.group;
-        self.read(|conn| {
+        self.read_snapshot(|conn| {
             let e = |e| map_err(path, e);
             let mut out = Vec::with_capacity(keys.len());
             for (kind, id) in keys {
@@ -177,6 +197,16 @@ impl GroupDb {
     /// The first half of [`Self::apply_batch`], without the write lock: every item through the
     /// trust path. Nothing is stored.
     pub fn check_batch<'a>(&self, items: &'a [SyncItem]) -> Result<CheckedBatch<'a>> {
+        self.check(Cow::Borrowed(items))
+    }
+
+    /// [`Self::check_batch`] of items it keeps, so that the checked batch can travel to the
+    /// thread that stores it (as [`crate::Applier`] does).
+    pub fn check_owned(&self, items: Vec<SyncItem>) -> Result<CheckedBatch<'static>> {
+        self.check(Cow::Owned(items))
+    }
+
+    fn check<'a>(&self, items: Cow<'a, [SyncItem]>) -> Result<CheckedBatch<'a>> {
         let now = SystemTime::now();
         let now_ts = Timestamp::now();
         let mut outcome = BatchOutcome::default();
@@ -225,6 +255,16 @@ impl GroupDb {
     /// The second half of [`Self::apply_batch`]: stores, in one write transaction, the items of
     /// `checked` whose version supersedes the one held, with `origin` in the feed.
     pub fn store_checked(&self, checked: CheckedBatch<'_>, origin: &Origin) -> Result<BatchOutcome> {
+        self.store_keeping(checked, origin).map(|(_, outcome)| outcome)
+    }
+
+    /// [`Self::store_checked`] that also gives the batch's items back (the caller may keep the
+    /// refused ones to try again).
+    pub(crate) fn store_keeping<'a>(
+        &self,
+        checked: CheckedBatch<'a>,
+        origin: &Origin,
+    ) -> Result<(Cow<'a, [SyncItem]>, BatchOutcome)> {
         if let Origin::Remote(name) = origin
             && name.len() > MAX_ORIGIN_LEN
         {
@@ -299,7 +339,7 @@ impl GroupDb {
             refuse(&mut outcome, index, &items[index], reason);
         }
         outcome.refused.sort_by_key(|r| r.index);
-        Ok(outcome)
+        Ok((items, outcome))
     }
 
     /// A member item through the trust path: its body must be the chain (PEM, root first) of

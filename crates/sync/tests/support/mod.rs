@@ -26,6 +26,10 @@ impl Replica for Member {
     fn stamp(&self, key: &ItemKey) -> Option<VersionStamp> {
         self.items.get(key).map(|i| i.stamp.clone())
     }
+
+    fn kind(&self, key: &ItemKey) -> Option<ItemKind> {
+        self.items.get(key).map(|i| i.kind)
+    }
 }
 
 impl Member {
@@ -57,12 +61,19 @@ pub fn item(n: u32, version: u32, deleted: bool) -> Item {
     Item { kind: ItemKind::Record, id: id.to_vec(), stamp, body }
 }
 
+/// The member entry of member `n` (an item of kind `Member`, natural id its name).
+pub fn member_entry(n: u32) -> Item {
+    Item { kind: ItemKind::Member, id: format!("member-{n}").into_bytes(), ..item(n, 1, false) }
+}
+
 /// What a whole sync between two members did.
 #[derive(Debug, Default)]
 pub struct Run {
     pub messages: usize,
     pub bytes: usize,
     pub sent_items: [u64; 2],
+    /// The kinds of the items each side received, in the order they came.
+    pub received: [Vec<ItemKind>; 2],
 }
 
 /// Runs one sync between `a` (initiator) and `b` over encoded messages, until both links are
@@ -103,6 +114,7 @@ pub fn sync_with(
                     }
                     Output::Apply(items) => {
                         for item in items {
+                            run.received[side].push(item.kind);
                             if members[side].put(item) {
                                 members[side].applied += 1;
                             } else {
