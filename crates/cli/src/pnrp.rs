@@ -1,4 +1,4 @@
-//! `peergroup pnrp register|resolve`: peer names in DNS clouds.
+//! `peergroup pnrp register|resolve`: peer names in DNS clouds and on the link (multicast DNS).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 

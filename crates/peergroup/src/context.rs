@@ -24,6 +24,9 @@ pub struct Context {
     resolver: Arc<CloudResolver>,
     interfaces: SharedInterfaces,
     durability: Durability,
+    /// The multicast DNS medium, started on the first registration or resolution in a link
+    /// or site cloud and shared by later ones (its daemons' caches make resolutions quick).
+    pub(crate) mdns: std::sync::OnceLock<Arc<peergroup_pnrp::MdnsMedium>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -83,6 +86,7 @@ impl Context {
             resolver: Arc::new(CloudResolver::new(dns)),
             interfaces,
             durability: Durability::default(),
+            mdns: std::sync::OnceLock::new(),
         }
     }
 

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use peergroup_identity::{IdentityInfo, Keystore, PeerName};
 use peergroup_pnrp::{
-    CloudName, DnsMedium, EndpointInfo, Medium, ProofError, ProofSigner, ProofVerifier, Publication, Registration,
+    CloudMedia, CloudName, DnsMedium, EndpointInfo, MdnsMedium, Medium, ProofError, ProofSigner, ProofVerifier,
+    Publication, Registration,
 };
 
 use crate::context::Context;
@@ -77,25 +78,47 @@ impl Context {
         )
     }
 
-    /// Registers `peer_name` with its endpoints in a DNS cloud (`PeerPnrpRegister`): the cloud
-    /// name is resolved as callers' names are (it must be a DNS cloud), the records are
-    /// published at once, then kept published until the registration is unregistered or
-    /// dropped. A secure peer name needs its identity in this keystore. Runs in a Tokio
-    /// runtime (the registration refreshes itself on it).
+    /// The multicast DNS medium of this context (one per context, started on first use),
+    /// with the same proofs as [`Self::dns_medium`].
+    pub fn mdns_medium(&self) -> Arc<MdnsMedium> {
+        self.mdns
+            .get_or_init(|| {
+                Arc::new(MdnsMedium::new(
+                    Arc::new(KeystoreProofs::new(self.keystore().clone())),
+                    Arc::new(CertificateProofs),
+                ))
+            })
+            .clone()
+    }
+
+    /// Every medium: DNS clouds through [`Self::dns_medium`], link-local and site-local
+    /// clouds through [`Self::mdns_medium`].
+    pub fn cloud_media(&self) -> CloudMedia {
+        CloudMedia::new(self.dns_medium(), self.mdns_medium())
+    }
+
+    /// Registers `peer_name` with its endpoints in a cloud (`PeerPnrpRegister`): a DNS cloud
+    /// (signed dynamic updates) or a link-local or site-local cloud (multicast DNS on its
+    /// interface). The cloud name is resolved as callers' names are; `Global_` has no
+    /// registrations yet (`E_INVALIDARG`). The records are published at once, then kept
+    /// published until the registration is unregistered or dropped. A secure peer name
+    /// needs its identity in this keystore. Runs in a Tokio runtime (the registration
+    /// refreshes itself on it).
     pub async fn pnrp_register(
         &self,
         peer_name: &str,
         cloud: &str,
         endpoints: Vec<SocketAddr>,
         comment: &str,
-    ) -> Result<Registration<DnsMedium>> {
-        let cloud = self.dns_cloud(cloud).await?;
+    ) -> Result<Registration<CloudMedia>> {
+        let cloud = self.registration_cloud(cloud).await?;
         let publication = Publication::new(cloud, peer_name, endpoints, comment)?;
-        Ok(peergroup_pnrp::register(Arc::new(self.dns_medium()), publication).await?)
+        Ok(peergroup_pnrp::register(Arc::new(self.cloud_media()), publication).await?)
     }
 
-    /// Resolves `peer_name` in a DNS cloud (`PeerPnrpResolve`): at most `max` registrations
-    /// whose proof holds, found within `timeout`. None found is `PEER_E_NOT_FOUND`.
+    /// Resolves `peer_name` in a cloud (`PeerPnrpResolve`): at most `max` registrations whose
+    /// proof holds, found within `timeout`. None found is `PEER_E_NOT_FOUND`. On the link
+    /// the resolution listens for the whole `timeout` unless `max` are found before.
     pub async fn pnrp_resolve(
         &self,
         peer_name: &str,
@@ -103,20 +126,23 @@ impl Context {
         max: usize,
         timeout: Duration,
     ) -> Result<Vec<EndpointInfo>> {
-        let cloud = self.dns_cloud(cloud).await?;
-        let found = self.dns_medium().resolve(peer_name, &cloud, max, timeout).await?;
+        let cloud = self.registration_cloud(cloud).await?;
+        let found = self.cloud_media().resolve(peer_name, &cloud, max, timeout).await?;
         if found.is_empty() {
             return Err(Error::NotFound { what: "peer name", name: peer_name.to_owned() });
         }
         Ok(found)
     }
 
-    async fn dns_cloud(&self, cloud: &str) -> Result<CloudName> {
+    async fn registration_cloud(&self, cloud: &str) -> Result<CloudName> {
         let found = self.resolve_cloud(Some(cloud)).await?;
-        if found.name.dns_name().is_none() {
+        if found.name.dns_name().is_none() && found.name.interface_name().is_none() {
             return Err(Error::InvalidArgument {
                 argument: "cloud",
-                reason: format!("{} is not a DNS cloud (registrations in other clouds come later)", found.name),
+                reason: format!(
+                    "{}: registrations in Global_ come with the DHT; name a DNS or an interface cloud",
+                    found.name
+                ),
             });
         }
         Ok(found.name)

@@ -24,7 +24,7 @@ use crate::config::DnsConfig;
 use crate::dns;
 use crate::error::{PnrpError, Result};
 use crate::name::CloudName;
-use crate::proof::{ProofSigner, ProofVerifier};
+use crate::proof::{ProofSigner, ProofVerifier, accept_announcement};
 use crate::registration::{EndpointInfo, Medium, Publication};
 use crate::update::{self, DnsRecords, UpdateKey};
 
@@ -257,16 +257,9 @@ impl DnsMedium {
         strings: &[Vec<u8>],
         now: u64,
     ) -> Option<EndpointInfo> {
-        let a = Announcement::parse_txt(&format!("{instance} TXT"), strings).ok()?;
-        if a.peer_name != peer_name || a.expires <= now {
-            return None;
-        }
-        if validate_peer_name(peer_name).ok()? {
-            let signed = a.signed_bytes(Placement { cloud: domain, instance });
-            if !self.verifier.verify(peer_name, &signed, &a.proof) {
-                return None;
-            }
-        }
+        let at = Placement { cloud: domain, instance };
+        let record = format!("{instance} TXT");
+        let a = accept_announcement(&record, strings, peer_name, at, self.verifier.as_ref(), now)?;
         Some(EndpointInfo { peer_name: a.peer_name, addresses: a.endpoints, comment: a.comment })
     }
 }

@@ -264,6 +264,15 @@ pub enum PnrpError {
         /// What the resolver reported.
         reason: String,
     },
+    /// Multicast DNS could not be used on the cloud's interface (the daemon could not start,
+    /// bind its sockets, or take the registration). Maps to `PEER_E_SERVICE_NOT_AVAILABLE`.
+    #[error("multicast DNS failed in {cloud}: {reason}")]
+    MdnsFailed {
+        /// The cloud (`LinkLocal_<interface>`).
+        cloud: String,
+        /// What `mdns-sd` reported.
+        reason: String,
+    },
 }
 
 impl PnrpError {
@@ -282,9 +291,10 @@ impl PnrpError {
             Self::InvalidRegistration { .. } => "E_INVALIDARG",
             Self::NoUpdateKey { .. } => "ERROR_BAD_CONFIGURATION",
             Self::UpdateRefused { .. } => "E_ACCESSDENIED",
-            Self::UpdateFailed { .. } | Self::NoPrimary { .. } | Self::ResolveFailed { .. } => {
-                "PEER_E_SERVICE_NOT_AVAILABLE"
-            }
+            Self::UpdateFailed { .. }
+            | Self::NoPrimary { .. }
+            | Self::ResolveFailed { .. }
+            | Self::MdnsFailed { .. } => "PEER_E_SERVICE_NOT_AVAILABLE",
             Self::Proof { .. } => "PEER_E_IDENTITY_NOT_FOUND",
         }
     }
@@ -315,6 +325,7 @@ impl PnrpError {
             Self::NoPrimary { zone: s(), reason: s() },
             Self::Proof { peer_name: s(), source: crate::proof::ProofError { reason: s() } },
             Self::ResolveFailed { peer_name: s(), cloud: s(), reason: s() },
+            Self::MdnsFailed { cloud: s(), reason: s() },
         ]
     }
 }

@@ -59,6 +59,8 @@ mod dns;
 mod dns_cloud;
 mod error;
 mod interfaces;
+mod mdns_cloud;
+mod media;
 mod name;
 mod proof;
 mod registration;
@@ -90,6 +92,8 @@ pub use error::{NoCloudCause, PnrpError, Result, UpdateAnswer, UpdateFailure};
 pub use interfaces::{
     Interface, InterfaceSource, clouds_from_interfaces, discover, is_ipv6_link_local, is_routable, is_unique_local,
 };
+pub use mdns_cloud::{MAX_MDNS_INSTANCES, MDNS_DOMAIN, MDNS_SERVICE, MdnsMedium, properties_to_txt, txt_to_properties};
+pub use media::CloudMedia;
 pub use name::{CloudName, MAX_CLOUD_NAME_LEN, MAX_DNS_NAME_LEN, MAX_INTERFACE_NAME_LEN};
 pub use proof::{NoProofs, ProofError, ProofSigner, ProofVerifier};
 pub use registration::{DEFAULT_TTL, EndpointInfo, MAX_TTL, MIN_TTL, Medium, Publication, Registration, register};

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::announce::{Announcement, Placement, validate_peer_name};
+
 /// Makes proofs for the peer names this process may register.
 pub trait ProofSigner: Send + Sync {
     /// A proof that the identity owning `peer_name` (a secure name) signed `message`: opaque
@@ -49,4 +51,25 @@ impl ProofVerifier for NoProofs {
     fn verify(&self, _peer_name: &str, _message: &[u8], _proof: &[u8]) -> bool {
         false
     }
+}
+
+/// The announcement of a TXT record found by resolution at `record` (named in errors) when it
+/// is well formed, for `peer_name`, not expired at `now` (Unix seconds), and, for a secure
+/// name, proven at its placement; `None` drops it. Every medium's resolver uses this.
+pub(crate) fn accept_announcement(
+    record: &str,
+    strings: &[Vec<u8>],
+    peer_name: &str,
+    at: Placement<'_>,
+    verifier: &dyn ProofVerifier,
+    now: u64,
+) -> Option<Announcement> {
+    let a = Announcement::parse_txt(record, strings).ok()?;
+    if a.peer_name != peer_name || a.expires <= now {
+        return None;
+    }
+    if validate_peer_name(peer_name).ok()? && !verifier.verify(peer_name, &a.signed_bytes(at), &a.proof) {
+        return None;
+    }
+    Some(a)
 }

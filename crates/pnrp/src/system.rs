@@ -113,7 +113,7 @@ unsafe fn read_addr(sa: *const libc::sockaddr) -> (Option<IpAddr>, u32) {
 }
 
 /// `if_nametoindex`, 0 when the name is unknown (the interface vanished meanwhile).
-fn index_of(name: &str) -> u32 {
+pub(crate) fn index_of(name: &str) -> u32 {
     let Ok(name) = std::ffi::CString::new(name) else { return 0 };
     // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
     unsafe { libc::if_nametoindex(name.as_ptr()) }

@@ -60,6 +60,18 @@ impl Netns {
         }
     }
 
+    /// A veth pair between two namespaces, `a` in this one and `b` in `other`, both ends
+    /// down and without automatic link-local addresses: a link between two hosts.
+    pub fn veth_to(&self, other: &Netns, a: &str, b: &str) {
+        self.veth(a, b);
+        self.ip(&["link", "set", "dev", b, "netns", &other.name]);
+    }
+
+    /// Takes `dev` down.
+    pub fn down(&self, dev: &str) {
+        self.ip(&["link", "set", dev, "down"]);
+    }
+
     /// Adds `addrs` (with `nodad`, usable at once) to `dev` and brings it up.
     pub fn up_with(&self, dev: &str, addrs: &[&str]) {
         for addr in addrs {

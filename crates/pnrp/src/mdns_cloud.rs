@@ -1,0 +1,420 @@
+//! Registrations in link-local and site-local clouds: multicast DNS with DNS-SD (RFC 6762,
+//! RFC 6763) on the cloud's own interface, through `mdns-sd` (`docs/clouds.md`,
+//! "Registrations on the link").
+//!
+//! For a peer name `P` registered by a process on a host `H` in `LinkLocal_eth0`, announced and
+//! answered on `eth0` only:
+//!
+//! ```text
+//! <label>._peergroup._udp.local.      SRV 0 0 <port> <label>.local.   the first endpoint's port
+//! <label>._peergroup._udp.local.      TXT "v=pg1" "pn=P" "ep=…" "x=…" "p=…" "p.1=…"
+//! <label>.local.                      A / AAAA                         the endpoints' addresses
+//! _peergroup._udp.local.              PTR <label>._peergroup._udp.local.
+//! _<key>._sub._peergroup._udp.local.  PTR <label>._peergroup._udp.local.
+//! ```
+//!
+//! with `<key>` = [`name_key`]`(P)` and `<label>` = [`instance_label`]`(P, H and the process)`:
+//! an instance per registration, so two processes of one host that register the same name
+//! do not answer for one instance with two contents. The TXT record is the announcement of
+//! `announce.rs` with one change: DNS-SD keeps one value per key (RFC 6763 §6.4), so a value
+//! continued over several strings goes on under the keys `k.1`, `k.2`, … The proof signs the
+//! announcement placed in the cloud `local.` at the instance's full name, the same on every
+//! host of the link whatever each calls its interface.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo, TxtProperty};
+
+use crate::announce::validate_peer_name;
+use crate::announce::{Announcement, MAX_PROOF_LEN, MAX_TXT_STRINGS, Placement, instance_label, name_key};
+use crate::cloud::Scope;
+use crate::dns_cloud::host_id;
+use crate::error::{PnrpError, Result};
+use crate::name::CloudName;
+use crate::proof::{ProofError, ProofSigner, ProofVerifier, accept_announcement};
+use crate::registration::{EndpointInfo, Medium, Publication};
+
+/// The DNS-SD service type of registrations on the link.
+pub const MDNS_SERVICE: &str = "_peergroup._udp.local.";
+
+/// The domain the proofs of registrations on the link are placed in.
+pub const MDNS_DOMAIN: &str = "local.";
+
+/// The most distinct instances one resolution examines (a link where more answer is either
+/// very large or hostile; either way the work stays bounded).
+pub const MAX_MDNS_INSTANCES: usize = 256;
+
+/// How long a withdrawal waits for the daemon to say the goodbye packets left.
+const WITHDRAW_WAIT: Duration = Duration::from_secs(2);
+
+/// The multicast DNS medium: one `mdns-sd` daemon per interface whose cloud is used, bound to
+/// that interface alone; proofs of secure names through the injected signer and verifier.
+pub struct MdnsMedium {
+    host_id: Vec<u8>,
+    signer: Arc<dyn ProofSigner>,
+    verifier: Arc<dyn ProofVerifier>,
+    daemons: Mutex<HashMap<String, Daemon>>,
+}
+
+/// One interface's daemon, and the lock that keeps two resolutions from browsing at once
+/// (a daemon has one listener per service type: a second browse would take the first's).
+#[derive(Clone)]
+struct Daemon {
+    daemon: ServiceDaemon,
+    browsing: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for MdnsMedium {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let interfaces: Vec<String> = self.lock_daemons().keys().cloned().collect();
+        f.debug_struct("MdnsMedium").field("interfaces", &interfaces).finish_non_exhaustive()
+    }
+}
+
+impl Drop for MdnsMedium {
+    fn drop(&mut self) {
+        for (_, d) in self.lock_daemons().drain() {
+            // The daemon's thread sends the goodbyes of what is still registered and ends.
+            let _ = d.daemon.shutdown();
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The interface of a link-local or site-local cloud, or why the cloud is not one.
+fn cloud_interface(cloud: &CloudName) -> Result<&str> {
+    match (cloud.scope(), cloud.interface_name()) {
+        (Some(Scope::LinkLocal | Scope::SiteLocal), Some(interface)) => Ok(interface),
+        _ => Err(PnrpError::InvalidRegistration {
+            what: "cloud",
+            reason: "not the link-local or site-local cloud of an interface (LinkLocal_<interface>)",
+        }),
+    }
+}
+
+/// The TXT strings of an announcement as DNS-SD properties: a key met again becomes `k.1`,
+/// `k.2`, … (one value per key on the wire).
+pub fn txt_to_properties(strings: &[String]) -> Vec<(String, String)> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    strings
+        .iter()
+        .map(|s| {
+            let (key, value) = s.split_once('=').unwrap_or((s.as_str(), ""));
+            let n = seen.entry(key).or_insert(0);
+            let name = if *n == 0 { key.to_owned() } else { format!("{key}.{n}") };
+            *n += 1;
+            (name, value.to_owned())
+        })
+        .collect()
+}
+
+/// The inverse of [`txt_to_properties`], on what a resolver received: each property back to
+/// a `key=value` string, `k.<number>` to `k`. At most [`MAX_TXT_STRINGS`] + 1 strings are
+/// made, so that the announcement's parser refuses an oversized record without this
+/// copying all of it.
+pub fn properties_to_txt<'a>(properties: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>) -> Vec<Vec<u8>> {
+    properties
+        .into_iter()
+        .take(MAX_TXT_STRINGS + 1)
+        .map(|(key, value)| {
+            let key = match key.rsplit_once('.') {
+                Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+                _ => key,
+            };
+            let mut s = key.as_bytes().to_vec();
+            if let Some(value) = value {
+                s.push(b'=');
+                s.extend_from_slice(value);
+            }
+            s
+        })
+        .collect()
+}
+
+impl MdnsMedium {
+    /// A medium with this host's id ([`host_id`]) and the proof seams. No socket is opened
+    /// until a cloud is used.
+    pub fn new(signer: Arc<dyn ProofSigner>, verifier: Arc<dyn ProofVerifier>) -> Self {
+        Self { host_id: host_id(), signer, verifier, daemons: Mutex::new(HashMap::new()) }
+    }
+
+    /// The same with another host id (tests that play two hosts in one process).
+    pub fn with_host_id(mut self, host_id: &[u8]) -> Self {
+        self.host_id = host_id.to_vec();
+        self
+    }
+
+    fn lock_daemons(&self) -> std::sync::MutexGuard<'_, HashMap<String, Daemon>> {
+        // A map of handles, consistent after any panic.
+        self.daemons.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The label of this process's registration of `peer_name`.
+    pub fn instance_label(&self, peer_name: &str) -> String {
+        let mut id = self.host_id.clone();
+        id.extend_from_slice(format!("/{}", std::process::id()).as_bytes());
+        instance_label(peer_name, &id)
+    }
+
+    /// The daemon of `interface`, started on first use and bound to that interface alone.
+    fn daemon(&self, cloud: &CloudName, interface: &str) -> Result<Daemon> {
+        if let Some(d) = self.lock_daemons().get(interface) {
+            return Ok(d.clone());
+        }
+        let failed = |e: mdns_sd::Error| PnrpError::MdnsFailed { cloud: cloud.to_string(), reason: e.to_string() };
+        let daemon = ServiceDaemon::new().map_err(failed)?;
+        let started = daemon
+            .disable_interface(IfKind::All)
+            .and_then(|()| daemon.enable_interface(IfKind::Name(interface.to_owned())))
+            .map_err(failed);
+        if let Err(e) = started {
+            let _ = daemon.shutdown();
+            return Err(e);
+        }
+        let d = Daemon { daemon, browsing: Arc::new(tokio::sync::Mutex::new(())) };
+        let mut daemons = self.lock_daemons();
+        // Another caller may have started one meanwhile: keep the first, stop this one.
+        if let Some(first) = daemons.get(interface) {
+            let _ = d.daemon.shutdown();
+            return Ok(first.clone());
+        }
+        daemons.insert(interface.to_owned(), d.clone());
+        Ok(d)
+    }
+
+    fn service_info(&self, p: &Publication, interface: &str) -> Result<ServiceInfo> {
+        let secure = validate_peer_name(&p.peer_name)?;
+        let label = self.instance_label(&p.peer_name);
+        let instance = format!("{label}.{MDNS_SERVICE}");
+        let mut announcement = Announcement {
+            peer_name: p.peer_name.clone(),
+            endpoints: p.endpoints.clone(),
+            comment: p.comment.clone(),
+            expires: unix_now() + p.ttl.as_secs(),
+            proof: Vec::new(),
+        };
+        if secure {
+            let signed = announcement.signed_bytes(Placement { cloud: MDNS_DOMAIN, instance: &instance });
+            let proof = self
+                .signer
+                .prove(&p.peer_name, &signed)
+                .map_err(|source| PnrpError::Proof { peer_name: p.peer_name.clone(), source })?;
+            if proof.len() > MAX_PROOF_LEN {
+                return Err(PnrpError::Proof {
+                    peer_name: p.peer_name.clone(),
+                    source: ProofError { reason: format!("a proof of {} bytes", proof.len()) },
+                });
+            }
+            announcement.proof = proof;
+        }
+        let properties = txt_to_properties(&announcement.to_txt());
+        let addresses: HashSet<IpAddr> = p.endpoints.iter().map(SocketAddr::ip).collect();
+        // `Publication::check` made sure there is at least one endpoint.
+        let port = p.endpoints.first().map_or(0, SocketAddr::port);
+        let subtype = format!("_{}._sub.{MDNS_SERVICE}", name_key(&p.peer_name));
+        let host = format!("{label}.{MDNS_DOMAIN}");
+        let addresses: Vec<IpAddr> = addresses.into_iter().collect();
+        let properties: Vec<TxtProperty> = properties.into_iter().map(TxtProperty::from).collect();
+        let mut info = ServiceInfo::new(&subtype, &label, &host, addresses.as_slice(), port, properties)
+            .map_err(|e| PnrpError::MdnsFailed { cloud: p.cloud.to_string(), reason: e.to_string() })?;
+        info.set_interfaces(vec![IfKind::Name(interface.to_owned())]);
+        Ok(info)
+    }
+
+    /// The endpoint info of one resolved instance when its TXT is well formed, for this peer
+    /// name, not expired, and (for a secure name) proven; link-local IPv6 endpoints get the
+    /// interface's scope id. `None` drops it.
+    fn accept(
+        &self,
+        peer_name: &str,
+        instance: &str,
+        strings: &[Vec<u8>],
+        scope_id: u32,
+        now: u64,
+    ) -> Option<EndpointInfo> {
+        let at = Placement { cloud: MDNS_DOMAIN, instance };
+        let record = format!("{instance} TXT");
+        let a = accept_announcement(&record, strings, peer_name, at, self.verifier.as_ref(), now)?;
+        let addresses = a
+            .endpoints
+            .into_iter()
+            .map(|e| match e {
+                SocketAddr::V6(mut v6) if v6.ip().is_unicast_link_local() => {
+                    v6.set_scope_id(scope_id);
+                    SocketAddr::V6(v6)
+                }
+                other => other,
+            })
+            .collect();
+        Some(EndpointInfo { peer_name: a.peer_name, addresses, comment: a.comment })
+    }
+}
+
+impl Medium for MdnsMedium {
+    async fn publish(&self, publication: &Publication) -> Result<()> {
+        publication.check()?;
+        let interface = cloud_interface(&publication.cloud)?;
+        let info = self.service_info(publication, interface)?;
+        let d = self.daemon(&publication.cloud, interface)?;
+        // Registering the same full name again replaces the content and announces it.
+        d.daemon
+            .register(info)
+            .map_err(|e| PnrpError::MdnsFailed { cloud: publication.cloud.to_string(), reason: e.to_string() })
+    }
+
+    async fn withdraw(&self, publication: &Publication) -> Result<()> {
+        let interface = cloud_interface(&publication.cloud)?;
+        let d = self.daemon(&publication.cloud, interface)?;
+        let fullname = format!("{}.{MDNS_SERVICE}", self.instance_label(&publication.peer_name));
+        let failed = |reason: String| PnrpError::MdnsFailed { cloud: publication.cloud.to_string(), reason };
+        let status = d.daemon.unregister(&fullname).map_err(|e| failed(e.to_string()))?;
+        // The goodbye packets leave from the daemon's thread; wait for it to say so, bounded.
+        match tokio::time::timeout(WITHDRAW_WAIT, status.recv_async()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(failed("the mDNS daemon stopped".into())),
+            Err(_) => Err(failed(format!("no answer from the mDNS daemon within {} ms", WITHDRAW_WAIT.as_millis()))),
+        }
+    }
+
+    async fn resolve(
+        &self,
+        peer_name: &str,
+        cloud: &CloudName,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Vec<EndpointInfo>> {
+        validate_peer_name(peer_name)?;
+        let interface = cloud_interface(cloud)?;
+        let d = self.daemon(cloud, interface)?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let Ok(_browsing) = tokio::time::timeout_at(deadline, d.browsing.lock()).await else {
+            return Ok(Vec::new());
+        };
+        let failed = |reason: String| PnrpError::ResolveFailed {
+            peer_name: peer_name.to_owned(),
+            cloud: cloud.to_string(),
+            reason,
+        };
+        // The whole type, not the name's subtype: a foreign DNS-SD publisher need not know of
+        // subtypes; the TXT's `pn` picks the name's instances.
+        let events = d.daemon.browse(MDNS_SERVICE).map_err(|e| failed(e.to_string()))?;
+        let scope_id = crate::system::index_of(interface);
+        let mut examined = HashSet::new();
+        let mut found: Vec<EndpointInfo> = Vec::new();
+        while found.len() < max {
+            let event = match tokio::time::timeout_at(deadline, events.recv_async()).await {
+                Ok(Ok(event)) => event,
+                // The daemon stopped or the time is up.
+                Ok(Err(_)) | Err(_) => break,
+            };
+            let ServiceEvent::ServiceResolved(service) = event else { continue };
+            let instance = service.get_fullname().to_owned();
+            if !examined.contains(&instance) {
+                if examined.len() >= MAX_MDNS_INSTANCES {
+                    continue;
+                }
+                examined.insert(instance.clone());
+            }
+            let strings = properties_to_txt(service.get_properties().iter().map(|p| (p.key(), p.val())));
+            if let Some(info) = self.accept(peer_name, &instance, &strings, scope_id, unix_now())
+                && !found.contains(&info)
+            {
+                found.push(info);
+            }
+        }
+        let _ = d.daemon.stop_browse(MDNS_SERVICE);
+        found.sort();
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continued_values_get_numbered_keys_and_come_back() {
+        let strings: Vec<String> =
+            ["v=pg1", "pn=0.x", "ep=[fe80::1]:5", "p=AAAA", "p=BBBB", "p=CC==", "x=9"].map(String::from).to_vec();
+        let props = txt_to_properties(&strings);
+        let keys: Vec<&str> = props.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["v", "pn", "ep", "p", "p.1", "p.2", "x"]);
+        let back = properties_to_txt(props.iter().map(|(k, v)| (k.as_str(), Some(v.as_bytes()))));
+        let back: Vec<String> = back.into_iter().map(|s| String::from_utf8(s).unwrap()).collect();
+        assert_eq!(back, strings);
+    }
+
+    #[test]
+    fn a_key_without_value_and_an_oversized_record_stay_refusable() {
+        let strings = properties_to_txt([("v", Some(&b"pg1"[..])), ("flag", None), ("a.b", Some(&b"1"[..]))]);
+        assert_eq!(strings, [b"v=pg1".to_vec(), b"flag".to_vec(), b"a.b=1".to_vec()]);
+        let many: Vec<(String, Option<Vec<u8>>)> = (0..1000).map(|i| (format!("k{i}"), None)).collect();
+        let strings = properties_to_txt(many.iter().map(|(k, v)| (k.as_str(), v.as_deref())));
+        assert_eq!(strings.len(), MAX_TXT_STRINGS + 1);
+        assert!(Announcement::parse_txt("x", &strings).is_err());
+    }
+
+    /// A proof that is the message itself, reversed: enough to tell signed bytes apart.
+    struct Mirror;
+
+    impl ProofSigner for Mirror {
+        fn prove(&self, _peer_name: &str, message: &[u8]) -> std::result::Result<Vec<u8>, ProofError> {
+            Ok(message.iter().rev().copied().collect())
+        }
+    }
+
+    impl ProofVerifier for Mirror {
+        fn verify(&self, _peer_name: &str, message: &[u8], proof: &[u8]) -> bool {
+            proof.iter().rev().eq(message.iter())
+        }
+    }
+
+    /// What a resolver receives of a registration: the instance's full name and its TXT.
+    fn published(medium: &MdnsMedium, peer_name: &str) -> (String, Vec<Vec<u8>>) {
+        let cloud = CloudName::parse("LinkLocal_eth0").unwrap();
+        let p = Publication::new(cloud, peer_name, vec!["[fe80::1]:4000".parse().unwrap()], "hi").unwrap();
+        let info = medium.service_info(&p, "eth0").unwrap();
+        let strings = properties_to_txt(info.get_properties().iter().map(|p| (p.key(), p.val())));
+        (info.get_fullname().to_owned(), strings)
+    }
+
+    #[test]
+    fn a_secure_name_is_accepted_with_its_proof_at_its_instance_only() {
+        const SECURE: &str = "6520c005f63fc1864b7d8f3cabebd4916ae7f33d.JohnDoe";
+        let medium = MdnsMedium::new(Arc::new(Mirror), Arc::new(Mirror)).with_host_id(b"host");
+        let (instance, strings) = published(&medium, SECURE);
+        assert!(instance.starts_with(&name_key(SECURE)) && instance.ends_with(MDNS_SERVICE), "{instance}");
+        // The proof continues over numbered keys and comes back whole.
+        assert!(strings.iter().filter(|s| s.starts_with(b"p=")).count() > 1);
+        let info = medium.accept(SECURE, &instance, &strings, 7, unix_now()).unwrap();
+        assert_eq!(info.addresses, ["[fe80::1%7]:4000".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(info.comment, "hi");
+        // Copied to another instance, asked as another name, past its expiry, or checked
+        // by a verifier that refuses it: dropped.
+        let elsewhere = instance.replacen("pg-", "pg-0", 1);
+        assert!(medium.accept(SECURE, &elsewhere, &strings, 7, unix_now()).is_none());
+        assert!(medium.accept("0.JohnDoe", &instance, &strings, 7, unix_now()).is_none());
+        assert!(medium.accept(SECURE, &instance, &strings, 7, unix_now() + 3600).is_none());
+        let refusing = MdnsMedium::new(Arc::new(Mirror), Arc::new(crate::NoProofs));
+        assert!(refusing.accept(SECURE, &instance, &strings, 7, unix_now()).is_none());
+    }
+
+    #[test]
+    fn only_interface_clouds_of_the_link_or_site() {
+        for ok in ["LinkLocal_eth0", "SiteLocal_eth0"] {
+            assert_eq!(cloud_interface(&CloudName::parse(ok).unwrap()).unwrap(), "eth0");
+        }
+        for bad in ["Global_", "LinkLocal_", "corp.example."] {
+            assert!(matches!(
+                cloud_interface(&CloudName::parse(bad).unwrap()),
+                Err(PnrpError::InvalidRegistration { what: "cloud", .. })
+            ));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! One medium for every kind of cloud a registration can live in: DNS clouds through
+//! [`DnsMedium`], link-local and site-local clouds through [`MdnsMedium`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::dns_cloud::DnsMedium;
+use crate::error::{PnrpError, Result};
+use crate::mdns_cloud::MdnsMedium;
+use crate::name::CloudName;
+use crate::registration::{EndpointInfo, Medium, Publication};
+
+/// Picks the medium by the cloud: a DNS name goes to the zone, an interface cloud to
+/// multicast DNS on that interface. `Global_` has none yet (the Mainline DHT comes next):
+/// [`PnrpError::InvalidRegistration`].
+#[derive(Debug)]
+pub struct CloudMedia {
+    dns: DnsMedium,
+    mdns: Arc<MdnsMedium>,
+}
+
+enum Which<'a> {
+    Dns(&'a DnsMedium),
+    Mdns(&'a MdnsMedium),
+}
+
+impl CloudMedia {
+    /// Both media; the multicast one is shared (its daemons and their caches outlive one call).
+    pub fn new(dns: DnsMedium, mdns: Arc<MdnsMedium>) -> Self {
+        Self { dns, mdns }
+    }
+
+    fn which(&self, cloud: &CloudName) -> Result<Which<'_>> {
+        if cloud.dns_name().is_some() {
+            Ok(Which::Dns(&self.dns))
+        } else if cloud.interface_name().is_some() {
+            Ok(Which::Mdns(&self.mdns))
+        } else {
+            Err(PnrpError::InvalidRegistration {
+                what: "cloud",
+                reason: "registrations in Global_ and in bare scopes are not supported yet: name a DNS cloud or LinkLocal_<interface>",
+            })
+        }
+    }
+}
+
+impl Medium for CloudMedia {
+    async fn publish(&self, publication: &Publication) -> Result<()> {
+        match self.which(&publication.cloud)? {
+            Which::Dns(m) => m.publish(publication).await,
+            Which::Mdns(m) => m.publish(publication).await,
+        }
+    }
+
+    async fn withdraw(&self, publication: &Publication) -> Result<()> {
+        match self.which(&publication.cloud)? {
+            Which::Dns(m) => m.withdraw(publication).await,
+            Which::Mdns(m) => m.withdraw(publication).await,
+        }
+    }
+
+    async fn resolve(
+        &self,
+        peer_name: &str,
+        cloud: &CloudName,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Vec<EndpointInfo>> {
+        match self.which(cloud)? {
+            Which::Dns(m) => m.resolve(peer_name, cloud, max, timeout).await,
+            Which::Mdns(m) => m.resolve(peer_name, cloud, max, timeout).await,
+        }
+    }
+}
