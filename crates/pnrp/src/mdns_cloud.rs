@@ -59,12 +59,55 @@ pub struct MdnsMedium {
     daemons: Mutex<HashMap<String, Daemon>>,
 }
 
-/// One interface's daemon, and the lock that keeps two resolutions from browsing at once
-/// (a daemon has one listener per service type: a second browse would take the first's).
+/// One interface's daemon, and what its browse has heard (started by the first resolution).
 #[derive(Clone)]
 struct Daemon {
     daemon: ServiceDaemon,
-    browsing: Arc<tokio::sync::Mutex<()>>,
+    heard: Arc<Mutex<Option<Arc<Heard>>>>,
+}
+
+/// The `_peergroup._udp` instances a daemon's browse holds now, each as the TXT strings a
+/// resolver parses. One browse per daemon runs for the medium's life (a daemon has one
+/// listener per service type), kept current by `mdns-sd` (answers, announcements, goodbyes,
+/// re-queries before the records expire): a resolution reads it at once, then waits for
+/// what is new.
+struct Heard {
+    instances: Mutex<HashMap<String, Vec<Vec<u8>>>>,
+    /// Counts the changes of `instances`; closed when the browse ends.
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Heard {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Vec<u8>>>> {
+        // Plain data, consistent after any panic.
+        self.instances.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs on its own thread until the daemon stops.
+    fn listen(&self, events: &mdns_sd::Receiver<ServiceEvent>) {
+        while let Ok(event) = events.recv() {
+            let changed = match event {
+                ServiceEvent::ServiceResolved(service) => {
+                    let fullname = service.get_fullname().to_owned();
+                    let strings = properties_to_txt(service.get_properties().iter().map(|p| (p.key(), p.val())));
+                    let mut instances = self.lock();
+                    // Bounded: a link announcing more instances than this is very large or
+                    // hostile; the ones held first stay, updates of them included.
+                    if instances.len() < MAX_MDNS_INSTANCES || instances.contains_key(&fullname) {
+                        instances.insert(fullname, strings);
+                        true
+                    } else {
+                        false
+                    }
+                }
+                ServiceEvent::ServiceRemoved(_, fullname) => self.lock().remove(&fullname).is_some(),
+                _ => false,
+            };
+            if changed {
+                self.changes.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for MdnsMedium {
@@ -177,7 +220,7 @@ impl MdnsMedium {
             let _ = daemon.shutdown();
             return Err(e);
         }
-        let d = Daemon { daemon, browsing: Arc::new(tokio::sync::Mutex::new(())) };
+        let d = Daemon { daemon, heard: Arc::new(Mutex::new(None)) };
         let mut daemons = self.lock_daemons();
         // Another caller may have started one meanwhile: keep the first, stop this one.
         if let Some(first) = daemons.get(interface) {
@@ -186,6 +229,27 @@ impl MdnsMedium {
         }
         daemons.insert(interface.to_owned(), d.clone());
         Ok(d)
+    }
+
+    /// What `d`'s browse has heard, the browse and its listening thread started on first use.
+    /// The whole type, not a name's subtype: a foreign DNS-SD publisher need not know of
+    /// subtypes; the TXT's `pn` picks a name's instances.
+    fn heard(&self, d: &Daemon, cloud: &CloudName) -> Result<Arc<Heard>> {
+        let mut slot = d.heard.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(heard) = slot.as_ref() {
+            return Ok(heard.clone());
+        }
+        let failed = |reason: String| PnrpError::MdnsFailed { cloud: cloud.to_string(), reason };
+        let events = d.daemon.browse(MDNS_SERVICE).map_err(|e| failed(e.to_string()))?;
+        let heard =
+            Arc::new(Heard { instances: Mutex::new(HashMap::new()), changes: tokio::sync::watch::Sender::new(0) });
+        let listener = heard.clone();
+        std::thread::Builder::new()
+            .name("pg-mdns-browse".into())
+            .spawn(move || listener.listen(&events))
+            .map_err(|e| failed(format!("cannot start the browsing thread: {e}")))?;
+        *slot = Some(heard.clone());
+        Ok(heard)
     }
 
     fn service_info(&self, p: &Publication, interface: &str) -> Result<ServiceInfo> {
@@ -292,44 +356,35 @@ impl Medium for MdnsMedium {
         validate_peer_name(peer_name)?;
         let interface = cloud_interface(cloud)?;
         let d = self.daemon(cloud, interface)?;
+        let heard = self.heard(&d, cloud)?;
         let deadline = tokio::time::Instant::now() + timeout;
-        let Ok(_browsing) = tokio::time::timeout_at(deadline, d.browsing.lock()).await else {
-            return Ok(Vec::new());
-        };
-        let failed = |reason: String| PnrpError::ResolveFailed {
-            peer_name: peer_name.to_owned(),
-            cloud: cloud.to_string(),
-            reason,
-        };
-        // The whole type, not the name's subtype: a foreign DNS-SD publisher need not know of
-        // subtypes; the TXT's `pn` picks the name's instances.
-        let events = d.daemon.browse(MDNS_SERVICE).map_err(|e| failed(e.to_string()))?;
         let scope_id = crate::system::index_of(interface);
-        let mut examined = HashSet::new();
+        let mut changes = heard.changes.subscribe();
         let mut found: Vec<EndpointInfo> = Vec::new();
-        while found.len() < max {
-            let event = match tokio::time::timeout_at(deadline, events.recv_async()).await {
-                Ok(Ok(event)) => event,
-                // The daemon stopped or the time is up.
-                Ok(Err(_)) | Err(_) => break,
-            };
-            let ServiceEvent::ServiceResolved(service) = event else { continue };
-            let instance = service.get_fullname().to_owned();
-            if !examined.contains(&instance) {
-                if examined.len() >= MAX_MDNS_INSTANCES {
-                    continue;
+        loop {
+            changes.borrow_and_update();
+            // Copied out: proofs are checked without holding the listener up.
+            let instances: Vec<(String, Vec<Vec<u8>>)> =
+                heard.lock().iter().map(|(name, txt)| (name.clone(), txt.clone())).collect();
+            let now = unix_now();
+            for (instance, strings) in &instances {
+                if let Some(info) = self.accept(peer_name, instance, strings, scope_id, now)
+                    && !found.contains(&info)
+                {
+                    found.push(info);
                 }
-                examined.insert(instance.clone());
             }
-            let strings = properties_to_txt(service.get_properties().iter().map(|p| (p.key(), p.val())));
-            if let Some(info) = self.accept(peer_name, &instance, &strings, scope_id, unix_now())
-                && !found.contains(&info)
-            {
-                found.push(info);
+            if found.len() >= max {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                // The browse ended (the daemon stopped) or the time is up.
+                Ok(Err(_)) | Err(_) => break,
             }
         }
-        let _ = d.daemon.stop_browse(MDNS_SERVICE);
         found.sort();
+        found.truncate(max);
         Ok(found)
     }
 }
