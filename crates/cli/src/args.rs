@@ -94,12 +94,13 @@ pub enum PnrpCommand {
     /// Registers a peer name with its endpoints; prints `registered <PEER-NAME>` once
     /// published, keeps it published until interrupted or `--for` ends, then withdraws it.
     Register {
-        /// The cloud (a DNS cloud: `corp.example.`).
+        /// The cloud: a DNS cloud (`corp.example.`) or an interface cloud (`LinkLocal_eth0`).
         #[arg(long)]
         cloud: String,
         /// The peer name (a secure name needs its identity in this home).
         peer_name: String,
-        /// An endpoint, `HOST:PORT` (IPv6 in brackets); at least one, at most 10.
+        /// An endpoint, `HOST:PORT` (IPv6 in brackets), at most 10; default: this host's
+        /// addresses in the cloud at a UDP port the command holds.
         #[arg(long = "address", value_name = "HOST:PORT")]
         addresses: Vec<String>,
         /// A comment published with the name (at most 255 bytes).
@@ -112,7 +113,7 @@ pub enum PnrpCommand {
     /// Resolves a peer name: one endpoint per line (`--json`: objects with address, port, peer
     /// name, comment); exits 1 with PEER_E_NOT_FOUND when none was found.
     Resolve {
-        /// The cloud (a DNS cloud: `corp.example.`).
+        /// The cloud: a DNS cloud (`corp.example.`) or an interface cloud (`LinkLocal_eth0`).
         #[arg(long)]
         cloud: String,
         /// The peer name.

@@ -16,16 +16,35 @@ pub fn run(ctx: &Context, command: &PnrpCommand, out: &Output) -> CliResult {
         .map_err(|e| CliError::Peergroup(peergroup::Error::Runtime(e)))?;
     match command {
         PnrpCommand::Register { cloud, peer_name, addresses, comment, duration } => {
-            if addresses.is_empty() {
-                return Err(CliError::Usage(
-                    "give at least one --address HOST:PORT (this host's own addresses come with link clouds)".into(),
-                ));
-            }
-            let endpoints = addresses.iter().map(|a| endpoint(a)).collect::<CliResult<Vec<_>>>()?;
             let duration = duration.as_deref().map(parse_duration).transpose()?;
             rt.block_on(async {
-                let registration = ctx.pnrp_register(peer_name, cloud, endpoints, comment).await?;
-                out.print(&format!("registered {peer_name}"), json!({"registered": peer_name}));
+                // Without --address: this host's addresses in the cloud, at a UDP port held
+                // (so that it is ours) for as long as the registration lasts.
+                let mut _port = None;
+                let endpoints = if addresses.is_empty() {
+                    let socket = std::net::UdpSocket::bind("[::]:0")
+                        .or_else(|_| std::net::UdpSocket::bind("0.0.0.0:0"))
+                        .map_err(|e| CliError::Peergroup(peergroup::Error::Runtime(e)))?;
+                    let port =
+                        socket.local_addr().map_err(|e| CliError::Peergroup(peergroup::Error::Runtime(e)))?.port();
+                    _port = Some(socket);
+                    let endpoints = ctx.local_endpoints(cloud, port).await?;
+                    if endpoints.is_empty() {
+                        return Err(CliError::Usage(format!(
+                            "this host has no address in {cloud}: give --address HOST:PORT"
+                        )));
+                    }
+                    endpoints
+                } else {
+                    addresses.iter().map(|a| endpoint(a)).collect::<CliResult<Vec<_>>>()?
+                };
+                let registration = ctx.pnrp_register(peer_name, cloud, endpoints.clone(), comment).await?;
+                let published: Vec<String> = endpoints.iter().map(ToString::to_string).collect();
+                let text = std::iter::once(format!("registered {peer_name}"))
+                    .chain(published.iter().map(|e| format!("endpoint {e}")))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                out.print(&text, json!({"registered": peer_name, "endpoints": published}));
                 match duration {
                     Some(d) => {
                         tokio::select! {
@@ -60,13 +79,22 @@ fn endpoint(text: &str) -> CliResult<SocketAddr> {
 fn lines(info: &EndpointInfo) -> Vec<String> {
     info.addresses
         .iter()
-        .map(|a| format!("{} {} {} {}", a.ip(), a.port(), info.peer_name, info.comment).trim_end().to_owned())
+        .map(|a| format!("{} {} {} {}", address(a), a.port(), info.peer_name, info.comment).trim_end().to_owned())
         .collect()
 }
 
 fn objects(info: &EndpointInfo) -> Vec<Value> {
     info.addresses
         .iter()
-        .map(|a| json!({"address": a.ip().to_string(), "port": a.port(), "peer_name": info.peer_name, "comment": info.comment}))
+        .map(|a| json!({"address": address(a), "port": a.port(), "peer_name": info.peer_name, "comment": info.comment}))
         .collect()
+}
+
+/// The address with its scope id when it has one (`fe80::1%3`): a link-local address found
+/// on the link is usable only through the interface it was heard on.
+fn address(a: &SocketAddr) -> String {
+    match a {
+        SocketAddr::V6(v6) if v6.scope_id() != 0 => format!("{}%{}", v6.ip(), v6.scope_id()),
+        other => other.ip().to_string(),
+    }
 }

@@ -119,6 +119,11 @@ impl Context {
         Ok(self.keystore.get(&parse_name("identity", name)?)?)
     }
 
+    /// The interface list this context reads.
+    pub(crate) fn interfaces(&self) -> &SharedInterfaces {
+        &self.interfaces
+    }
+
     /// The clouds this host is in now (`PeerPnrpGetCloudInfo`).
     pub fn clouds(&self) -> Result<Vec<Cloud>> {
         Ok(peergroup_pnrp::discover(self.interfaces.as_ref())?)

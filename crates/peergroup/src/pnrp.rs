@@ -134,6 +134,15 @@ impl Context {
         Ok(found)
     }
 
+    /// This host's endpoints in `cloud` at `port`, for a registration whose caller names none
+    /// (`peergroup_pnrp::cloud_endpoints`: the interface's link-local or unique-local addresses
+    /// for an interface cloud, the routable ones otherwise). Empty when the host has none there.
+    pub async fn local_endpoints(&self, cloud: &str, port: u16) -> Result<Vec<SocketAddr>> {
+        let cloud = self.registration_cloud(cloud).await?;
+        let interfaces = self.interfaces().interfaces()?;
+        Ok(peergroup_pnrp::cloud_endpoints(&cloud, &interfaces, port))
+    }
+
     async fn registration_cloud(&self, cloud: &str) -> Result<CloudName> {
         let found = self.resolve_cloud(Some(cloud)).await?;
         if found.name.dns_name().is_none() && found.name.interface_name().is_none() {

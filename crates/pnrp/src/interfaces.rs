@@ -1,6 +1,6 @@
 //! Network interfaces, and the clouds they give (pure: tests feed fixed interface lists).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 
 use crate::cloud::{Cloud, CloudState, Scope};
 use crate::error::Result;
@@ -40,6 +40,34 @@ impl InterfaceSource for Vec<Interface> {
     fn interfaces(&self) -> Result<Vec<Interface>> {
         Ok(self.clone())
     }
+}
+
+/// The endpoints this host publishes in `cloud` at `port` when the caller names none
+/// (`peergroup pnrp register` without `--address`): for `LinkLocal_<if>` the IPv6 link-local
+/// addresses of that interface (with its scope id), for `SiteLocal_<if>` its unique-local
+/// addresses, for a DNS cloud or `Global_` the routable addresses of every interface that is
+/// up and not loopback. At most [`MAX_ENDPOINTS`](crate::MAX_ENDPOINTS), in interface order.
+pub fn cloud_endpoints(cloud: &CloudName, interfaces: &[Interface], port: u16) -> Vec<SocketAddr> {
+    let on = |i: &Interface| match cloud.interface_name() {
+        Some(name) => i.name == name,
+        None => i.up && !i.loopback,
+    };
+    let wanted = |a: &IpAddr| match cloud.scope() {
+        Some(Scope::LinkLocal) if cloud.interface_name().is_some() => is_ipv6_link_local(a),
+        Some(Scope::SiteLocal) if cloud.interface_name().is_some() => is_unique_local(a),
+        _ => is_routable(a),
+    };
+    interfaces
+        .iter()
+        .filter(|i| on(i))
+        .flat_map(|i| {
+            i.addrs.iter().filter(|a| wanted(a)).map(move |a| match a {
+                IpAddr::V6(v6) if is_ipv6_link_local(a) => SocketAddr::V6(SocketAddrV6::new(*v6, port, 0, i.index)),
+                other => SocketAddr::new(*other, port),
+            })
+        })
+        .take(crate::MAX_ENDPOINTS)
+        .collect()
 }
 
 /// `fe80::/10`.
@@ -145,6 +173,24 @@ mod tests {
 
     fn names(clouds: &[Cloud]) -> Vec<String> {
         clouds.iter().map(|c| c.name.to_string()).collect()
+    }
+
+    #[test]
+    fn endpoints_of_a_cloud_are_its_interfaces_addresses_of_its_scope() {
+        let eth0 = iface("eth0", 2, &["fe80::1", "fd00::1", "192.0.2.1", "2001:db8::1"]);
+        let wlan0 = iface("wlan0", 3, &["fe80::2", "198.51.100.7"]);
+        let down = Interface { up: false, ..iface("eth1", 4, &["203.0.113.9"]) };
+        let host = [lo(), eth0, wlan0, down];
+        let of = |cloud: &str| -> Vec<String> {
+            cloud_endpoints(&CloudName::parse(cloud).unwrap(), &host, 3587).iter().map(ToString::to_string).collect()
+        };
+        assert_eq!(of("LinkLocal_eth0"), ["[fe80::1%2]:3587"]);
+        assert_eq!(of("LinkLocal_wlan0"), ["[fe80::2%3]:3587"]);
+        assert_eq!(of("SiteLocal_eth0"), ["[fd00::1]:3587"]);
+        let routable = ["[fd00::1]:3587", "192.0.2.1:3587", "[2001:db8::1]:3587", "198.51.100.7:3587"];
+        assert_eq!(of("corp.example."), routable);
+        assert_eq!(of("Global_"), routable);
+        assert!(of("LinkLocal_eth9").is_empty());
     }
 
     #[test]

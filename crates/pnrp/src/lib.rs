@@ -90,7 +90,8 @@ pub use descriptor::{
 pub use dns_cloud::{DnsMedium, MAX_INSTANCES, host_id};
 pub use error::{NoCloudCause, PnrpError, Result, UpdateAnswer, UpdateFailure};
 pub use interfaces::{
-    Interface, InterfaceSource, clouds_from_interfaces, discover, is_ipv6_link_local, is_routable, is_unique_local,
+    Interface, InterfaceSource, cloud_endpoints, clouds_from_interfaces, discover, is_ipv6_link_local, is_routable,
+    is_unique_local,
 };
 pub use mdns_cloud::{MAX_MDNS_INSTANCES, MDNS_DOMAIN, MDNS_SERVICE, MdnsMedium, properties_to_txt, txt_to_properties};
 pub use media::CloudMedia;

@@ -65,6 +65,8 @@ impl Netns {
     pub fn veth_to(&self, other: &Netns, a: &str, b: &str) {
         self.veth(a, b);
         self.ip(&["link", "set", "dev", b, "netns", &other.name]);
+        // Moving an interface resets its address generation mode.
+        other.ip(&["link", "set", "dev", b, "addrgenmode", "none"]);
     }
 
     /// Takes `dev` down.
