@@ -252,3 +252,23 @@ fn a_foreign_browser_sees_our_registration() {
     assert_eq!((&txt["v"], &txt["pn"], &txt["ep"]), (&json!("pg1"), &json!("0.ours"), &json!("[fe80::b]:4800")));
     registered.withdraw();
 }
+
+/// The registering host's interface goes down: nothing of the registration is heard on the
+/// link any more (a resolution finds nothing); it comes back up: the registration is announced
+/// again without the registrar doing anything (its daemon checks the interfaces every 5 s).
+#[test]
+fn a_registration_follows_its_interface_down_and_up() {
+    let Some((a, b, _c)) = three_hosts("md") else { return };
+    let name = "0.mdns-updown";
+    let registered = Registered::start(&b, "LinkLocal_vb", name, "[fe80::b]:4503", 60);
+    assert_eq!(resolve(&a, "LinkLocal_va", name, 5000).len(), 1);
+    b.down("vb");
+    assert!(resolve(&a, "LinkLocal_va", name, 1500).is_empty());
+    // IPv6 addresses leave with the link (unless `keep_addr_on_down`): put it back as a host
+    // whose interface comes back gets its address again.
+    b.ip(&["addr", "replace", "fe80::b/64", "dev", "vb", "nodad"]);
+    b.ip(&["link", "set", "vb", "up"]);
+    // Bounded: the daemon's interface check (5 s), then an announcement or an answer.
+    assert_eq!(resolve(&a, "LinkLocal_va", name, 15_000).len(), 1);
+    registered.withdraw();
+}
