@@ -7,7 +7,7 @@
 //!
 //! - [`sim`]: the event loop, the network and the oracle that checks the store rules;
 //! - [`store`]: the in-memory store, the sim's item bodies and policy;
-//! - [`reconcile`]: the reconciler seam and a placeholder that exchanges whole entry lists;
+//! - [`reconcile`]: the reconciler seam and `SyncLink`, the real `peergroup_sync::Link` behind it;
 //! - [`scenario`]: random scenarios and their checks (the property tests);
 //! - [`convergence`]: the convergence experiment behind `cargo xtask convergence`;
 //! - [`rng`]: the seeded generator.
@@ -19,5 +19,5 @@ pub mod scenario;
 pub mod sim;
 pub mod store;
 
-pub use reconcile::{FullExchange, Reconciler, SyncLink};
+pub use reconcile::{Reconciler, SyncLink};
 pub use sim::{Action, Config, NetConfig, Sim, WriteOp};

@@ -1,10 +1,9 @@
 //! The per-link reconciliation the simulator runs when a link comes up, behind a small trait so
 //! that the real link state machine of `peergroup-sync` plugs in without touching the rest.
 
-use std::collections::BTreeSet;
 use std::fmt::Debug;
 
-use peergroup_sync::{Entry, Item, Link, Output, Role, wire};
+use peergroup_sync::{Item, Link, Output, Role, wire};
 
 use crate::store::MemStore;
 
@@ -99,52 +98,5 @@ impl Reconciler for SyncLink {
 
     fn wire_size(message: &Vec<u8>) -> usize {
         message.len()
-    }
-}
-
-/// A placeholder: both ends send their whole entry list, then every item the other lacks.
-/// Bandwidth grows with the store, not with the difference (the real reconciliation's point);
-/// it is here so that the flood, the store rules and the simulator can be tested now.
-#[derive(Debug, Default)]
-pub struct FullExchange;
-
-/// The placeholder's messages.
-#[derive(Clone, Debug)]
-pub enum FullMessage {
-    /// Every entry the sender holds.
-    Have(BTreeSet<Entry>),
-    /// Items the receiver lacks (or holds in another version).
-    Items(Vec<Item>),
-}
-
-impl Reconciler for FullExchange {
-    type Message = FullMessage;
-
-    fn new_link(_initiator: bool, _store: &MemStore) -> Self {
-        Self
-    }
-
-    fn start(&mut self, store: &MemStore) -> Vec<FullMessage> {
-        vec![FullMessage::Have(store.entries())]
-    }
-
-    fn receive(&mut self, store: &MemStore, message: FullMessage) -> (Vec<FullMessage>, Vec<Item>) {
-        match message {
-            FullMessage::Have(theirs) => {
-                let missing: Vec<Item> = store.all().filter(|i| !theirs.contains(&i.entry())).cloned().collect();
-                let reply = if missing.is_empty() { vec![] } else { vec![FullMessage::Items(missing)] };
-                (reply, vec![])
-            }
-            FullMessage::Items(items) => (vec![], items),
-        }
-    }
-
-    fn wire_size(message: &FullMessage) -> usize {
-        match message {
-            FullMessage::Have(entries) => 4 + 64 * entries.len(),
-            FullMessage::Items(items) => {
-                4 + items.iter().map(|i| i.id.len() + i.body.len() + i.stamp.modifier.len() + 60).sum::<usize>()
-            }
-        }
     }
 }
