@@ -46,6 +46,8 @@ typedef uintptr_t HCRYPTPROV;  /* only 0 is accepted */
 typedef void *HGROUP;
 typedef void *HPEERENUM;
 typedef void *HPEEREVENT;
+typedef void *HREGISTRATION;
+typedef struct sockaddr SOCKADDR; /* sockaddr_in or sockaddr_in6 behind it */
 
 #define SUCCEEDED(hr) (((HRESULT)(hr)) >= 0)
 #define FAILED(hr) (((HRESULT)(hr)) < 0)
@@ -324,6 +326,27 @@ typedef struct peer_pnrp_cloud_info_tag {
     DWORD dwScopeId;
 } PEER_PNRP_CLOUD_INFO, *PPEER_PNRP_CLOUD_INFO;
 
+#define PNRP_VERSION ((WORD)0x0002) /* MAKEWORD(2, 0) */
+#define PEER_PNRP_AUTO_ADDRESSES ((ULONG)-1)
+
+typedef struct peer_pnrp_endpoint_info_tag {
+    PWSTR pwzPeerName;
+    ULONG cAddresses;
+    SOCKADDR **ppAddresses;
+    PWSTR pwzComment;
+    PEER_DATA payload; /* always empty */
+} PEER_PNRP_ENDPOINT_INFO, *PPEER_PNRP_ENDPOINT_INFO;
+
+typedef struct peer_pnrp_registration_info_tag {
+    PWSTR pwzCloudName;          /* NULL: every link-local and site-local cloud */
+    PWSTR pwzPublishingIdentity; /* ignored: a secure name is proven by its own identity */
+    ULONG cAddresses;            /* 0 or PEER_PNRP_AUTO_ADDRESSES: this host's, at wPort */
+    SOCKADDR **ppAddresses;
+    WORD wPort;
+    PWSTR pwzComment;
+    PEER_DATA payload;           /* must be empty */
+} PEER_PNRP_REGISTRATION_INFO, *PPEER_PNRP_REGISTRATION_INFO;
+
 typedef struct peer_group_event_registration_tag {
     PEER_GROUP_EVENT_TYPE eventType;
     GUID *pType;
@@ -395,6 +418,14 @@ HRESULT PeerCreatePeerName(PCWSTR pwzIdentity, PCWSTR pwzClassifier, PWSTR *ppwz
 /* ---- clouds ---- */
 
 HRESULT PeerPnrpGetCloudInfo(ULONG *pcNumClouds, PPEER_PNRP_CLOUD_INFO *ppCloudInfo);
+HRESULT PeerPnrpStartup(WORD wVersionRequested);
+HRESULT PeerPnrpShutdown(void);
+HRESULT PeerPnrpRegister(PCWSTR pcwzPeerName, PPEER_PNRP_REGISTRATION_INFO pRegistrationInfo,
+                         HREGISTRATION *phRegistration);
+HRESULT PeerPnrpUpdateRegistration(HREGISTRATION hRegistration, PPEER_PNRP_REGISTRATION_INFO pRegistrationInfo);
+HRESULT PeerPnrpUnregister(HREGISTRATION hRegistration);
+HRESULT PeerPnrpResolve(PCWSTR pcwzPeerName, PCWSTR pcwzCloudName, ULONG *pcEndpoints,
+                        PPEER_PNRP_ENDPOINT_INFO *ppEndpoints);
 
 /* ---- groups ---- */
 

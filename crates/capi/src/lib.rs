@@ -48,6 +48,7 @@ pub use api::common::*;
 pub use api::events::*;
 pub use api::group::*;
 pub use api::identity::*;
+pub use api::pnrp::*;
 pub use api::records::*;
 pub use events::{MAX_QUEUED_EVENTS, MAX_REGISTRATIONS};
 pub use types::*;

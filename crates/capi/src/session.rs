@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use peergroup::hresult::{E_HANDLE, PEER_E_NOT_INITIALIZED};
-use peergroup::{Context, Group};
+use peergroup::{CloudMedia, Context, Group, Registration as PnrpRegistration};
 
 use crate::enumeration::Enumeration;
 use crate::events::Registration;
@@ -20,6 +20,8 @@ pub(crate) enum Object {
     Group(Arc<Group>),
     Enum(Arc<Mutex<Enumeration>>),
     Event(Arc<Registration>),
+    /// An `HREGISTRATION`: one peer name published in one or more clouds.
+    Pnrp(Arc<Mutex<Vec<PnrpRegistration<CloudMedia>>>>),
 }
 
 impl Object {
@@ -28,6 +30,7 @@ impl Object {
             Object::Group(_) => 1,
             Object::Enum(_) => 2,
             Object::Event(_) => 3,
+            Object::Pnrp(_) => 4,
         }
     }
 }
@@ -73,12 +76,48 @@ pub(crate) fn stop() -> CResult<()> {
     // Groups close and registrations end outside the lock; a registration another thread
     // still holds ends now too, so no descriptor is written to after the last shutdown.
     for object in orphans.iter().flat_map(|handles| handles.values()) {
-        if let Object::Event(registration) = object {
-            registration.end();
+        match object {
+            Object::Event(registration) => registration.end(),
+            // Peer names still registered are withdrawn, as PeerPnrpUnregister would.
+            Object::Pnrp(registrations) => {
+                let taken = std::mem::take(&mut *registrations.lock().unwrap_or_else(PoisonError::into_inner));
+                if let Ok(rt) = runtime() {
+                    rt.block_on(async {
+                        for r in taken {
+                            let _ = r.unregister().await;
+                        }
+                    });
+                }
+            }
+            _ => {}
         }
     }
     drop(orphans);
     Ok(())
+}
+
+/// The runtime that keeps peer-name registrations refreshed and runs resolutions: one per
+/// process, two worker threads, started by the first function that needs it.
+pub(crate) fn runtime() -> CResult<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("pg-capi-pnrp")
+        .enable_all()
+        .build()
+        .map_err(|_| peergroup::hresult::E_OUTOFMEMORY)?;
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// The registrations of an `HREGISTRATION`.
+pub(crate) fn pnrp(handle: *mut c_void) -> CResult<Arc<Mutex<Vec<PnrpRegistration<CloudMedia>>>>> {
+    lookup(handle, |o| match o {
+        Object::Pnrp(r) => Some(r.clone()),
+        _ => None,
+    })
 }
 
 /// `PEER_E_NOT_INITIALIZED` unless the session runs: the first check of every function.

@@ -272,6 +272,55 @@ pub struct PEER_INVITATION_INFO {
     pub authScheme: DWORD,
 }
 
+/// `HREGISTRATION`: a registration of a peer name (`PeerPnrpRegister`).
+pub type HREGISTRATION = *mut c_void;
+
+/// `SOCKADDR`: the platform's `struct sockaddr` (family first; `sockaddr_in` or
+/// `sockaddr_in6` behind it).
+pub type SOCKADDR = libc::sockaddr;
+
+/// `PNRP_VERSION` = `MAKEWORD(2, 0)`, for `PeerPnrpStartup`.
+pub const PNRP_VERSION: WORD = 0x0002;
+
+/// `PEER_PNRP_AUTO_ADDRESSES`: in `cAddresses`, publish this host's addresses in the cloud.
+pub const PEER_PNRP_AUTO_ADDRESSES: ULONG = ULONG::MAX;
+
+/// `PEER_PNRP_ENDPOINT_INFO`: one registration found by resolution.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PEER_PNRP_ENDPOINT_INFO {
+    /// The peer name.
+    pub pwzPeerName: PWSTR,
+    /// How many addresses.
+    pub cAddresses: ULONG,
+    /// The addresses (`sockaddr_in` or `sockaddr_in6`, a link-local one with its scope id).
+    pub ppAddresses: *mut *mut SOCKADDR,
+    /// The comment.
+    pub pwzComment: PWSTR,
+    /// The payload (always empty: no medium carries one).
+    pub payload: PEER_DATA,
+}
+
+/// `PEER_PNRP_REGISTRATION_INFO`: what `PeerPnrpRegister` publishes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PEER_PNRP_REGISTRATION_INFO {
+    /// The cloud (NULL: every link-local and site-local cloud of this host).
+    pub pwzCloudName: PWSTR,
+    /// The identity that publishes (NULL or the owner of a secure name; ignored otherwise).
+    pub pwzPublishingIdentity: PWSTR,
+    /// How many addresses, or [`PEER_PNRP_AUTO_ADDRESSES`] (also meant by 0).
+    pub cAddresses: ULONG,
+    /// The addresses (`sockaddr_in` or `sockaddr_in6`).
+    pub ppAddresses: *mut *mut SOCKADDR,
+    /// The port of automatic addresses.
+    pub wPort: WORD,
+    /// A comment (at most 255 bytes of UTF-8), or NULL.
+    pub pwzComment: PWSTR,
+    /// A payload: must be empty (no medium carries one).
+    pub payload: PEER_DATA,
+}
+
 /// `PEER_PNRP_CLOUD_INFO`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]

@@ -142,3 +142,77 @@ fn open_link_local_on_hosts_with_zero_and_two_interfaces() {
     let out = run_in(&two, &home, &open, &["expect", identity, group, "LinkLocal_pca", "0x00000000"]);
     assert_success("open LinkLocal_pca", &out);
 }
+
+#[test]
+fn pnrp_checks() {
+    let home = Home::new();
+    let pnrp = program("pnrp", &home);
+    let out = run("pnrp checks", home.command(&pnrp).arg("checks"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pnrp checks: ok"));
+}
+
+#[test]
+fn pnrp_checks_under_valgrind() {
+    if !valgrind_available("pnrp_checks_under_valgrind") {
+        return;
+    }
+    let home = Home::new();
+    let pnrp = program("pnrp", &home);
+    run("pnrp checks under valgrind", home.valgrind(&pnrp).arg("checks"));
+}
+
+/// A C program registers a name on the link in one namespace (`LinkLocal_vb`, this host's
+/// address at a port it names), another resolves it from the neighbouring namespace, by the
+/// cloud's name and with no cloud (every link cloud), natively and under valgrind; the
+/// registration moves to another port, then is withdrawn.
+#[test]
+fn pnrp_register_and_resolve_between_two_hosts() {
+    use std::io::{BufRead, BufReader, Write};
+    let home = Home::new();
+    let pnrp = program("pnrp", &home);
+    let Some(a) = Netns::create("cpa") else { return };
+    let Some(b) = Netns::create("cpb") else { return };
+    a.veth_to(&b, "va", "vb");
+    a.up_with("va", &["fe80::a/64"]);
+    b.up_with("vb", &["fe80::b/64"]);
+
+    let mut registrar = b
+        .command(&pnrp)
+        .args(["register", "0.c-link", "LinkLocal_vb", "4600"])
+        .env("PEERGROUP_HOME", home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(registrar.stdout.take().unwrap());
+    let mut next_line = || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    };
+    assert_eq!(next_line(), "REGISTERED");
+    let found = |cloud: &str, expect: &str| {
+        let out = run_in(&a, &home, &pnrp, &["resolve", "0.c-link", cloud, expect]);
+        assert_success(&format!("resolve in {cloud}"), &out);
+        String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+    };
+    let scope = a.index("va");
+    assert_eq!(found("LinkLocal_va", "0"), format!("FOUND fe80::b%{scope} 4600 from C"));
+    assert_eq!(found("-", "0"), format!("FOUND fe80::b%{scope} 4600 from C"));
+    if valgrind_available("pnrp_register_and_resolve_between_two_hosts") {
+        let mut cmd = a.command("valgrind");
+        cmd.args(valgrind().get_args()).arg(&pnrp).args(["resolve", "0.c-link", "LinkLocal_va", "0"]);
+        let out = cmd.env("PEERGROUP_HOME", home.path()).output().unwrap();
+        assert_success("resolve under valgrind", &out);
+    }
+
+    registrar.stdin.as_mut().unwrap().write_all(b"move\n").unwrap();
+    assert_eq!(next_line(), "UPDATED");
+    // The new port is announced at once; a resolution may still meet the old answer first.
+    let moved = (0..10).any(|_| found("LinkLocal_va", "0").ends_with(" 4601 from C"));
+    assert!(moved, "the registration did not move to 4601");
+    drop(registrar.stdin.take());
+    assert_eq!(next_line(), "DONE");
+    assert!(registrar.wait().unwrap().success());
+    assert_eq!(found("LinkLocal_va", "0x80070490"), "");
+}

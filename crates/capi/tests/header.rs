@@ -77,6 +77,12 @@ fn header_declares_exactly_the_exported_functions() {
         "PeerIdentityImport",
         "PeerCreatePeerName",
         "PeerPnrpGetCloudInfo",
+        "PeerPnrpStartup",
+        "PeerPnrpShutdown",
+        "PeerPnrpRegister",
+        "PeerPnrpUpdateRegistration",
+        "PeerPnrpUnregister",
+        "PeerPnrpResolve",
         "PeerGroupCreate",
         "PeerGroupCreateInvitation",
         "PeerGroupParseInvitation",
@@ -160,6 +166,9 @@ fn struct_layouts_match_the_c_compiler() {
             pwzSubjectFriendlyName, ftValidityStart, ftValidityEnd, cRoles, pRoles, cClassifiers, ppwzClassifiers,
             pSubjectPublicKey, authScheme }
         PEER_PNRP_CLOUD_INFO { pwzCloudName, dwScope, dwScopeId }
+        PEER_PNRP_ENDPOINT_INFO { pwzPeerName, cAddresses, ppAddresses, pwzComment, payload }
+        PEER_PNRP_REGISTRATION_INFO { pwzCloudName, pwzPublishingIdentity, cAddresses, ppAddresses, wPort,
+            pwzComment, payload }
         PEER_GROUP_EVENT_REGISTRATION { eventType, pType }
         PEER_EVENT_INCOMING_DATA { dwSize, ullConnectionId, r#type, data }
         PEER_EVENT_RECORD_CHANGE_DATA { dwSize, changeType, recordId, recordType }
@@ -197,6 +206,8 @@ fn struct_layouts_match_the_c_compiler() {
         ("PEER_GROUP_EVENT_DATA", 56),
         ("PEER_GROUP_EVENT_REGISTRATION", 16),
         ("PEER_PNRP_CLOUD_INFO", 16),
+        ("PEER_PNRP_ENDPOINT_INFO", 48),
+        ("PEER_PNRP_REGISTRATION_INFO", 64),
     ] {
         let rust = checks.iter().find(|(expr, _)| *expr == format!("sizeof({name})")).unwrap().1;
         assert_eq!(rust, size, "sizeof({name}) differs from Windows x64");

@@ -18,6 +18,10 @@ pub fn run(ctx: &Context, command: &PnrpCommand, out: &Output) -> CliResult {
         PnrpCommand::Register { cloud, peer_name, addresses, comment, duration } => {
             let duration = duration.as_deref().map(parse_duration).transpose()?;
             rt.block_on(async {
+                // The handler is in place before anything is published: an interrupt that
+                // comes right after `registered` is printed must withdraw, not kill.
+                let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                    .map_err(|e| CliError::Peergroup(peergroup::Error::Runtime(e)))?;
                 // Without --address: this host's addresses in the cloud, at a UDP port held
                 // (so that it is ours) for as long as the registration lasts.
                 let mut _port = None;
@@ -49,11 +53,11 @@ pub fn run(ctx: &Context, command: &PnrpCommand, out: &Output) -> CliResult {
                     Some(d) => {
                         tokio::select! {
                             () = tokio::time::sleep(d) => {}
-                            _ = tokio::signal::ctrl_c() => {}
+                            _ = interrupt.recv() => {}
                         }
                     }
                     None => {
-                        let _ = tokio::signal::ctrl_c().await;
+                        interrupt.recv().await;
                     }
                 }
                 registration.unregister().await.map_err(peergroup::Error::from)?;

@@ -123,8 +123,9 @@ fn register_resolve_and_withdraw_on_interrupt() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // Without --address: a usage error; a cloud that is not DNS: an invalid argument.
-    let out = run(&alice, &["pnrp", "register", "--cloud", "corp.example.", &name]);
+    // An address that is not HOST:PORT: a usage error; a cloud that is not DNS: an invalid
+    // argument. (Without --address the host's own addresses are published: tests/pnrp_link.rs.)
+    let out = run(&alice, &["pnrp", "register", "--cloud", "corp.example.", &name, "--address", "nowhere"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run(&bob, &["pnrp", "resolve", "--cloud", "Global_", &name]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("E_INVALIDARG"), "{}", String::from_utf8_lossy(&out.stderr));

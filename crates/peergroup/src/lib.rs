@@ -62,6 +62,7 @@ pub use peergroup_identity::{Identity, IdentityError, IdentityInfo, KeyAccessRea
 pub use peergroup_pnrp::{
     Cloud, CloudMedia, CloudState, DnsConfig, DnsMedium, EndpointInfo, Interface, InterfaceSource, KeyAlgorithm,
     MdnsMedium, Medium, PnrpError, Registration, Scope, SystemInterfaces, UpdateAnswer, UpdateKey, WatchedInterfaces,
+    validate_peer_name,
 };
 pub use peergroup_security::{
     GLOBAL_CLOUD, GroupProperties, InvitationInfo, InvitationRequest, Membership, NewGroup, Role, SecurityError,

@@ -111,6 +111,8 @@ impl Context {
         endpoints: Vec<SocketAddr>,
         comment: &str,
     ) -> Result<Registration<CloudMedia>> {
+        // A malformed name is that, whatever the cloud.
+        peergroup_pnrp::validate_peer_name(peer_name)?;
         let cloud = self.registration_cloud(cloud).await?;
         let publication = Publication::new(cloud, peer_name, endpoints, comment)?;
         Ok(peergroup_pnrp::register(Arc::new(self.cloud_media()), publication).await?)
@@ -126,6 +128,7 @@ impl Context {
         max: usize,
         timeout: Duration,
     ) -> Result<Vec<EndpointInfo>> {
+        peergroup_pnrp::validate_peer_name(peer_name)?;
         let cloud = self.registration_cloud(cloud).await?;
         let found = self.cloud_media().resolve(peer_name, &cloud, max, timeout).await?;
         if found.is_empty() {

@@ -6,6 +6,7 @@ pub mod common;
 pub mod events;
 pub mod group;
 pub mod identity;
+pub mod pnrp;
 pub mod records;
 
 use peergroup::Context;

@@ -1,0 +1,153 @@
+/*
+ * The simple PNRP API: PeerPnrpStartup .. PeerPnrpShutdown, register, update, resolve,
+ * unregister, and their argument checks.
+ *
+ * Usage: pnrp checks                          argument and session rules (no network)
+ *        pnrp register NAME CLOUD PORT        registers at this host's addresses in CLOUD,
+ *                                             prints REGISTERED, moves to PORT+1 when a line
+ *                                             arrives on stdin (prints UPDATED), unregisters at
+ *                                             the end of stdin (prints DONE)
+ *        pnrp resolve NAME CLOUD|- HEX        resolves (one endpoint), checks the HRESULT, and
+ *                                             on success prints FOUND ADDRESS%SCOPE PORT COMMENT
+ */
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+static int checks(void) {
+    HREGISTRATION reg = (HREGISTRATION)1;
+    ULONG n = 1;
+    PEER_PNRP_ENDPOINT_INFO *found = (PEER_PNRP_ENDPOINT_INFO *)1;
+    EXPECT(PeerPnrpRegister(u"0.x", NULL, &reg), PEER_E_NOT_INITIALIZED);
+    EXPECT(PeerPnrpResolve(u"0.x", NULL, &n, &found), PEER_E_NOT_INITIALIZED);
+    EXPECT(PeerPnrpShutdown(), PEER_E_NOT_INITIALIZED);
+    EXPECT(PeerPnrpStartup(0x0001), PEER_E_UNSUPPORTED_VERSION);
+    OK(PeerPnrpStartup(PNRP_VERSION));
+
+    PEER_PNRP_REGISTRATION_INFO info;
+    memset(&info, 0, sizeof info);
+    info.pwzCloudName = u"LinkLocal_nowhere0";
+    info.cAddresses = PEER_PNRP_AUTO_ADDRESSES;
+    info.wPort = 3587;
+    EXPECT(PeerPnrpRegister(NULL, &info, &reg), E_INVALIDARG);
+    CHECK(reg == NULL); /* cleared on failure */
+    EXPECT(PeerPnrpRegister(u"0.x", NULL, &reg), E_INVALIDARG);
+    EXPECT(PeerPnrpRegister(u"0.x", &info, NULL), E_INVALIDARG);
+    EXPECT(PeerPnrpRegister(u"not a peer name", &info, &reg), PEER_E_INVALID_PEER_NAME);
+    /* Automatic addresses need a port; a payload has no medium to travel in. */
+    info.wPort = 0;
+    EXPECT(PeerPnrpRegister(u"0.x", &info, &reg), E_INVALIDARG);
+    info.wPort = 3587;
+    BYTE payload[4] = {1, 2, 3, 4};
+    info.payload.cbData = sizeof payload;
+    info.payload.pbData = payload;
+    EXPECT(PeerPnrpRegister(u"0.x", &info, &reg), E_INVALIDARG);
+    info.payload.cbData = 0;
+    info.payload.pbData = NULL;
+    /* An address of an unknown family. */
+    struct sockaddr bad;
+    memset(&bad, 0, sizeof bad);
+    bad.sa_family = AF_UNIX;
+    SOCKADDR *addrs[1] = {&bad};
+    info.cAddresses = 1;
+    info.ppAddresses = addrs;
+    EXPECT(PeerPnrpRegister(u"0.x", &info, &reg), E_INVALIDARG);
+    /* No such interface here. */
+    info.cAddresses = PEER_PNRP_AUTO_ADDRESSES;
+    info.ppAddresses = NULL;
+    EXPECT(PeerPnrpRegister(u"0.x", &info, &reg), PEER_E_NO_CLOUD);
+    /* Global_ has no registrations yet. */
+    info.pwzCloudName = u"Global_";
+    EXPECT(PeerPnrpRegister(u"0.x", &info, &reg), E_INVALIDARG);
+
+    EXPECT(PeerPnrpResolve(NULL, NULL, &n, &found), E_INVALIDARG);
+    EXPECT(PeerPnrpResolve(u"0.x", u"Global_", NULL, &found), E_INVALIDARG);
+    CHECK(found == NULL);
+    EXPECT(PeerPnrpResolve(u"0.x", u"Global_", &n, NULL), E_INVALIDARG);
+    EXPECT(PeerPnrpUnregister(NULL), E_HANDLE);
+    EXPECT(PeerPnrpUnregister((HREGISTRATION)0x12345), E_HANDLE);
+    EXPECT(PeerPnrpUpdateRegistration((HREGISTRATION)0x12345, &info), E_HANDLE);
+    OK(PeerPnrpShutdown());
+    printf("pnrp checks: ok\n");
+    return 0;
+}
+
+static int do_register(const char *name, const char *cloud, const char *port) {
+    OK(PeerPnrpStartup(PNRP_VERSION));
+    WCHAR *wname = widen(name), *wcloud = widen(cloud);
+    PEER_PNRP_REGISTRATION_INFO info;
+    memset(&info, 0, sizeof info);
+    info.pwzCloudName = wcloud;
+    info.cAddresses = PEER_PNRP_AUTO_ADDRESSES;
+    info.wPort = (WORD)atoi(port);
+    info.pwzComment = u"from C";
+    HREGISTRATION reg = NULL;
+    OK(PeerPnrpRegister(wname, &info, &reg));
+    CHECK(reg != NULL);
+    printf("REGISTERED\n");
+    fflush(stdout);
+    char line[64];
+    if (fgets(line, sizeof line, stdin) != NULL) {
+        info.wPort = (WORD)(atoi(port) + 1);
+        OK(PeerPnrpUpdateRegistration(reg, &info));
+        /* The comment is signed with the rest: changing it is not an update. */
+        info.pwzComment = u"another";
+        EXPECT(PeerPnrpUpdateRegistration(reg, &info), E_INVALIDARG);
+        printf("UPDATED\n");
+        fflush(stdout);
+        while (fgets(line, sizeof line, stdin) != NULL) {
+        }
+    }
+    OK(PeerPnrpUnregister(reg));
+    EXPECT(PeerPnrpUnregister(reg), E_HANDLE);
+    OK(PeerPnrpShutdown());
+    free(wname);
+    free(wcloud);
+    printf("DONE\n");
+    return 0;
+}
+
+static int do_resolve(const char *name, const char *cloud, const char *hex) {
+    OK(PeerPnrpStartup(PNRP_VERSION));
+    WCHAR *wname = widen(name), *wcloud = strcmp(cloud, "-") == 0 ? NULL : widen(cloud);
+    ULONG n = 1;
+    PEER_PNRP_ENDPOINT_INFO *found = NULL;
+    HRESULT expected = (HRESULT)strtoul(hex, NULL, 16);
+    EXPECT(PeerPnrpResolve(wname, wcloud, &n, &found), expected);
+    if (SUCCEEDED(expected)) {
+        CHECK(n == 1 && found != NULL);
+        CHECK(found[0].cAddresses >= 1 && found[0].payload.cbData == 0);
+        char *peer = narrow(found[0].pwzPeerName), *comment = narrow(found[0].pwzComment);
+        CHECK(strcmp(peer, name) == 0);
+        const struct sockaddr *sa = found[0].ppAddresses[0];
+        char text[INET6_ADDRSTRLEN];
+        if (sa->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+            CHECK(inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text) != NULL);
+            printf("FOUND %s%%%u %u %s\n", text, sin6->sin6_scope_id, ntohs(sin6->sin6_port), comment);
+        } else {
+            const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+            CHECK(inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text) != NULL);
+            printf("FOUND %s%%0 %u %s\n", text, ntohs(sin->sin_port), comment);
+        }
+        free(peer);
+        free(comment);
+        PeerFreeData(found);
+    } else {
+        CHECK(found == NULL);
+    }
+    OK(PeerPnrpShutdown());
+    free(wname);
+    free(wcloud);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "checks") == 0) return checks();
+    if (argc == 5 && strcmp(argv[1], "register") == 0) return do_register(argv[2], argv[3], argv[4]);
+    if (argc == 5 && strcmp(argv[1], "resolve") == 0) return do_resolve(argv[2], argv[3], argv[4]);
+    if (argc == 1) return checks();
+    fprintf(stderr, "usage: pnrp checks | register NAME CLOUD PORT | resolve NAME CLOUD|- HEX\n");
+    return 2;
+}
