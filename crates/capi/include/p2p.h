@@ -47,6 +47,7 @@ typedef void *HGROUP;
 typedef void *HPEERENUM;
 typedef void *HPEEREVENT;
 typedef void *HREGISTRATION;
+typedef void *HRESOLUTION;
 typedef struct sockaddr SOCKADDR; /* sockaddr_in or sockaddr_in6 behind it */
 
 #define SUCCEEDED(hr) (((HRESULT)(hr)) >= 0)
@@ -426,6 +427,13 @@ HRESULT PeerPnrpUpdateRegistration(HREGISTRATION hRegistration, PPEER_PNRP_REGIS
 HRESULT PeerPnrpUnregister(HREGISTRATION hRegistration);
 HRESULT PeerPnrpResolve(PCWSTR pcwzPeerName, PCWSTR pcwzCloudName, ULONG *pcEndpoints,
                         PPEER_PNRP_ENDPOINT_INFO *ppEndpoints);
+/* hEvent: a file descriptor open for writing, (HANDLE)(intptr_t)fd, signalled per endpoint
+   and once at the end. PeerPnrpGetEndpoint: S_OK, PEER_S_NO_EVENT_DATA (nothing yet, *pp NULL),
+   PEER_E_NO_MORE (all taken, the resolution ended). */
+HRESULT PeerPnrpStartResolve(PCWSTR pcwzPeerName, PCWSTR pcwzCloudName, ULONG cMaxEndpoints, HANDLE hEvent,
+                             HRESOLUTION *phResolveHandle);
+HRESULT PeerPnrpGetEndpoint(HRESOLUTION hResolveHandle, PPEER_PNRP_ENDPOINT_INFO *ppEndpoint);
+HRESULT PeerPnrpEndResolve(HRESOLUTION hResolveHandle);
 
 /* ---- groups ---- */
 

@@ -83,7 +83,7 @@ pub(crate) fn check_descriptor(fd: RawFd) -> CResult<()> {
 
 /// Tells the caller that event data waits: an 8-byte 1, unless the descriptor cannot take it
 /// without blocking (a full pipe already tells that data waits).
-fn signal(fd: RawFd) {
+pub(crate) fn signal(fd: RawFd) {
     let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
     // SAFETY: one valid pollfd, no wait.
     let ready = unsafe { libc::poll(&mut pfd, 1, 0) };

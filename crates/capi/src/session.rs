@@ -22,6 +22,8 @@ pub(crate) enum Object {
     Event(Arc<Registration>),
     /// An `HREGISTRATION`: one peer name published in one or more clouds.
     Pnrp(Arc<Mutex<Vec<PnrpRegistration<CloudMedia>>>>),
+    /// An `HRESOLUTION`: an asynchronous resolution (`PeerPnrpStartResolve`).
+    Resolution(Arc<crate::api::pnrp::Resolution>),
 }
 
 impl Object {
@@ -31,6 +33,7 @@ impl Object {
             Object::Enum(_) => 2,
             Object::Event(_) => 3,
             Object::Pnrp(_) => 4,
+            Object::Resolution(_) => 5,
         }
     }
 }
@@ -89,6 +92,7 @@ pub(crate) fn stop() -> CResult<()> {
                     });
                 }
             }
+            Object::Resolution(resolution) => resolution.end(),
             _ => {}
         }
     }
@@ -116,6 +120,14 @@ pub(crate) fn runtime() -> CResult<&'static tokio::runtime::Runtime> {
 pub(crate) fn pnrp(handle: *mut c_void) -> CResult<Arc<Mutex<Vec<PnrpRegistration<CloudMedia>>>>> {
     lookup(handle, |o| match o {
         Object::Pnrp(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+/// The resolution of an `HRESOLUTION`.
+pub(crate) fn resolution(handle: *mut c_void) -> CResult<Arc<crate::api::pnrp::Resolution>> {
+    lookup(handle, |o| match o {
+        Object::Resolution(r) => Some(r.clone()),
         _ => None,
     })
 }

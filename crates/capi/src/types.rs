@@ -275,6 +275,9 @@ pub struct PEER_INVITATION_INFO {
 /// `HREGISTRATION`: a registration of a peer name (`PeerPnrpRegister`).
 pub type HREGISTRATION = *mut c_void;
 
+/// `HRESOLUTION`: an asynchronous resolution (`PeerPnrpStartResolve`).
+pub type HRESOLUTION = *mut c_void;
+
 /// `SOCKADDR`: the platform's `struct sockaddr` (family first; `sockaddr_in` or
 /// `sockaddr_in6` behind it).
 pub type SOCKADDR = libc::sockaddr;

@@ -163,7 +163,8 @@ fn pnrp_checks_under_valgrind() {
 
 /// A C program registers a name on the link in one namespace (`LinkLocal_vb`, this host's
 /// address at a port it names), another resolves it from the neighbouring namespace, by the
-/// cloud's name and with no cloud (every link cloud), natively and under valgrind; the
+/// cloud's name and with no cloud (every link cloud), synchronously and asynchronously,
+/// natively and under valgrind; the
 /// registration moves to another port, then is withdrawn.
 #[test]
 fn pnrp_register_and_resolve_between_two_hosts() {
@@ -199,11 +200,19 @@ fn pnrp_register_and_resolve_between_two_hosts() {
     let scope = a.index("va");
     assert_eq!(found("LinkLocal_va", "0"), format!("FOUND fe80::b%{scope} 4600 from C"));
     assert_eq!(found("-", "0"), format!("FOUND fe80::b%{scope} 4600 from C"));
+    // Asynchronously: one endpoint as it is found, then the end.
+    let out = run_in(&a, &home, &pnrp, &["resolve-async", "0.c-link", "-"]);
+    assert_success("resolve-async", &out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), format!("FOUND fe80::b%{scope} 4600 from C\nEND"));
     if valgrind_available("pnrp_register_and_resolve_between_two_hosts") {
         let mut cmd = a.command("valgrind");
         cmd.args(valgrind().get_args()).arg(&pnrp).args(["resolve", "0.c-link", "LinkLocal_va", "0"]);
         let out = cmd.env("PEERGROUP_HOME", home.path()).output().unwrap();
         assert_success("resolve under valgrind", &out);
+        let mut cmd = a.command("valgrind");
+        cmd.args(valgrind().get_args()).arg(&pnrp).args(["resolve-async", "0.c-link", "LinkLocal_va"]);
+        let out = cmd.env("PEERGROUP_HOME", home.path()).output().unwrap();
+        assert_success("resolve-async under valgrind", &out);
     }
 
     registrar.stdin.as_mut().unwrap().write_all(b"move\n").unwrap();

@@ -137,6 +137,22 @@ impl Context {
         Ok(found)
     }
 
+    /// The streaming form of [`Self::pnrp_resolve`] (`PeerPnrpStartResolve`): `found` gets each
+    /// registration as soon as it is known (on the link, as the answers come), at most `max`;
+    /// none found is not an error here.
+    pub async fn pnrp_resolve_each(
+        &self,
+        peer_name: &str,
+        cloud: &str,
+        max: usize,
+        timeout: Duration,
+        found: &mut (dyn FnMut(EndpointInfo) + Send),
+    ) -> Result<()> {
+        peergroup_pnrp::validate_peer_name(peer_name)?;
+        let cloud = self.registration_cloud(cloud).await?;
+        Ok(self.cloud_media().resolve_each(peer_name, &cloud, max, timeout, found).await?)
+    }
+
     /// This host's endpoints in `cloud` at `port`, for a registration whose caller names none
     /// (`peergroup_pnrp::cloud_endpoints`: the interface's link-local or unique-local addresses
     /// for an interface cloud, the routable ones otherwise). Empty when the host has none there.

@@ -353,6 +353,20 @@ impl Medium for MdnsMedium {
         max: usize,
         timeout: Duration,
     ) -> Result<Vec<EndpointInfo>> {
+        let mut found = Vec::new();
+        self.resolve_each(peer_name, cloud, max, timeout, &mut |info| found.push(info)).await?;
+        found.sort();
+        Ok(found)
+    }
+
+    async fn resolve_each(
+        &self,
+        peer_name: &str,
+        cloud: &CloudName,
+        max: usize,
+        timeout: Duration,
+        found: &mut (dyn FnMut(EndpointInfo) + Send),
+    ) -> Result<()> {
         validate_peer_name(peer_name)?;
         let interface = cloud_interface(cloud)?;
         let d = self.daemon(cloud, interface)?;
@@ -360,21 +374,25 @@ impl Medium for MdnsMedium {
         let deadline = tokio::time::Instant::now() + timeout;
         let scope_id = crate::system::index_of(interface);
         let mut changes = heard.changes.subscribe();
-        let mut found: Vec<EndpointInfo> = Vec::new();
-        loop {
+        let mut given: Vec<EndpointInfo> = Vec::new();
+        while given.len() < max {
             changes.borrow_and_update();
             // Copied out: proofs are checked without holding the listener up.
             let instances: Vec<(String, Vec<Vec<u8>>)> =
                 heard.lock().iter().map(|(name, txt)| (name.clone(), txt.clone())).collect();
             let now = unix_now();
             for (instance, strings) in &instances {
+                if given.len() >= max {
+                    break;
+                }
                 if let Some(info) = self.accept(peer_name, instance, strings, scope_id, now)
-                    && !found.contains(&info)
+                    && !given.contains(&info)
                 {
-                    found.push(info);
+                    given.push(info.clone());
+                    found(info);
                 }
             }
-            if found.len() >= max {
+            if given.len() >= max {
                 break;
             }
             match tokio::time::timeout_at(deadline, changes.changed()).await {
@@ -383,9 +401,7 @@ impl Medium for MdnsMedium {
                 Ok(Err(_)) | Err(_) => break,
             }
         }
-        found.sort();
-        found.truncate(max);
-        Ok(found)
+        Ok(())
     }
 }
 

@@ -71,4 +71,18 @@ impl Medium for CloudMedia {
             Which::Mdns(m) => m.resolve(peer_name, cloud, max, timeout).await,
         }
     }
+
+    async fn resolve_each(
+        &self,
+        peer_name: &str,
+        cloud: &CloudName,
+        max: usize,
+        timeout: Duration,
+        found: &mut (dyn FnMut(EndpointInfo) + Send),
+    ) -> Result<()> {
+        match self.which(cloud)? {
+            Which::Dns(m) => m.resolve_each(peer_name, cloud, max, timeout, found).await,
+            Which::Mdns(m) => m.resolve_each(peer_name, cloud, max, timeout, found).await,
+        }
+    }
 }

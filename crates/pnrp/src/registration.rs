@@ -95,6 +95,26 @@ pub trait Medium: Send + Sync + 'static {
         max: usize,
         timeout: Duration,
     ) -> impl Future<Output = Result<Vec<EndpointInfo>>> + Send;
+
+    /// The streaming form of [`Self::resolve`] (`PeerPnrpStartResolve`): calls `found` with
+    /// each registration as soon as it is known, at most `max` of them. By default it
+    /// resolves, then hands the list out; a medium that hears answers one by one (multicast
+    /// DNS) hands each out as it comes.
+    fn resolve_each(
+        &self,
+        peer_name: &str,
+        cloud: &CloudName,
+        max: usize,
+        timeout: Duration,
+        found: &mut (dyn FnMut(EndpointInfo) + Send),
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            for info in self.resolve(peer_name, cloud, max, timeout).await? {
+                found(info);
+            }
+            Ok(())
+        }
+    }
 }
 
 struct Shared<M> {

@@ -2,11 +2,15 @@
 //! endpoints, on the facade's `pnrp_register` / `pnrp_resolve` (DNS clouds by signed dynamic
 //! updates, link-local and site-local clouds by multicast DNS; `docs/clouds.md`).
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use peergroup::hresult::{E_INVALIDARG, PEER_E_NO_CLOUD, PEER_E_NOT_FOUND, PEER_E_UNSUPPORTED_VERSION};
+use peergroup::hresult::{
+    E_INVALIDARG, PEER_E_NO_CLOUD, PEER_E_NO_MORE, PEER_E_NOT_FOUND, PEER_E_UNSUPPORTED_VERSION, PEER_S_NO_EVENT_DATA,
+};
 use peergroup::{CloudMedia, Context, EndpointInfo, Registration, Scope};
 
 use crate::alloc::{self, Block};
@@ -367,4 +371,177 @@ fn endpoint_info(block: &mut Block, e: &EndpointInfo) -> PEER_PNRP_ENDPOINT_INFO
         pwzComment: block.wide(&e.comment),
         payload: PEER_DATA { cbData: 0, pbData: std::ptr::null_mut() },
     }
+}
+
+/// An asynchronous resolution: what it found and not yet handed out, the descriptor it
+/// signals once per endpoint and once at the end, and the task that resolves.
+pub struct Resolution {
+    found: Mutex<Found>,
+    fd: RawFd,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Found {
+    queue: VecDeque<EndpointInfo>,
+    done: bool,
+    /// Set by `PeerPnrpEndResolve` or the session's end: the descriptor may be closed now.
+    ended: bool,
+}
+
+impl std::fmt::Debug for Resolution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolution").field("fd", &self.fd).finish_non_exhaustive()
+    }
+}
+
+impl Resolution {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Found> {
+        // Plain data, consistent after any panic.
+        self.found.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    // Signals are written under the lock and never once `ended` is set, so that after
+    // `end` returns the caller may close the descriptor (or another may take its number).
+    fn push(&self, info: EndpointInfo) {
+        let mut found = self.lock();
+        if !found.ended {
+            found.queue.push_back(info);
+            crate::events::signal(self.fd);
+        }
+    }
+
+    fn finish(&self) {
+        let mut found = self.lock();
+        found.done = true;
+        if !found.ended {
+            crate::events::signal(self.fd);
+        }
+    }
+
+    /// Stops the task; no signal is written after this returns.
+    pub(crate) fn end(&self) {
+        self.lock().ended = true;
+        if let Some(task) = self.task.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            task.abort();
+        }
+    }
+}
+
+/// Starts resolving a peer name (`PeerPnrpStartResolve`): in `pcwzCloudName` (NULL: every
+/// link-local and site-local cloud), at most `cMaxEndpoints` (0: [`PNRP_MAX_ENDPOINTS`]),
+/// for [`PNRP_RESOLVE_TIMEOUT`]. `hEvent` is a file descriptor open for writing (an eventfd
+/// or a pipe), signalled with an 8-byte 1 for each endpoint found and once more at the end;
+/// `PeerPnrpGetEndpoint` takes them out. The cloud is checked now (`PEER_E_NO_CLOUD`, ...).
+///
+/// # Safety
+/// Strings NULL or NUL-terminated UTF-16; `phResolveHandle` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn PeerPnrpStartResolve(
+    pcwzPeerName: PCWSTR,
+    pcwzCloudName: PCWSTR,
+    cMaxEndpoints: ULONG,
+    hEvent: HANDLE,
+    phResolveHandle: *mut HRESOLUTION,
+) -> HRESULT {
+    call(|| {
+        session::require()?;
+        // SAFETY: per the contract.
+        unsafe { clear_out(phResolveHandle) }?;
+        // SAFETY: per the contract.
+        let peer_name = unsafe { wide::required(pcwzPeerName, MAX_STRING_UNITS) }?;
+        peergroup::validate_peer_name(&peer_name).or_hr()?;
+        // SAFETY: per the contract.
+        let cloud = unsafe { wide::optional_nonempty(pcwzCloudName, MAX_STRING_UNITS) }?;
+        let fd = RawFd::try_from(hEvent as isize).map_err(|_| E_INVALIDARG)?;
+        crate::events::check_descriptor(fd)?;
+        let max = match cMaxEndpoints {
+            0 => PNRP_MAX_ENDPOINTS,
+            n => n.min(PNRP_MAX_ENDPOINTS),
+        } as usize;
+        let context = session::context()?;
+        let rt = session::runtime()?;
+        let clouds = match cloud {
+            Some(c) => {
+                // A cloud name that names no cloud here fails now, not as an empty result.
+                rt.block_on(context.resolve_cloud(Some(&c))).or_hr()?;
+                vec![c]
+            }
+            None => interface_clouds(&context)?,
+        };
+        let resolution = Arc::new(Resolution { found: Mutex::new(Found::default()), fd, task: Mutex::new(None) });
+        let r = resolution.clone();
+        let task = rt.spawn(async move {
+            let mut set = tokio::task::JoinSet::new();
+            let shared = Arc::new(Mutex::new(Vec::<EndpointInfo>::new()));
+            for cloud in clouds {
+                let (context, peer_name, r, shared) = (context.clone(), peer_name.clone(), r.clone(), shared.clone());
+                set.spawn(async move {
+                    let mut each = |info: EndpointInfo| {
+                        let mut given = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                        if given.len() < max && !given.contains(&info) {
+                            given.push(info.clone());
+                            r.push(info);
+                        }
+                    };
+                    // A cloud that fails just finds nothing; the end is signalled either way.
+                    let _ = context.pnrp_resolve_each(&peer_name, &cloud, max, PNRP_RESOLVE_TIMEOUT, &mut each).await;
+                });
+            }
+            while set.join_next().await.is_some() {}
+            r.finish();
+        });
+        *resolution.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);
+        let handle = session::insert(Object::Resolution(resolution))?;
+        // SAFETY: checked non-NULL by clear_out.
+        unsafe { put(phResolveHandle, handle) }?;
+        ok()
+    })
+}
+
+/// Takes the next endpoint of an asynchronous resolution (`PeerPnrpGetEndpoint`): `S_OK`
+/// with one `PEER_PNRP_ENDPOINT_INFO` (one `PeerFreeData`); `PEER_E_NO_MORE` once every
+/// endpoint was taken and the resolution ended (again on every later call);
+/// `PEER_S_NO_EVENT_DATA` with NULL while the resolution runs and nothing waits.
+///
+/// # Safety
+/// `ppEndpoint` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn PeerPnrpGetEndpoint(
+    hResolveHandle: HRESOLUTION,
+    ppEndpoint: *mut *mut PEER_PNRP_ENDPOINT_INFO,
+) -> HRESULT {
+    call(|| {
+        // SAFETY: per the contract.
+        unsafe { clear_out(ppEndpoint) }?;
+        let resolution = session::resolution(hResolveHandle)?;
+        let next = {
+            let mut found = resolution.lock();
+            match found.queue.pop_front() {
+                Some(info) => info,
+                None if found.done => return Err(PEER_E_NO_MORE),
+                None => return Ok(PEER_S_NO_EVENT_DATA),
+            }
+        };
+        let mut block = Block::new();
+        let info = endpoint_info(&mut block, &next);
+        let p = block.boxed(info);
+        // SAFETY: per the contract.
+        unsafe { put(ppEndpoint, alloc::hand_out(block, p)) }?;
+        ok()
+    })
+}
+
+/// Ends an asynchronous resolution (`PeerPnrpEndResolve`), running or not, and closes its
+/// handle; endpoints not taken are dropped, and the descriptor is not signalled again.
+#[unsafe(no_mangle)]
+pub extern "C" fn PeerPnrpEndResolve(hResolveHandle: HRESOLUTION) -> HRESULT {
+    call(|| {
+        let Object::Resolution(resolution) = session::remove(hResolveHandle, |o| matches!(o, Object::Resolution(_)))?
+        else {
+            return Err(peergroup::hresult::E_HANDLE);
+        };
+        resolution.end();
+        ok()
+    })
 }

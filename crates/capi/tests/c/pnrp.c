@@ -9,11 +9,17 @@
  *                                             the end of stdin (prints DONE)
  *        pnrp resolve NAME CLOUD|- HEX        resolves (one endpoint), checks the HRESULT, and
  *                                             on success prints FOUND ADDRESS%SCOPE PORT COMMENT
+ *        pnrp resolve-async NAME CLOUD|-      PeerPnrpStartResolve with an eventfd: prints FOUND
+ *                                             lines as endpoints come, then END
  */
 #include "common.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 static int checks(void) {
     HREGISTRATION reg = (HREGISTRATION)1;
@@ -65,6 +71,17 @@ static int checks(void) {
     EXPECT(PeerPnrpResolve(u"0.x", u"Global_", NULL, &found), E_INVALIDARG);
     CHECK(found == NULL);
     EXPECT(PeerPnrpResolve(u"0.x", u"Global_", &n, NULL), E_INVALIDARG);
+    HRESOLUTION res = (HRESOLUTION)1;
+    EXPECT(PeerPnrpStartResolve(u"0.x", u"Global_", 1, (HANDLE)(intptr_t)-1, &res), E_INVALIDARG);
+    CHECK(res == NULL);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    CHECK(efd >= 0);
+    EXPECT(PeerPnrpStartResolve(u"0.x", u"LinkLocal_nowhere0", 1, (HANDLE)(intptr_t)efd, &res), PEER_E_NO_CLOUD);
+    EXPECT(PeerPnrpStartResolve(u"bad name", u"Global_", 1, (HANDLE)(intptr_t)efd, &res), PEER_E_INVALID_PEER_NAME);
+    EXPECT(PeerPnrpStartResolve(u"0.x", u"Global_", 1, (HANDLE)(intptr_t)efd, NULL), E_INVALIDARG);
+    close(efd);
+    EXPECT(PeerPnrpGetEndpoint((HRESOLUTION)0x12345, &found), E_HANDLE);
+    EXPECT(PeerPnrpEndResolve((HRESOLUTION)0x12345), E_HANDLE);
     EXPECT(PeerPnrpUnregister(NULL), E_HANDLE);
     EXPECT(PeerPnrpUnregister((HREGISTRATION)0x12345), E_HANDLE);
     EXPECT(PeerPnrpUpdateRegistration((HREGISTRATION)0x12345, &info), E_HANDLE);
@@ -143,10 +160,68 @@ static int do_resolve(const char *name, const char *cloud, const char *hex) {
     return 0;
 }
 
+static void print_endpoint(const PEER_PNRP_ENDPOINT_INFO *e) {
+    char *comment = narrow(e->pwzComment);
+    const struct sockaddr *sa = e->ppAddresses[0];
+    char text[INET6_ADDRSTRLEN];
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        CHECK(inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text) != NULL);
+        printf("FOUND %s%%%u %u %s\n", text, sin6->sin6_scope_id, ntohs(sin6->sin6_port), comment);
+    } else {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        CHECK(inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text) != NULL);
+        printf("FOUND %s%%0 %u %s\n", text, ntohs(sin->sin_port), comment);
+    }
+    free(comment);
+}
+
+static int resolve_async(const char *name, const char *cloud) {
+    OK(PeerPnrpStartup(PNRP_VERSION));
+    WCHAR *wname = widen(name), *wcloud = strcmp(cloud, "-") == 0 ? NULL : widen(cloud);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    CHECK(efd >= 0);
+    HRESOLUTION res = NULL;
+    OK(PeerPnrpStartResolve(wname, wcloud, 1, (HANDLE)(intptr_t)efd, &res));
+    CHECK(res != NULL);
+    for (int rounds = 0; rounds < 100; rounds++) {
+        struct pollfd pfd = {.fd = efd, .events = POLLIN, .revents = 0};
+        CHECK(poll(&pfd, 1, 10000) == 1); /* the resolution ends within 5 s */
+        uint64_t count;
+        CHECK(read(efd, &count, sizeof count) == (ssize_t)sizeof count);
+        for (;;) {
+            PEER_PNRP_ENDPOINT_INFO *e = NULL;
+            HRESULT hr = PeerPnrpGetEndpoint(res, &e);
+            if (hr == S_OK) {
+                print_endpoint(e);
+                PeerFreeData(e);
+                continue;
+            }
+            CHECK(e == NULL);
+            if (hr == PEER_E_NO_MORE) {
+                EXPECT(PeerPnrpGetEndpoint(res, &e), PEER_E_NO_MORE);
+                OK(PeerPnrpEndResolve(res));
+                EXPECT(PeerPnrpEndResolve(res), E_HANDLE);
+                close(efd);
+                OK(PeerPnrpShutdown());
+                free(wname);
+                free(wcloud);
+                printf("END\n");
+                return 0;
+            }
+            EXPECT(hr, PEER_S_NO_EVENT_DATA);
+            break;
+        }
+    }
+    fprintf(stderr, "the resolution never ended\n");
+    return 1;
+}
+
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "checks") == 0) return checks();
     if (argc == 5 && strcmp(argv[1], "register") == 0) return do_register(argv[2], argv[3], argv[4]);
     if (argc == 5 && strcmp(argv[1], "resolve") == 0) return do_resolve(argv[2], argv[3], argv[4]);
+    if (argc == 4 && strcmp(argv[1], "resolve-async") == 0) return resolve_async(argv[2], argv[3]);
     if (argc == 1) return checks();
     fprintf(stderr, "usage: pnrp checks | register NAME CLOUD PORT | resolve NAME CLOUD|- HEX\n");
     return 2;
