@@ -125,41 +125,6 @@ static int do_register(const char *name, const char *cloud, const char *port) {
     return 0;
 }
 
-static int do_resolve(const char *name, const char *cloud, const char *hex) {
-    OK(PeerPnrpStartup(PNRP_VERSION));
-    WCHAR *wname = widen(name), *wcloud = strcmp(cloud, "-") == 0 ? NULL : widen(cloud);
-    ULONG n = 1;
-    PEER_PNRP_ENDPOINT_INFO *found = NULL;
-    HRESULT expected = (HRESULT)strtoul(hex, NULL, 16);
-    EXPECT(PeerPnrpResolve(wname, wcloud, &n, &found), expected);
-    if (SUCCEEDED(expected)) {
-        CHECK(n == 1 && found != NULL);
-        CHECK(found[0].cAddresses >= 1 && found[0].payload.cbData == 0);
-        char *peer = narrow(found[0].pwzPeerName), *comment = narrow(found[0].pwzComment);
-        CHECK(strcmp(peer, name) == 0);
-        const struct sockaddr *sa = found[0].ppAddresses[0];
-        char text[INET6_ADDRSTRLEN];
-        if (sa->sa_family == AF_INET6) {
-            const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-            CHECK(inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text) != NULL);
-            printf("FOUND %s%%%u %u %s\n", text, sin6->sin6_scope_id, ntohs(sin6->sin6_port), comment);
-        } else {
-            const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-            CHECK(inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text) != NULL);
-            printf("FOUND %s%%0 %u %s\n", text, ntohs(sin->sin_port), comment);
-        }
-        free(peer);
-        free(comment);
-        PeerFreeData(found);
-    } else {
-        CHECK(found == NULL);
-    }
-    OK(PeerPnrpShutdown());
-    free(wname);
-    free(wcloud);
-    return 0;
-}
-
 static void print_endpoint(const PEER_PNRP_ENDPOINT_INFO *e) {
     char *comment = narrow(e->pwzComment);
     const struct sockaddr *sa = e->ppAddresses[0];
@@ -174,6 +139,30 @@ static void print_endpoint(const PEER_PNRP_ENDPOINT_INFO *e) {
         printf("FOUND %s%%0 %u %s\n", text, ntohs(sin->sin_port), comment);
     }
     free(comment);
+}
+
+static int do_resolve(const char *name, const char *cloud, const char *hex) {
+    OK(PeerPnrpStartup(PNRP_VERSION));
+    WCHAR *wname = widen(name), *wcloud = strcmp(cloud, "-") == 0 ? NULL : widen(cloud);
+    ULONG n = 1;
+    PEER_PNRP_ENDPOINT_INFO *found = NULL;
+    HRESULT expected = (HRESULT)strtoul(hex, NULL, 16);
+    EXPECT(PeerPnrpResolve(wname, wcloud, &n, &found), expected);
+    if (SUCCEEDED(expected)) {
+        CHECK(n == 1 && found != NULL);
+        CHECK(found[0].cAddresses >= 1 && found[0].payload.cbData == 0);
+        char *peer = narrow(found[0].pwzPeerName);
+        CHECK(strcmp(peer, name) == 0);
+        free(peer);
+        print_endpoint(&found[0]);
+        PeerFreeData(found);
+    } else {
+        CHECK(found == NULL);
+    }
+    OK(PeerPnrpShutdown());
+    free(wname);
+    free(wcloud);
+    return 0;
 }
 
 static int resolve_async(const char *name, const char *cloud) {
