@@ -15,17 +15,17 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
-use crate::announce::{Announcement, MAX_PROOF_LEN, Placement, instance_label, name_key, validate_peer_name};
+use crate::announce::{Placement, instance_label, name_key, validate_peer_name};
 use crate::config::DnsConfig;
 use crate::dns;
 use crate::error::{PnrpError, Result};
 use crate::name::CloudName;
-use crate::proof::{ProofSigner, ProofVerifier, accept_announcement};
-use crate::registration::{EndpointInfo, Medium, Publication};
+use crate::proof::{ProofSigner, ProofVerifier, accept_announcement, announcement_of};
+use crate::registration::{EndpointInfo, Medium, Publication, unix_now};
 use crate::update::{self, DnsRecords, UpdateKey};
 
 /// The most instances of one peer name read by a resolution.
@@ -47,10 +47,6 @@ pub fn host_id() -> Vec<u8> {
         return buf[..end].to_vec();
     }
     Vec::new()
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The DNS medium: registrations by TSIG-signed UPDATE, resolution through the configured
@@ -108,30 +104,10 @@ impl DnsMedium {
         let domain = cloud_domain(&p.cloud)?;
         let key =
             self.config.update_key_for(&domain).ok_or_else(|| PnrpError::NoUpdateKey { cloud: p.cloud.to_string() })?;
-        let secure = validate_peer_name(&p.peer_name)?;
         let label = instance_label(&p.peer_name, &self.host_id);
         let instance = format!("{label}._peergroup._udp.{domain}");
-        let mut announcement = Announcement {
-            peer_name: p.peer_name.clone(),
-            endpoints: p.endpoints.clone(),
-            comment: p.comment.clone(),
-            expires: unix_now() + p.ttl.as_secs(),
-            proof: Vec::new(),
-        };
-        if secure && sign {
-            let signed = announcement.signed_bytes(Placement { cloud: &domain, instance: &instance });
-            let proof = self
-                .signer
-                .prove(&p.peer_name, &signed)
-                .map_err(|source| PnrpError::Proof { peer_name: p.peer_name.clone(), source })?;
-            if proof.len() > MAX_PROOF_LEN {
-                return Err(PnrpError::Proof {
-                    peer_name: p.peer_name.clone(),
-                    source: crate::proof::ProofError { reason: format!("a proof of {} bytes", proof.len()) },
-                });
-            }
-            announcement.proof = proof;
-        }
+        let at = Placement { cloud: &domain, instance: &instance };
+        let announcement = announcement_of(p, at, self.signer.as_ref(), sign)?;
         let records = DnsRecords {
             zone: dns_name(&format!("{}.", key.zone))?,
             instance: dns_name(&instance)?,

@@ -21,21 +21,21 @@
 //! announcement placed in the cloud `local.` at the instance's full name, the same on every
 //! host of the link whatever each calls its interface.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo, TxtProperty};
 
 use crate::announce::validate_peer_name;
-use crate::announce::{Announcement, MAX_PROOF_LEN, MAX_TXT_STRINGS, Placement, instance_label, name_key};
+use crate::announce::{MAX_TXT_STRINGS, Placement, instance_label, name_key};
 use crate::cloud::Scope;
 use crate::dns_cloud::host_id;
 use crate::error::{PnrpError, Result};
 use crate::name::CloudName;
-use crate::proof::{ProofError, ProofSigner, ProofVerifier, accept_announcement};
-use crate::registration::{EndpointInfo, Medium, Publication};
+use crate::proof::{ProofSigner, ProofVerifier, accept_announcement, announcement_of};
+use crate::registration::{EndpointInfo, Medium, Publication, unix_now};
 
 /// The DNS-SD service type of registrations on the link.
 pub const MDNS_SERVICE: &str = "_peergroup._udp.local.";
@@ -124,10 +124,6 @@ impl Drop for MdnsMedium {
             let _ = d.daemon.shutdown();
         }
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The interface of a link-local or site-local cloud, or why the cloud is not one.
@@ -253,38 +249,19 @@ impl MdnsMedium {
     }
 
     fn service_info(&self, p: &Publication, interface: &str) -> Result<ServiceInfo> {
-        let secure = validate_peer_name(&p.peer_name)?;
         let label = self.instance_label(&p.peer_name);
         let instance = format!("{label}.{MDNS_SERVICE}");
-        let mut announcement = Announcement {
-            peer_name: p.peer_name.clone(),
-            endpoints: p.endpoints.clone(),
-            comment: p.comment.clone(),
-            expires: unix_now() + p.ttl.as_secs(),
-            proof: Vec::new(),
-        };
-        if secure {
-            let signed = announcement.signed_bytes(Placement { cloud: MDNS_DOMAIN, instance: &instance });
-            let proof = self
-                .signer
-                .prove(&p.peer_name, &signed)
-                .map_err(|source| PnrpError::Proof { peer_name: p.peer_name.clone(), source })?;
-            if proof.len() > MAX_PROOF_LEN {
-                return Err(PnrpError::Proof {
-                    peer_name: p.peer_name.clone(),
-                    source: ProofError { reason: format!("a proof of {} bytes", proof.len()) },
-                });
-            }
-            announcement.proof = proof;
-        }
-        let properties = txt_to_properties(&announcement.to_txt());
-        let addresses: HashSet<IpAddr> = p.endpoints.iter().map(SocketAddr::ip).collect();
+        let at = Placement { cloud: MDNS_DOMAIN, instance: &instance };
+        let announcement = announcement_of(p, at, self.signer.as_ref(), true)?;
+        let properties: Vec<TxtProperty> =
+            txt_to_properties(&announcement.to_txt()).into_iter().map(TxtProperty::from).collect();
+        let mut addresses: Vec<IpAddr> = p.endpoints.iter().map(SocketAddr::ip).collect();
+        addresses.sort();
+        addresses.dedup();
         // `Publication::check` made sure there is at least one endpoint.
         let port = p.endpoints.first().map_or(0, SocketAddr::port);
         let subtype = format!("_{}._sub.{MDNS_SERVICE}", name_key(&p.peer_name));
         let host = format!("{label}.{MDNS_DOMAIN}");
-        let addresses: Vec<IpAddr> = addresses.into_iter().collect();
-        let properties: Vec<TxtProperty> = properties.into_iter().map(TxtProperty::from).collect();
         let mut info = ServiceInfo::new(&subtype, &label, &host, addresses.as_slice(), port, properties)
             .map_err(|e| PnrpError::MdnsFailed { cloud: p.cloud.to_string(), reason: e.to_string() })?;
         info.set_interfaces(vec![IfKind::Name(interface.to_owned())]);
@@ -408,6 +385,8 @@ impl Medium for MdnsMedium {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::announce::Announcement;
+    use crate::proof::ProofError;
 
     #[test]
     fn continued_values_get_numbered_keys_and_come_back() {

@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use crate::announce::{Announcement, Placement, validate_peer_name};
+use crate::announce::{Announcement, MAX_PROOF_LEN, Placement, validate_peer_name};
+use crate::error::{PnrpError, Result};
+use crate::registration::{Publication, unix_now};
 
 /// Makes proofs for the peer names this process may register.
 pub trait ProofSigner: Send + Sync {
@@ -72,4 +74,34 @@ pub(crate) fn accept_announcement(
         return None;
     }
     Some(a)
+}
+
+/// The announcement of `p` placed `at`, expiring one TTL from now, with the proof of a secure
+/// name when `sign` (a withdrawal needs none). Every medium's publisher uses this.
+pub(crate) fn announcement_of(
+    p: &Publication,
+    at: Placement<'_>,
+    signer: &dyn ProofSigner,
+    sign: bool,
+) -> Result<Announcement> {
+    let mut announcement = Announcement {
+        peer_name: p.peer_name.clone(),
+        endpoints: p.endpoints.clone(),
+        comment: p.comment.clone(),
+        expires: unix_now() + p.ttl.as_secs(),
+        proof: Vec::new(),
+    };
+    if validate_peer_name(&p.peer_name)? && sign {
+        let proof = signer
+            .prove(&p.peer_name, &announcement.signed_bytes(at))
+            .map_err(|source| PnrpError::Proof { peer_name: p.peer_name.clone(), source })?;
+        if proof.len() > MAX_PROOF_LEN {
+            return Err(PnrpError::Proof {
+                peer_name: p.peer_name.clone(),
+                source: ProofError { reason: format!("a proof of {} bytes", proof.len()) },
+            });
+        }
+        announcement.proof = proof;
+    }
+    Ok(announcement)
 }

@@ -17,6 +17,11 @@ use crate::announce::{validate_comment, validate_endpoints, validate_peer_name};
 use crate::error::{PnrpError, Result};
 use crate::name::CloudName;
 
+/// Now, in Unix seconds (the unit of an announcement's expiry and of TSIG's time).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// The TTL of a registration when the caller names none.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 

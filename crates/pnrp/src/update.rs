@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -23,6 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zeroize::Zeroizing;
 
 use crate::error::{PnrpError, Result, UpdateAnswer, UpdateFailure};
+use crate::registration::unix_now;
 
 /// How far our clock and the server's may differ (RFC 8945 recommends 300 s).
 const FUDGE: u16 = 300;
@@ -243,10 +244,6 @@ impl DnsRecords {
         }
         m
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Signs `message` with `key`, sends it to `server` over TCP, and checks the answer: success
