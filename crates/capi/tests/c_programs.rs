@@ -13,7 +13,8 @@ use common::{Link, assert_success, compile, crate_dir, valgrind, valgrind_availa
 use peergroup_testkit::Netns;
 
 /// A peergroup home for one run, with a DNS configuration that points at a server that never
-/// answers (so DNS clouds are `PEER_E_NO_CLOUD` after 300 ms).
+/// answers (so DNS clouds are `PEER_E_NO_CLOUD` after 300 ms) and `Global_` turned off (no
+/// test reaches the public DHT).
 struct Home {
     dir: tempfile::TempDir,
     _silent_dns: UdpSocket,
@@ -21,10 +22,17 @@ struct Home {
 
 impl Home {
     fn new() -> Self {
+        Self::with_global("[global]\nenabled = false\n")
+    }
+
+    /// A home whose `config.toml` starts with this `[global]` table.
+    fn with_global(global: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let silent_dns = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let config =
-            format!("[dns]\nnameservers = [\"{}\"]\nsearch = []\ntimeout_ms = 300\n", silent_dns.local_addr().unwrap());
+        let config = format!(
+            "{global}[dns]\nnameservers = [\"{}\"]\nsearch = []\ntimeout_ms = 300\n",
+            silent_dns.local_addr().unwrap()
+        );
         let home = Self { dir, _silent_dns: silent_dns };
         // The keystore insists on a private root.
         std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(home.path()).unwrap();
@@ -161,6 +169,76 @@ fn pnrp_checks_under_valgrind() {
     run("pnrp checks under valgrind", home.valgrind(&pnrp).arg("checks"));
 }
 
+/// The C program in `register` mode: it prints `REGISTERED`, moves the registration on a line
+/// of input (`UPDATED`), withdraws it when its input closes (`DONE`).
+struct Registrar {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Registrar {
+    fn spawn(command: &mut Command) -> Self {
+        let mut child =
+            command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        Self { child, stdout }
+    }
+
+    fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut self.stdout, &mut line).unwrap();
+        line.trim_end().to_owned()
+    }
+
+    /// Sends one line, returns the answer.
+    fn tell(&mut self, line: &str) -> String {
+        std::io::Write::write_all(self.child.stdin.as_mut().unwrap(), format!("{line}\n").as_bytes()).unwrap();
+        self.next_line()
+    }
+
+    /// Closes its input, returns its last line once it exited successfully.
+    fn finish(mut self) -> String {
+        drop(self.child.stdin.take());
+        let last = self.next_line();
+        assert!(self.child.wait().unwrap().success());
+        last
+    }
+}
+
+/// `Global_` from C: a registration (`PeerPnrpRegister` with an address, then
+/// `PeerPnrpUpdateRegistration`) on a private DHT of three nodes on loopback, resolved
+/// synchronously and asynchronously by another process, natively and under valgrind.
+#[test]
+fn pnrp_register_and_resolve_in_global() {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let loopback = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
+    let first = rt.block_on(peergroup::DhtNode::start(loopback, &[])).unwrap();
+    let bootstrap = first.local_addr().to_string();
+    let _others: Vec<_> = (0..2)
+        .map(|_| rt.block_on(peergroup::DhtNode::start(loopback, std::slice::from_ref(&bootstrap))).unwrap())
+        .collect();
+    let home = Home::with_global(&format!("[global]\nbootstrap = [\"{bootstrap}\"]\nlisten = \"127.0.0.1:0\"\n"));
+    let pnrp = program("pnrp", &home);
+
+    let mut registrar =
+        Registrar::spawn(home.command(&pnrp).args(["register", "0.c-global", "Global_", "4700", "127.0.0.1"]));
+    assert_eq!(registrar.next_line(), "REGISTERED");
+    // The DHT carries the port and the address it saw, no comment.
+    let out = run("resolve in Global_", home.command(&pnrp).args(["resolve", "0.c-global", "Global_", "0"]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "FOUND 127.0.0.1%0 4700");
+    let out = run("resolve-async in Global_", home.command(&pnrp).args(["resolve-async", "0.c-global", "Global_"]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "FOUND 127.0.0.1%0 4700 \nEND");
+    if valgrind_available("pnrp_register_and_resolve_in_global") {
+        run("resolve under valgrind", home.valgrind(&pnrp).args(["resolve", "0.c-global", "Global_", "0"]));
+        run("resolve-async under valgrind", home.valgrind(&pnrp).args(["resolve-async", "0.c-global", "Global_"]));
+    }
+    assert_eq!(registrar.tell("move"), "UPDATED");
+    assert_eq!(registrar.finish(), "DONE");
+    // A name nobody registered.
+    run("resolve of no one", home.command(&pnrp).args(["resolve", "0.c-nobody", "Global_", "0x80070490"]));
+}
+
 /// A C program registers a name on the link in one namespace (`LinkLocal_vb`, this host's
 /// address at a port it names), another resolves it from the neighbouring namespace, by the
 /// cloud's name and with no cloud (every link cloud), synchronously and asynchronously,
@@ -168,7 +246,6 @@ fn pnrp_checks_under_valgrind() {
 /// registration moves to another port, then is withdrawn.
 #[test]
 fn pnrp_register_and_resolve_between_two_hosts() {
-    use std::io::{BufRead, BufReader, Write};
     let home = Home::new();
     let pnrp = program("pnrp", &home);
     let Some(a) = Netns::create("cpa") else { return };
@@ -177,21 +254,10 @@ fn pnrp_register_and_resolve_between_two_hosts() {
     a.up_with("va", &["fe80::a/64"]);
     b.up_with("vb", &["fe80::b/64"]);
 
-    let mut registrar = b
-        .command(&pnrp)
-        .args(["register", "0.c-link", "LinkLocal_vb", "4600"])
-        .env("PEERGROUP_HOME", home.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(registrar.stdout.take().unwrap());
-    let mut next_line = || {
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        line.trim_end().to_owned()
-    };
-    assert_eq!(next_line(), "REGISTERED");
+    let mut registrar = Registrar::spawn(
+        b.command(&pnrp).args(["register", "0.c-link", "LinkLocal_vb", "4600"]).env("PEERGROUP_HOME", home.path()),
+    );
+    assert_eq!(registrar.next_line(), "REGISTERED");
     let found = |cloud: &str, expect: &str| {
         let out = run_in(&a, &home, &pnrp, &["resolve", "0.c-link", cloud, expect]);
         assert_success(&format!("resolve in {cloud}"), &out);
@@ -215,13 +281,10 @@ fn pnrp_register_and_resolve_between_two_hosts() {
         assert_success("resolve-async under valgrind", &out);
     }
 
-    registrar.stdin.as_mut().unwrap().write_all(b"move\n").unwrap();
-    assert_eq!(next_line(), "UPDATED");
+    assert_eq!(registrar.tell("move"), "UPDATED");
     // The new port is announced at once; a resolution may still meet the old answer first.
     let moved = (0..10).any(|_| found("LinkLocal_va", "0").ends_with(" 4601 from C"));
     assert!(moved, "the registration did not move to 4601");
-    drop(registrar.stdin.take());
-    assert_eq!(next_line(), "DONE");
-    assert!(registrar.wait().unwrap().success());
+    assert_eq!(registrar.finish(), "DONE");
     assert_eq!(found("LinkLocal_va", "0x80070490"), "");
 }

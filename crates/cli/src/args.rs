@@ -94,7 +94,8 @@ pub enum PnrpCommand {
     /// Registers a peer name with its endpoints; prints `registered <PEER-NAME>` once
     /// published, keeps it published until interrupted or `--for` ends, then withdraws it.
     Register {
-        /// The cloud: a DNS cloud (`corp.example.`) or an interface cloud (`LinkLocal_eth0`).
+        /// The cloud: a DNS cloud (`corp.example.`), an interface cloud (`LinkLocal_eth0`) or
+        /// `Global_` (the Mainline DHT of `[global]` in config.toml).
         #[arg(long)]
         cloud: String,
         /// The peer name (a secure name needs its identity in this home).
@@ -113,7 +114,8 @@ pub enum PnrpCommand {
     /// Resolves a peer name: one endpoint per line (`--json`: objects with address, port, peer
     /// name, comment); exits 1 with PEER_E_NOT_FOUND when none was found.
     Resolve {
-        /// The cloud: a DNS cloud (`corp.example.`) or an interface cloud (`LinkLocal_eth0`).
+        /// The cloud: a DNS cloud (`corp.example.`), an interface cloud (`LinkLocal_eth0`) or
+        /// `Global_`.
         #[arg(long)]
         cloud: String,
         /// The peer name.
@@ -124,6 +126,17 @@ pub enum PnrpCommand {
         /// How long to wait for answers (`5s`).
         #[arg(long, default_value = "5s", value_name = "DURATION")]
         timeout: String,
+    },
+    /// Runs a node of the Mainline DHT for a private network or an offline test: prints
+    /// `listening <ADDRESS>` first, then serves until interrupted. Point `[global] bootstrap`
+    /// in config.toml at it.
+    DhtNode {
+        /// Where to listen (IPv4 `ADDRESS:PORT`; port 0 picks a free one).
+        #[arg(long, default_value = "0.0.0.0:6881", value_name = "ADDRESS:PORT")]
+        listen: String,
+        /// A node of the network to join, `HOST:PORT`; none starts a new network.
+        #[arg(long = "bootstrap", value_name = "HOST:PORT")]
+        bootstrap: Vec<String>,
     },
 }
 

@@ -10,7 +10,9 @@ use peergroup::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::args::{Cli, CloudCommand, Command, GroupCommand, GroupRef, IdentityCommand, RecordCommand, RoleArg};
+use crate::args::{
+    Cli, CloudCommand, Command, GroupCommand, GroupRef, IdentityCommand, PnrpCommand, RecordCommand, RoleArg,
+};
 use crate::output::{CliError, CliResult, Output};
 
 pub fn run(cli: &Cli, out: &Output) -> CliResult {
@@ -28,6 +30,8 @@ pub fn run(cli: &Cli, out: &Output) -> CliResult {
             out.print(&text.join("\n"), Value::Array(clouds.iter().map(cloud_json).collect()));
             Ok(())
         }
+        // A DHT node serves a network: it needs no home.
+        Command::Pnrp(PnrpCommand::DhtNode { listen, bootstrap }) => crate::pnrp::dht_node(listen, bootstrap, out),
         Command::Pnrp(c) => crate::pnrp::run(&ctx()?, c, out),
         Command::Group(c) => group(&ctx()?, c, out),
         Command::Record(c) => record(&ctx()?, c, out),

@@ -1,19 +1,44 @@
-//! `peergroup pnrp register|resolve`: peer names in DNS clouds and on the link (multicast DNS).
+//! `peergroup pnrp register|resolve|dht-node`: peer names in DNS clouds, on the link (multicast
+//! DNS) and in `Global_` (the Mainline DHT), and a DHT node for private networks.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
 
-use peergroup::{Context, EndpointInfo};
+use peergroup::{Context, DhtNode, EndpointInfo};
 use serde_json::{Value, json};
 
 use crate::args::PnrpCommand;
 use crate::commands::parse_duration;
 use crate::output::{CliError, CliResult, Output};
 
-pub fn run(ctx: &Context, command: &PnrpCommand, out: &Output) -> CliResult {
-    let rt = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> CliResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Peergroup(peergroup::Error::Runtime(e)))?;
+        .map_err(|e| CliError::Peergroup(peergroup::Error::Runtime(e)))
+}
+
+/// `pnrp dht-node`: a DHT node in server mode until SIGINT or SIGTERM.
+pub fn dht_node(listen: &str, bootstrap: &[String], out: &Output) -> CliResult {
+    let listen: SocketAddrV4 =
+        listen.parse().map_err(|_| CliError::Usage(format!("--listen {listen:?} is not an IPv4 ADDRESS:PORT")))?;
+    runtime()?.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let signal = |kind| signal(kind).map_err(|e| CliError::Peergroup(peergroup::Error::Runtime(e)));
+        let (mut interrupt, mut terminate) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
+        let node = DhtNode::start(listen, bootstrap).await.map_err(peergroup::Error::from)?;
+        let addr = node.local_addr().to_string();
+        out.print(&format!("listening {addr}"), json!({"listening": addr}));
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        drop(node);
+        Ok(())
+    })
+}
+
+pub fn run(ctx: &Context, command: &PnrpCommand, out: &Output) -> CliResult {
+    let rt = runtime()?;
     match command {
         PnrpCommand::Register { cloud, peer_name, addresses, comment, duration } => {
             let duration = duration.as_deref().map(parse_duration).transpose()?;
@@ -71,6 +96,7 @@ pub fn run(ctx: &Context, command: &PnrpCommand, out: &Output) -> CliResult {
             out.print(&lines.join("\n"), Value::Array(found.iter().flat_map(objects).collect()));
             Ok(())
         }
+        PnrpCommand::DhtNode { listen, bootstrap } => dht_node(listen, bootstrap, out),
     }
 }
 

@@ -15,7 +15,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_peergroup");
 fn home(dir: &Path, server: &Bind, secret: Option<&str>) -> PathBuf {
     std::fs::create_dir(dir).unwrap();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let mut config = format!("[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 5000\n", server.addr());
+    // Global_ off: nothing here may reach the public DHT.
+    let mut config =
+        format!("[global]\nenabled = false\n[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 5000\n", server.addr());
     if let Some(secret) = secret {
         config.push_str(&format!(
             "[dns.update.\"corp.example\"]\nserver = \"{}\"\nkey_name = \"{BIND_KEY_NAME}\"\nsecret = \"{secret}\"\n",
@@ -123,10 +125,12 @@ fn register_resolve_and_withdraw_on_interrupt() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // An address that is not HOST:PORT: a usage error; a cloud that is not DNS: an invalid
-    // argument. (Without --address the host's own addresses are published: tests/pnrp_link.rs.)
+    // An address that is not HOST:PORT: a usage error; Global_ turned off in config.toml says
+    // so. (Without --address the host's own addresses are published: tests/pnrp_link.rs;
+    // Global_ on a DHT: tests/pnrp_global.rs.)
     let out = run(&alice, &["pnrp", "register", "--cloud", "corp.example.", &name, "--address", "nowhere"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run(&bob, &["pnrp", "resolve", "--cloud", "Global_", &name]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("E_INVALIDARG"), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PEER_E_SERVICE_NOT_AVAILABLE") && stderr.contains("enabled = false"), "{stderr}");
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use peergroup_identity::{Identity, IdentityInfo, Keystore, PeerName};
-use peergroup_pnrp::{Cloud, CloudName, CloudResolver, DnsConfig, InterfaceSource, NameOrigin, WatchedInterfaces};
+use peergroup_pnrp::{
+    Cloud, CloudName, CloudResolver, DnsConfig, GlobalConfig, InterfaceSource, NameOrigin, WatchedInterfaces,
+};
 use peergroup_security::{GroupProperties, InvitationInfo, InvitationRequest, Membership, NewGroup};
 use peergroup_state::{Durability, GroupStore, JoinOutcome, MembershipStore};
 
@@ -27,6 +29,11 @@ pub struct Context {
     /// The multicast DNS medium, started on the first registration or resolution in a link
     /// or site cloud and shared by later ones (its daemons' caches make resolutions quick).
     pub(crate) mdns: std::sync::OnceLock<Arc<peergroup_pnrp::MdnsMedium>>,
+    /// How `Global_` reaches the Mainline DHT (`[global]` in `config.toml`).
+    global: GlobalConfig,
+    /// The DHT medium of `Global_`, made on first use; its node starts on the first
+    /// registration or resolution there and serves the later ones.
+    pub(crate) dht: std::sync::OnceLock<Arc<peergroup_pnrp::DhtMedium>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -62,13 +69,15 @@ pub(crate) fn parse_name(argument: &'static str, value: &str) -> Result<PeerName
 
 impl Context {
     /// A context on the keystore at `root` (created when missing), with the system's
-    /// interfaces and the DNS settings of the system overridden by `<root>/config.toml`.
+    /// interfaces, the DNS settings of the system overridden by `<root>/config.toml`, and the
+    /// `[global]` settings of that file (the Mainline DHT of `Global_`).
     /// The interface list is the process's [`WatchedInterfaces`]: read again only when the
     /// kernel reports a change of link or address.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let keystore = Keystore::open(root)?;
         let dns = DnsConfig::load(keystore.root())?;
-        Ok(Self::with_parts(keystore, dns, WatchedInterfaces::shared()))
+        let global = GlobalConfig::load(keystore.root())?;
+        Ok(Self::with_parts(keystore, dns, WatchedInterfaces::shared()).with_global(global))
     }
 
     /// A context on the default root (`$PEERGROUP_HOME`, else `$XDG_DATA_HOME/peergroup`, else
@@ -78,6 +87,8 @@ impl Context {
     }
 
     /// A context from its parts: tests and simulators give fixed interfaces and DNS settings.
+    /// `Global_` is off until [`Self::with_global`] gives it a DHT to use: a context made of
+    /// parts never reaches the public DHT by accident.
     pub fn with_parts(keystore: Keystore, dns: DnsConfig, interfaces: SharedInterfaces) -> Self {
         let memberships = MembershipStore::for_keystore(&keystore);
         Self {
@@ -87,7 +98,22 @@ impl Context {
             interfaces,
             durability: Durability::default(),
             mdns: std::sync::OnceLock::new(),
+            global: GlobalConfig { enabled: false, ..GlobalConfig::default() },
+            dht: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The same context with these `[global]` settings (which DHT `Global_` uses). Call it
+    /// before the first registration or resolution in `Global_`.
+    pub fn with_global(mut self, global: GlobalConfig) -> Self {
+        self.global = global;
+        self.dht = std::sync::OnceLock::new();
+        self
+    }
+
+    /// The `[global]` settings.
+    pub fn global_config(&self) -> &GlobalConfig {
+        &self.global
     }
 
     /// Makes the groups this context opens from now on commit with `durability` (default

@@ -60,9 +60,9 @@ pub use wake::FALLBACK_POLL as EVENT_FALLBACK_POLL;
 // re-exported whole, so the command line and the C ABI depend on this API only.
 pub use peergroup_identity::{Identity, IdentityError, IdentityInfo, KeyAccessReason, Keystore, PeerName};
 pub use peergroup_pnrp::{
-    Cloud, CloudMedia, CloudState, DnsConfig, DnsMedium, EndpointInfo, Interface, InterfaceSource, KeyAlgorithm,
-    MdnsMedium, Medium, PnrpError, Registration, Scope, SystemInterfaces, UpdateAnswer, UpdateKey, WatchedInterfaces,
-    validate_peer_name,
+    Cloud, CloudMedia, CloudState, DhtMedium, DhtNode, DnsConfig, DnsMedium, EndpointInfo, GlobalConfig, Interface,
+    InterfaceSource, KeyAlgorithm, MdnsMedium, Medium, PnrpError, Registration, Scope, SystemInterfaces, UpdateAnswer,
+    UpdateKey, WatchedInterfaces, validate_peer_name,
 };
 pub use peergroup_security::{
     GLOBAL_CLOUD, GroupProperties, InvitationInfo, InvitationRequest, Membership, NewGroup, Role, SecurityError,

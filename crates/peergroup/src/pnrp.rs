@@ -1,6 +1,7 @@
 //! Peer names in clouds (`PeerPnrpRegister`, `PeerPnrpUpdateRegistration`,
-//! `PeerPnrpUnregister`, `PeerPnrpResolve`) for DNS clouds: the pnrp layer's registrations,
-//! with the proofs of secure peer names made and checked with peergroup identities.
+//! `PeerPnrpUnregister`, `PeerPnrpResolve`) in DNS clouds, on the link and in `Global_`: the
+//! pnrp layer's registrations, with the proofs of secure peer names made and checked with
+//! peergroup identities (where the medium carries them: not the DHT of `Global_`).
 //!
 //! A proof is the identity's certificate (DER, behind its 2-byte big-endian length) followed by
 //! the identity's signature of the bytes pnrp gives (`docs/clouds.md`, "Proof of a secure
@@ -14,8 +15,8 @@ use std::time::Duration;
 
 use peergroup_identity::{IdentityInfo, Keystore, PeerName};
 use peergroup_pnrp::{
-    CloudMedia, CloudName, DnsMedium, EndpointInfo, MdnsMedium, Medium, ProofError, ProofSigner, ProofVerifier,
-    Publication, Registration,
+    CloudMedia, CloudName, DhtMedium, DnsMedium, EndpointInfo, MdnsMedium, Medium, ProofError, ProofSigner,
+    ProofVerifier, Publication, Registration,
 };
 
 use crate::context::Context;
@@ -91,18 +92,25 @@ impl Context {
             .clone()
     }
 
+    /// The Mainline DHT medium of `Global_` (one per context, its node started on first use),
+    /// with the `[global]` settings ([`Self::global_config`]).
+    pub fn dht_medium(&self) -> Arc<DhtMedium> {
+        self.dht.get_or_init(|| Arc::new(DhtMedium::new(self.global_config().clone()))).clone()
+    }
+
     /// Every medium: DNS clouds through [`Self::dns_medium`], link-local and site-local
-    /// clouds through [`Self::mdns_medium`].
+    /// clouds through [`Self::mdns_medium`], `Global_` through [`Self::dht_medium`].
     pub fn cloud_media(&self) -> CloudMedia {
-        CloudMedia::new(self.dns_medium(), self.mdns_medium())
+        CloudMedia::new(self.dns_medium(), self.mdns_medium(), self.dht_medium())
     }
 
     /// Registers `peer_name` with its endpoints in a cloud (`PeerPnrpRegister`): a DNS cloud
-    /// (signed dynamic updates) or a link-local or site-local cloud (multicast DNS on its
-    /// interface). The cloud name is resolved as callers' names are; `Global_` has no
-    /// registrations yet (`E_INVALIDARG`). The records are published at once, then kept
-    /// published until the registration is unregistered or dropped. A secure peer name
-    /// needs its identity in this keystore. Runs in a Tokio runtime (the registration
+    /// (signed dynamic updates), a link-local or site-local cloud (multicast DNS on its
+    /// interface), or `Global_` (an announcement on the Mainline DHT: the endpoints' one port,
+    /// at the address the DHT sees; no comment, no proof). The cloud name is resolved as
+    /// callers' names are. The records are published at once, then kept published until the
+    /// registration is unregistered or dropped. A secure peer name needs its identity in this
+    /// keystore where the medium carries a proof. Runs in a Tokio runtime (the registration
     /// refreshes itself on it).
     pub async fn pnrp_register(
         &self,
@@ -163,16 +171,6 @@ impl Context {
     }
 
     async fn registration_cloud(&self, cloud: &str) -> Result<CloudName> {
-        let found = self.resolve_cloud(Some(cloud)).await?;
-        if found.name.dns_name().is_none() && found.name.interface_name().is_none() {
-            return Err(Error::InvalidArgument {
-                argument: "cloud",
-                reason: format!(
-                    "{}: registrations in Global_ come with the DHT; name a DNS or an interface cloud",
-                    found.name
-                ),
-            });
-        }
-        Ok(found.name)
+        Ok(self.resolve_cloud(Some(cloud)).await?.name)
     }
 }

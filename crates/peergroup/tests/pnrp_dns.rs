@@ -14,7 +14,9 @@ use peergroup_testkit::{BIND_KEY_NAME, Bind, has_bind, require};
 fn home(dir: &std::path::Path, server: &Bind, secret: Option<&str>) -> Context {
     std::fs::create_dir(dir).unwrap();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let mut config = format!("[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 5000\n", server.addr());
+    // Global_ off: nothing here may reach the public DHT.
+    let mut config =
+        format!("[global]\nenabled = false\n[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 5000\n", server.addr());
     if let Some(secret) = secret {
         config.push_str(&format!(
             "[dns.update.\"corp.example\"]\nserver = \"{}\"\nkey_name = \"{BIND_KEY_NAME}\"\nsecret = \"{secret}\"\n",
@@ -64,11 +66,13 @@ async fn register_and_resolve_a_secure_name_in_a_dns_cloud() {
     // Bob holds no identity for the name and no update key.
     let err = bob.pnrp_register(&name, "corp.example.", vec!["192.0.2.8:1".parse().unwrap()], "").await.unwrap_err();
     assert!(matches!(err, Error::Cloud(PnrpError::NoUpdateKey { .. })), "{err}");
-    // A name nobody registered is PEER_E_NOT_FOUND; a cloud that is not DNS is an invalid argument.
+    // A name nobody registered is PEER_E_NOT_FOUND; Global_ in a context made of parts is
+    // off until given a DHT, and says so.
     let err = bob.pnrp_resolve("0.nobody", "corp.example.", 5, Duration::from_secs(5)).await.unwrap_err();
     assert_eq!(err.hresult(), hresult::PEER_E_NOT_FOUND, "{err}");
     let err = bob.pnrp_resolve(&name, "Global_", 5, Duration::from_secs(5)).await.unwrap_err();
-    assert_eq!(err.hresult(), hresult::E_INVALIDARG, "{err}");
+    assert_eq!(err.hresult(), hresult::PEER_E_SERVICE_NOT_AVAILABLE, "{err}");
+    assert!(err.to_string().contains("enabled = false"), "{err}");
 
     registration.unregister().await.unwrap();
     let err = bob.pnrp_resolve(&name, "corp.example.", 5, Duration::from_secs(5)).await.unwrap_err();

@@ -1,6 +1,7 @@
-//! DNS settings: the system's (`/etc/resolv.conf`), overridden by `<home>/config.toml`.
+//! Settings: DNS (the system's `/etc/resolv.conf`, overridden by `<home>/config.toml`) and
+//! the global cloud's DHT (`[global]` in the same file).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -67,6 +68,46 @@ impl DnsConfig {
 struct ConfigFile {
     #[serde(default)]
     dns: Option<DnsSection>,
+    #[serde(default)]
+    global: Option<GlobalSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GlobalSection {
+    enabled: Option<bool>,
+    bootstrap: Option<Vec<String>>,
+    listen: Option<String>,
+    request_timeout_ms: Option<u64>,
+}
+
+/// Reads a configuration file, bounded; `None` when it does not exist. The text may hold
+/// update secrets: it is zeroized when dropped.
+fn read_file(path: &Path) -> Result<Option<zeroize::Zeroizing<String>>> {
+    let err = |reason: String| PnrpError::Config { path: path.to_owned(), reason };
+    match std::fs::File::open(path) {
+        Ok(file) => {
+            use std::io::Read;
+            let mut text = zeroize::Zeroizing::new(String::new());
+            file.take(MAX_CONFIG_LEN + 1).read_to_string(&mut text).map_err(|e| err(e.to_string()))?;
+            if text.len() as u64 > MAX_CONFIG_LEN {
+                return Err(err(format!("larger than {MAX_CONFIG_LEN} bytes")));
+            }
+            Ok(Some(text))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+/// Parses a configuration text; errors name `path` and the line.
+fn parse_file(path: &Path, text: &str) -> Result<ConfigFile> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |span| {
+            1 + text.as_bytes()[..span.start.min(text.len())].iter().filter(|b| **b == b'\n').count()
+        });
+        PnrpError::Config { path: PathBuf::from(path), reason: format!("{} (line {line})", e.message()) }
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,33 +170,16 @@ impl DnsConfig {
     ///
     /// Each key present replaces the system's value. Other tables are left to other layers.
     pub fn apply_file(&mut self, path: &Path) -> Result<()> {
-        let err = |reason: String| PnrpError::Config { path: path.to_owned(), reason };
-        let text = match std::fs::File::open(path) {
-            Ok(file) => {
-                use std::io::Read;
-                // The file may hold update secrets: its text is zeroized once parsed.
-                let mut text = zeroize::Zeroizing::new(String::new());
-                file.take(MAX_CONFIG_LEN + 1).read_to_string(&mut text).map_err(|e| err(e.to_string()))?;
-                if text.len() as u64 > MAX_CONFIG_LEN {
-                    return Err(err(format!("larger than {MAX_CONFIG_LEN} bytes")));
-                }
-                text
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(err(e.to_string())),
-        };
-        self.apply_toml(path, &text)
+        match read_file(path)? {
+            Some(text) => self.apply_toml(path, &text),
+            None => Ok(()),
+        }
     }
 
     /// Applies the `[dns]` table of a configuration text; `path` names it in errors.
     pub fn apply_toml(&mut self, path: &Path, text: &str) -> Result<()> {
         let err = |reason: String| PnrpError::Config { path: PathBuf::from(path), reason };
-        let file: ConfigFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |span| {
-                1 + text.as_bytes()[..span.start.min(text.len())].iter().filter(|b| **b == b'\n').count()
-            });
-            err(format!("{} (line {line})", e.message()))
-        })?;
+        let file = parse_file(path, text)?;
         let Some(dns) = file.dns else { return Ok(()) };
         if let Some(servers) = dns.nameservers {
             if servers.len() > MAX_NAMESERVERS {
@@ -197,6 +221,115 @@ impl DnsConfig {
         }
         Ok(())
     }
+}
+
+/// The most bootstrap nodes kept.
+pub const MAX_BOOTSTRAP_NODES: usize = 32;
+
+/// The DHT's request timeout when the configuration names none (`mainline`'s default).
+pub const DEFAULT_DHT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How the global cloud `Global_` reaches the Mainline DHT (`[global]` in `config.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalConfig {
+    /// Whether `Global_` registers and resolves at all; when off, both say so
+    /// ([`PnrpError::GlobalDisabled`]).
+    pub enabled: bool,
+    /// The nodes a new DHT node first asks (`host:port`); `None` means the public routers of
+    /// the Mainline DHT (`mainline::DEFAULT_BOOTSTRAP_NODES`).
+    pub bootstrap: Option<Vec<String>>,
+    /// Where this process's DHT node binds (IPv4: the Mainline DHT of BEP 5 is IPv4);
+    /// port 0 picks a free one.
+    pub listen: SocketAddrV4,
+    /// How long the DHT waits for one node's answer before it stops counting on it.
+    pub request_timeout: Duration,
+}
+
+impl Default for GlobalConfig {
+    /// On, the public routers, any address and a free port, a 2 s request timeout.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bootstrap: None,
+            listen: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            request_timeout: DEFAULT_DHT_REQUEST_TIMEOUT,
+        }
+    }
+}
+
+impl GlobalConfig {
+    /// A private DHT network: these bootstrap nodes, binding on loopback (tests, labs).
+    pub fn private(bootstrap: &[String]) -> Self {
+        Self {
+            bootstrap: Some(bootstrap.to_vec()),
+            listen: SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0),
+            ..Self::default()
+        }
+    }
+
+    /// The default settings overridden by `<home>/config.toml` when it exists.
+    pub fn load(home: &Path) -> Result<Self> {
+        let mut config = Self::default();
+        let path = home.join(CONFIG_FILE);
+        if let Some(text) = read_file(&path)? {
+            config.apply_toml(&path, &text)?;
+        }
+        Ok(config)
+    }
+
+    /// Applies the `[global]` table of a configuration text; `path` names it in errors:
+    ///
+    /// ```toml
+    /// [global]
+    /// enabled = true                          # false: Global_ registers and resolves nothing
+    /// bootstrap = ["dht.corp.example:6881"]   # else the public routers of the Mainline DHT
+    /// listen = "0.0.0.0:0"                    # this process's DHT node (IPv4)
+    /// request_timeout_ms = 2000
+    /// ```
+    pub fn apply_toml(&mut self, path: &Path, text: &str) -> Result<()> {
+        let err = |reason: String| PnrpError::Config { path: PathBuf::from(path), reason };
+        let Some(global) = parse_file(path, text)?.global else { return Ok(()) };
+        if let Some(enabled) = global.enabled {
+            self.enabled = enabled;
+        }
+        if let Some(nodes) = global.bootstrap {
+            if nodes.len() > MAX_BOOTSTRAP_NODES {
+                return Err(err(format!("global.bootstrap: at most {MAX_BOOTSTRAP_NODES} nodes")));
+            }
+            for node in &nodes {
+                check_host_port(node).map_err(|reason| err(format!("global.bootstrap: {node:?} {reason}")))?;
+            }
+            self.bootstrap = Some(nodes);
+        }
+        if let Some(listen) = global.listen {
+            self.listen =
+                listen.parse().map_err(|_| err(format!("global.listen: {listen:?} is not an IPv4 address:port")))?;
+        }
+        if let Some(ms) = global.request_timeout_ms {
+            let timeout = Duration::from_millis(ms);
+            if timeout.is_zero() || timeout > MAX_TIMEOUT {
+                return Err(err(format!(
+                    "global.request_timeout_ms: {ms} is not between 1 and {}",
+                    MAX_TIMEOUT.as_millis()
+                )));
+            }
+            self.request_timeout = timeout;
+        }
+        Ok(())
+    }
+}
+
+/// `host:port` with a host name or an IPv4 address and a port that is not 0.
+pub(crate) fn check_host_port(node: &str) -> std::result::Result<(), &'static str> {
+    let Some((host, port)) = node.rsplit_once(':') else { return Err("is not host:port") };
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => return Err("has no port (1 to 65535)"),
+        Ok(_) => {}
+    }
+    if host.parse::<Ipv4Addr>().is_err() && parse_dns(host).is_err() {
+        return Err("does not name an IPv4 address or a host");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -263,5 +396,54 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         std::fs::write(home.path().join(CONFIG_FILE), "[dns]\nsearch = [\"home.example\"]\n").unwrap();
         assert_eq!(DnsConfig::load(home.path()).unwrap().search, ["home.example"]);
+    }
+
+    #[test]
+    fn global_section_is_read() {
+        let path = Path::new("/home/config.toml");
+        let mut c = GlobalConfig::default();
+        c.apply_toml(path, "[dns]\nsearch = []\n").unwrap();
+        assert_eq!(c, GlobalConfig::default(), "no [global] changes nothing");
+        c.apply_toml(
+            path,
+            "[global]\nenabled = false\nbootstrap = [\"127.0.0.1:6881\", \"dht.corp.example:6881\"]\nlisten = \"127.0.0.1:0\"\nrequest_timeout_ms = 300\n",
+        )
+        .unwrap();
+        assert!(!c.enabled);
+        assert_eq!(
+            c.bootstrap.as_deref(),
+            Some(&["127.0.0.1:6881".to_owned(), "dht.corp.example:6881".to_owned()][..])
+        );
+        assert_eq!(c.listen, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(c.request_timeout, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn global_errors_name_the_file_and_the_key() {
+        let path = Path::new("/home/config.toml");
+        for (text, part) in [
+            ("[global]\nenable = true\n", "unknown field"),
+            ("[global]\nbootstrap = [\"127.0.0.1\"]\n", "global.bootstrap: \"127.0.0.1\" is not host:port"),
+            ("[global]\nbootstrap = [\"127.0.0.1:0\"]\n", "has no port"),
+            ("[global]\nbootstrap = [\"bad host:1\"]\n", "does not name"),
+            ("[global]\nlisten = \"[::1]:6881\"\n", "not an IPv4 address:port"),
+            ("[global]\nrequest_timeout_ms = 0\n", "between 1 and 60000"),
+            ("[global]\nenabled = \"yes\"\n", "line 2"),
+        ] {
+            let err = GlobalConfig::default().apply_toml(path, text).unwrap_err();
+            let PnrpError::Config { path: at, reason } = &err else { panic!("{err:?}") };
+            assert_eq!(at, path);
+            assert!(reason.contains(part), "{text:?}: {reason:?}");
+        }
+        let many = format!("[global]\nbootstrap = [{}]\n", vec!["\"a:1\""; 33].join(","));
+        assert!(GlobalConfig::default().apply_toml(path, &many).unwrap_err().to_string().contains("at most 32"));
+    }
+
+    #[test]
+    fn global_load_reads_the_home() {
+        let home = tempfile::tempdir().unwrap();
+        assert_eq!(GlobalConfig::load(home.path()).unwrap(), GlobalConfig::default());
+        std::fs::write(home.path().join(CONFIG_FILE), "[global]\nenabled = false\n").unwrap();
+        assert!(!GlobalConfig::load(home.path()).unwrap().enabled);
     }
 }

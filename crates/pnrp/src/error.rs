@@ -273,6 +273,18 @@ pub enum PnrpError {
         /// What `mdns-sd` reported.
         reason: String,
     },
+    /// `Global_` is turned off by `[global] enabled = false`: it registers and resolves
+    /// nothing. Maps to `PEER_E_SERVICE_NOT_AVAILABLE`.
+    #[error("Global_ is disabled ([global] enabled = false in config.toml): it registers and resolves no one")]
+    GlobalDisabled,
+    /// The Mainline DHT could not be used: this process's node could not bind, or no DHT node
+    /// answered (none of the `[global] bootstrap` nodes is reachable). Maps to
+    /// `PEER_E_SERVICE_NOT_AVAILABLE`.
+    #[error("the Mainline DHT failed for Global_: {reason}")]
+    DhtFailed {
+        /// What went wrong, with the bootstrap nodes or the address involved.
+        reason: String,
+    },
 }
 
 impl PnrpError {
@@ -294,7 +306,9 @@ impl PnrpError {
             Self::UpdateFailed { .. }
             | Self::NoPrimary { .. }
             | Self::ResolveFailed { .. }
-            | Self::MdnsFailed { .. } => "PEER_E_SERVICE_NOT_AVAILABLE",
+            | Self::MdnsFailed { .. }
+            | Self::GlobalDisabled
+            | Self::DhtFailed { .. } => "PEER_E_SERVICE_NOT_AVAILABLE",
             Self::Proof { .. } => "PEER_E_IDENTITY_NOT_FOUND",
         }
     }
@@ -326,6 +340,8 @@ impl PnrpError {
             Self::Proof { peer_name: s(), source: crate::proof::ProofError { reason: s() } },
             Self::ResolveFailed { peer_name: s(), cloud: s(), reason: s() },
             Self::MdnsFailed { cloud: s(), reason: s() },
+            Self::GlobalDisabled,
+            Self::DhtFailed { reason: s() },
         ]
     }
 }

@@ -13,6 +13,11 @@
 //! only after the kernel reports a change) and [`CloudResolver`] (DNS
 //! with hickory-resolver, bounded by a timeout, answers cached for their TTL).
 //!
+//! Peer names are registered and resolved per cloud through a [`Medium`]: signed DNS updates
+//! in DNS clouds ([`DnsMedium`]), multicast DNS on the link ([`MdnsMedium`]), and the Mainline
+//! DHT in `Global_` ([`DhtMedium`], with [`DhtNode`] for private DHT networks);
+//! [`CloudMedia`] picks by cloud.
+//!
 //! ```
 //! use peergroup_pnrp::{CloudResolver, CloudState, DnsConfig, Interface, NameOrigin, PnrpError, Scope, discover};
 //!
@@ -55,6 +60,7 @@ mod cache;
 mod cloud;
 mod config;
 mod descriptor;
+mod dht_cloud;
 mod dns;
 mod dns_cloud;
 mod error;
@@ -80,13 +86,14 @@ pub use announce::{
 pub use cache::{DnsCache, MAX_CACHE_ENTRIES, MAX_NEGATIVE_TTL, MAX_POSITIVE_TTL};
 pub use cloud::{Cloud, CloudState, Scope, Seed};
 pub use config::{
-    CONFIG_FILE, DEFAULT_TIMEOUT, DnsConfig, MAX_CONFIG_LEN, MAX_NAMESERVERS, MAX_SEARCH_DOMAINS, MAX_TIMEOUT,
-    MAX_UPDATE_KEYS, RESOLV_CONF,
+    CONFIG_FILE, DEFAULT_DHT_REQUEST_TIMEOUT, DEFAULT_TIMEOUT, DnsConfig, GlobalConfig, MAX_BOOTSTRAP_NODES,
+    MAX_CONFIG_LEN, MAX_NAMESERVERS, MAX_SEARCH_DOMAINS, MAX_TIMEOUT, MAX_UPDATE_KEYS, RESOLV_CONF,
 };
 pub use descriptor::{
     DESCRIPTOR_PREFIX, MAX_SRV_RECORDS, MAX_TXT_LEN, MAX_TXT_RECORDS, SrvRecord, TXT_VERSION, descriptor_name,
     parse_descriptor,
 };
+pub use dht_cloud::{DhtMedium, DhtNode, MAX_DHT_PEERS, dht_key};
 pub use dns_cloud::{DnsMedium, MAX_INSTANCES, host_id};
 pub use error::{NoCloudCause, PnrpError, Result, UpdateAnswer, UpdateFailure};
 pub use interfaces::{

@@ -1,9 +1,11 @@
 //! One medium for every kind of cloud a registration can live in: DNS clouds through
-//! [`DnsMedium`], link-local and site-local clouds through [`MdnsMedium`].
+//! [`DnsMedium`], link-local and site-local clouds through [`MdnsMedium`], `Global_` through
+//! [`DhtMedium`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::dht_cloud::DhtMedium;
 use crate::dns_cloud::DnsMedium;
 use crate::error::{PnrpError, Result};
 use crate::mdns_cloud::MdnsMedium;
@@ -11,23 +13,26 @@ use crate::name::CloudName;
 use crate::registration::{EndpointInfo, Medium, Publication};
 
 /// Picks the medium by the cloud: a DNS name goes to the zone, an interface cloud to
-/// multicast DNS on that interface. `Global_` has none yet (the Mainline DHT comes next):
-/// [`PnrpError::InvalidRegistration`].
+/// multicast DNS on that interface, `Global_` to the Mainline DHT. A bare `LinkLocal_` or
+/// `SiteLocal_` names no one cloud: [`PnrpError::InvalidRegistration`].
 #[derive(Debug)]
 pub struct CloudMedia {
     dns: DnsMedium,
     mdns: Arc<MdnsMedium>,
+    dht: Arc<DhtMedium>,
 }
 
 enum Which<'a> {
     Dns(&'a DnsMedium),
     Mdns(&'a MdnsMedium),
+    Dht(&'a DhtMedium),
 }
 
 impl CloudMedia {
-    /// Both media; the multicast one is shared (its daemons and their caches outlive one call).
-    pub fn new(dns: DnsMedium, mdns: Arc<MdnsMedium>) -> Self {
-        Self { dns, mdns }
+    /// Every medium; the multicast and DHT ones are shared (their daemons, nodes and caches
+    /// outlive one call).
+    pub fn new(dns: DnsMedium, mdns: Arc<MdnsMedium>, dht: Arc<DhtMedium>) -> Self {
+        Self { dns, mdns, dht }
     }
 
     fn which(&self, cloud: &CloudName) -> Result<Which<'_>> {
@@ -35,10 +40,12 @@ impl CloudMedia {
             Ok(Which::Dns(&self.dns))
         } else if cloud.interface_name().is_some() {
             Ok(Which::Mdns(&self.mdns))
+        } else if *cloud == CloudName::global() {
+            Ok(Which::Dht(&self.dht))
         } else {
             Err(PnrpError::InvalidRegistration {
                 what: "cloud",
-                reason: "registrations in Global_ and in bare scopes are not supported yet: name a DNS cloud or LinkLocal_<interface>",
+                reason: "a bare scope name is not one cloud: name LinkLocal_<interface>, Global_ or a DNS cloud",
             })
         }
     }
@@ -49,6 +56,7 @@ impl Medium for CloudMedia {
         match self.which(&publication.cloud)? {
             Which::Dns(m) => m.publish(publication).await,
             Which::Mdns(m) => m.publish(publication).await,
+            Which::Dht(m) => m.publish(publication).await,
         }
     }
 
@@ -56,6 +64,7 @@ impl Medium for CloudMedia {
         match self.which(&publication.cloud)? {
             Which::Dns(m) => m.withdraw(publication).await,
             Which::Mdns(m) => m.withdraw(publication).await,
+            Which::Dht(m) => m.withdraw(publication).await,
         }
     }
 
@@ -69,6 +78,7 @@ impl Medium for CloudMedia {
         match self.which(cloud)? {
             Which::Dns(m) => m.resolve(peer_name, cloud, max, timeout).await,
             Which::Mdns(m) => m.resolve(peer_name, cloud, max, timeout).await,
+            Which::Dht(m) => m.resolve(peer_name, cloud, max, timeout).await,
         }
     }
 
@@ -83,6 +93,7 @@ impl Medium for CloudMedia {
         match self.which(cloud)? {
             Which::Dns(m) => m.resolve_each(peer_name, cloud, max, timeout, found).await,
             Which::Mdns(m) => m.resolve_each(peer_name, cloud, max, timeout, found).await,
+            Which::Dht(m) => m.resolve_each(peer_name, cloud, max, timeout, found).await,
         }
     }
 }

@@ -148,7 +148,7 @@ unsafe fn wanted(info: *const PEER_PNRP_REGISTRATION_INFO) -> CResult<Wanted> {
 }
 
 /// The clouds a registration or resolution without a cloud name covers: every link-local
-/// and site-local cloud of this host (`Global_` has no medium yet).
+/// and site-local cloud of this host (`Global_` only when named).
 fn interface_clouds(context: &Context) -> CResult<Vec<String>> {
     let clouds: Vec<String> = context
         .clouds()

@@ -63,9 +63,21 @@ static int checks(void) {
     info.cAddresses = PEER_PNRP_AUTO_ADDRESSES;
     info.ppAddresses = NULL;
     EXPECT(PeerPnrpRegister(u"0.x", &info, &reg), PEER_E_NO_CLOUD);
-    /* Global_ has no registrations yet. */
+    /* Global_ is turned off in this home's config.toml ([global] enabled = false). */
     info.pwzCloudName = u"Global_";
-    EXPECT(PeerPnrpRegister(u"0.x", &info, &reg), E_INVALIDARG);
+    struct sockaddr_in loop4;
+    memset(&loop4, 0, sizeof loop4);
+    loop4.sin_family = AF_INET;
+    loop4.sin_port = htons(4000);
+    loop4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    SOCKADDR *loop_addrs[1] = {(SOCKADDR *)&loop4};
+    info.cAddresses = 1;
+    info.ppAddresses = loop_addrs;
+    EXPECT(PeerPnrpRegister(u"0.x", &info, &reg), PEER_E_SERVICE_NOT_AVAILABLE);
+    CHECK(reg == NULL);
+    n = 1;
+    EXPECT(PeerPnrpResolve(u"0.x", u"Global_", &n, &found), PEER_E_SERVICE_NOT_AVAILABLE);
+    CHECK(found == NULL);
 
     EXPECT(PeerPnrpResolve(NULL, NULL, &n, &found), E_INVALIDARG);
     EXPECT(PeerPnrpResolve(u"0.x", u"Global_", NULL, &found), E_INVALIDARG);
@@ -90,13 +102,25 @@ static int checks(void) {
     return 0;
 }
 
-static int do_register(const char *name, const char *cloud, const char *port) {
+/* Registers `name` in `cloud` at `port`: on this host's addresses in the cloud, or on the
+ * IPv4 `address` when one is given (the same port for both, so that an update can move it). */
+static int do_register(const char *name, const char *cloud, const char *port, const char *address) {
     OK(PeerPnrpStartup(PNRP_VERSION));
     WCHAR *wname = widen(name), *wcloud = widen(cloud);
     PEER_PNRP_REGISTRATION_INFO info;
     memset(&info, 0, sizeof info);
     info.pwzCloudName = wcloud;
     info.cAddresses = PEER_PNRP_AUTO_ADDRESSES;
+    struct sockaddr_in given;
+    SOCKADDR *given_addrs[1] = {(SOCKADDR *)&given};
+    if (address != NULL) {
+        memset(&given, 0, sizeof given);
+        given.sin_family = AF_INET;
+        given.sin_port = htons((uint16_t)atoi(port));
+        CHECK(inet_pton(AF_INET, address, &given.sin_addr) == 1);
+        info.cAddresses = 1;
+        info.ppAddresses = given_addrs;
+    }
     info.wPort = (WORD)atoi(port);
     info.pwzComment = u"from C";
     HREGISTRATION reg = NULL;
@@ -107,6 +131,7 @@ static int do_register(const char *name, const char *cloud, const char *port) {
     char line[64];
     if (fgets(line, sizeof line, stdin) != NULL) {
         info.wPort = (WORD)(atoi(port) + 1);
+        given.sin_port = htons(info.wPort);
         OK(PeerPnrpUpdateRegistration(reg, &info));
         /* The comment is signed with the rest: changing it is not an update. */
         info.pwzComment = u"another";
@@ -208,7 +233,8 @@ static int resolve_async(const char *name, const char *cloud) {
 
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "checks") == 0) return checks();
-    if (argc == 5 && strcmp(argv[1], "register") == 0) return do_register(argv[2], argv[3], argv[4]);
+    if (argc == 5 && strcmp(argv[1], "register") == 0) return do_register(argv[2], argv[3], argv[4], NULL);
+    if (argc == 6 && strcmp(argv[1], "register") == 0) return do_register(argv[2], argv[3], argv[4], argv[5]);
     if (argc == 5 && strcmp(argv[1], "resolve") == 0) return do_resolve(argv[2], argv[3], argv[4]);
     if (argc == 4 && strcmp(argv[1], "resolve-async") == 0) return resolve_async(argv[2], argv[3]);
     if (argc == 1) return checks();
