@@ -5,8 +5,9 @@
 //! - `pnrp_mdns_resolve_warm` (criterion): one medium for every resolution, as a process that
 //!   resolves again and again: its daemon's cache holds the answer after the first.
 //! - `pnrp_mdns_resolve_cold` (printed): a new medium (a new daemon, empty cache) per
-//!   resolution, one resolution every 1.1 s: a responder multicasts a record at most once a
-//!   second (RFC 6762 §6), so closer resolutions would measure that rule.
+//!   resolution, one resolution every 1.1 s (a responder multicasts a record at most once a
+//!   second, RFC 6762 §6; the browse's queries meet that rule, the one-shot legacy unicast
+//!   query that answers a cold resolution first does not).
 //!
 //! This binary runs three times: as the parent (makes the namespaces, needs root), as the
 //! registrar inside B, and as the measurement inside A (criterion runs there).

@@ -153,6 +153,12 @@ fn check_one(target: &str, file: &str, bytes: &[u8]) -> Result {
             }
             Announcement::parse_txt("seed TXT", &strings).ctx("announcement").map(drop)
         }
+        "mdns_answer" => {
+            let id = bytes.first_chunk::<2>().map(|b| u16::from_be_bytes(*b)).ok_or("shorter than a DNS header")?;
+            let txts = peergroup_pnrp::mdns_answer_txts(bytes, id);
+            let (instance, strings) = txts.first().ok_or("no TXT record of an instance")?;
+            Announcement::parse_txt(instance, strings).ctx("announcement").map(drop)
+        }
         "flood_decode" => peergroup_sync::flood::Message::decode(bytes).ctx("flood message").map(drop),
         "signed_properties" if file.ends_with("-data") => {
             peergroup_state::decode_signed_properties(&properties_frame(bytes)?).ctx("signed properties").map(drop)
@@ -255,7 +261,9 @@ fn make() -> Result<Corpus> {
     corpus.insert("peer_name", peer_names(&w));
     corpus.insert("cloud_name", cloud_names()?);
     corpus.insert("dns_descriptor", dns_descriptors()?);
-    corpus.insert("pnrp_announcement", announcements(&w)?);
+    let announcements = announcements(&w)?;
+    corpus.insert("mdns_answer", mdns_answers(&announcements)?);
+    corpus.insert("pnrp_announcement", announcements);
     corpus.insert("flood_decode", flood_messages());
     let (reconciles, stamps, items, done) = sync_messages()?;
     corpus.insert("sync_reconcile", reconciles);
@@ -558,6 +566,26 @@ fn announcements(w: &World) -> Result<Seeds> {
             bytes.extend_from_slice(&s);
         }
         seeds.push((label.to_owned(), bytes));
+    }
+    Ok(seeds)
+}
+
+/// `mdns_answer`: legacy unicast answers (RFC 6762 §6.7) carrying each announcement seed's
+/// TXT record as the instance of one registration, the query id in the first two bytes.
+fn mdns_answers(announcements: &Seeds) -> Result<Seeds> {
+    const INSTANCE: &str = "pg-0123456789abcdef0123-0123456789ab._peergroup._udp.local.";
+    let mut seeds = Vec::new();
+    for (n, (label, bytes)) in announcements.iter().enumerate() {
+        let mut strings = Vec::new();
+        let mut rest = bytes.as_slice();
+        while let Some((&len, tail)) = rest.split_first() {
+            let s = tail.get(..usize::from(len)).ok_or("a string is cut short")?;
+            strings.push(s.to_vec());
+            rest = &tail[s.len()..];
+        }
+        let id = u16::try_from(n + 1).ctx("seed count")?;
+        let answer = peergroup_pnrp::testing::legacy_answer(id, &[(INSTANCE, strings)]).ok_or("an answer")?;
+        seeds.push((label.clone(), answer));
     }
     Ok(seeds)
 }

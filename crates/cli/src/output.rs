@@ -74,13 +74,19 @@ impl Output {
         Self { json }
     }
 
-    /// Prints a result: the text lines, or the JSON value on one line.
+    /// Prints a result: the text lines, or the JSON value on one line. A reader that has
+    /// gone (a closed pipe: `... | head -1`) is no reason to fail, or to panic, in a command
+    /// that did its work: a registration stays until interrupted whoever reads its output.
     pub fn print(&self, text: &str, value: Value) {
-        if self.json {
-            println!("{value}");
-        } else if !text.is_empty() {
-            println!("{}", text.trim_end_matches('\n'));
+        use std::io::Write as _;
+        let mut text = if self.json { value.to_string() } else { text.trim_end_matches('\n').to_owned() };
+        if text.is_empty() {
+            return;
         }
+        text.push('\n');
+        let mut out = std::io::stdout().lock();
+        // One write for all the lines, then flushed: nothing is left in a buffer to fail later.
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
 
     /// Prints an error: one line on standard error; with `--json` also an object on standard

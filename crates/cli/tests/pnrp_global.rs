@@ -103,6 +103,17 @@ fn a_name_registered_in_global_is_resolved_through_dht_nodes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("PEER_E_NOT_FOUND"));
 
     assert!(register.interrupt().success());
+
+    // A reader that is gone before anything is printed (`| head -0`): the command still
+    // registers, waits, withdraws and exits 0.
+    let mut closed =
+        cmd(&alice, &["pnrp", "register", "--cloud", "Global_", &name, "--address", "127.0.0.1:47002", "--for", "1s"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+    drop(closed.stdout.take());
+    assert!(closed.wait().unwrap().success(), "a closed standard output failed the command");
+
     for node in others {
         assert!(node.interrupt().success());
     }

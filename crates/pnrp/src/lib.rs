@@ -66,6 +66,7 @@ mod dns_cloud;
 mod error;
 mod interfaces;
 mod mdns_cloud;
+mod mdns_oneshot;
 mod media;
 mod name;
 mod proof;
@@ -101,6 +102,7 @@ pub use interfaces::{
     is_unique_local,
 };
 pub use mdns_cloud::{MAX_MDNS_INSTANCES, MDNS_DOMAIN, MDNS_SERVICE, MdnsMedium, properties_to_txt, txt_to_properties};
+pub use mdns_oneshot::{answer_txts as mdns_answer_txts, legacy_query as mdns_legacy_query};
 pub use media::CloudMedia;
 pub use name::{CloudName, MAX_CLOUD_NAME_LEN, MAX_DNS_NAME_LEN, MAX_INTERFACE_NAME_LEN};
 pub use proof::{NoProofs, ProofError, ProofSigner, ProofVerifier};

@@ -90,23 +90,32 @@ impl Heard {
                 ServiceEvent::ServiceResolved(service) => {
                     let fullname = service.get_fullname().to_owned();
                     let strings = properties_to_txt(service.get_properties().iter().map(|p| (p.key(), p.val())));
-                    let mut instances = self.lock();
-                    // Bounded: a link announcing more instances than this is very large or
-                    // hostile; the ones held first stay, updates of them included.
-                    if instances.len() < MAX_MDNS_INSTANCES || instances.contains_key(&fullname) {
-                        instances.insert(fullname, strings);
-                        true
-                    } else {
-                        false
-                    }
+                    self.hold(fullname, strings)
                 }
                 ServiceEvent::ServiceRemoved(_, fullname) => self.lock().remove(&fullname).is_some(),
                 _ => false,
             };
             if changed {
-                self.changes.send_modify(|n| *n = n.wrapping_add(1));
+                self.changed();
             }
         }
+    }
+
+    /// Holds one instance's TXT strings; whether it was taken. Bounded: a link announcing
+    /// more instances than [`MAX_MDNS_INSTANCES`] is very large or hostile; the ones held
+    /// first stay, updates of them included.
+    fn hold(&self, fullname: String, strings: Vec<Vec<u8>>) -> bool {
+        let mut instances = self.lock();
+        if instances.len() < MAX_MDNS_INSTANCES || instances.contains_key(&fullname) {
+            instances.insert(fullname, strings);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 
@@ -297,6 +306,35 @@ impl MdnsMedium {
     }
 }
 
+impl MdnsMedium {
+    /// One legacy unicast query for `peer_name` on the cloud's interface and nothing else (no
+    /// daemon, no browse): what the responders answer within half a second, checked as a
+    /// resolution checks. [`Medium::resolve`] sends the same query when what the browse holds
+    /// does not answer yet (`mdns_oneshot.rs`); this form lets a caller, or a test, see that
+    /// path alone.
+    pub async fn ask_once(&self, peer_name: &str, cloud: &CloudName) -> Result<Vec<EndpointInfo>> {
+        validate_peer_name(peer_name)?;
+        let interface = cloud_interface(cloud)?;
+        let scope_id = crate::system::index_of(interface);
+        let heard = Mutex::new(Vec::new());
+        let subtype = format!("_{}._sub.{MDNS_SERVICE}", name_key(peer_name));
+        crate::mdns_oneshot::ask(scope_id, &subtype, |txts| {
+            heard.lock().unwrap_or_else(PoisonError::into_inner).extend(txts);
+        })
+        .await;
+        let now = unix_now();
+        let mut found: Vec<EndpointInfo> = heard
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter_map(|(instance, strings)| self.accept(peer_name, instance, strings, scope_id, now))
+            .collect();
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+}
+
 impl Medium for MdnsMedium {
     async fn publish(&self, publication: &Publication) -> Result<()> {
         publication.check()?;
@@ -352,6 +390,7 @@ impl Medium for MdnsMedium {
         let scope_id = crate::system::index_of(interface);
         let mut changes = heard.changes.subscribe();
         let mut given: Vec<EndpointInfo> = Vec::new();
+        let mut asked = false;
         while given.len() < max {
             changes.borrow_and_update();
             // Copied out: proofs are checked without holding the listener up.
@@ -371,6 +410,25 @@ impl Medium for MdnsMedium {
             }
             if given.len() >= max {
                 break;
+            }
+            if !asked {
+                // Not all held yet: ask once the quick way too (`mdns_oneshot.rs`); its
+                // answers join the browse's, and the loop reads them as any change.
+                asked = true;
+                let subtype = format!("_{}._sub.{MDNS_SERVICE}", name_key(peer_name));
+                let heard = heard.clone();
+                tokio::spawn(async move {
+                    crate::mdns_oneshot::ask(scope_id, &subtype, |txts| {
+                        let mut any = false;
+                        for (instance, strings) in txts {
+                            any |= heard.hold(instance, strings);
+                        }
+                        if any {
+                            heard.changed();
+                        }
+                    })
+                    .await;
+                });
             }
             match tokio::time::timeout_at(deadline, changes.changed()).await {
                 Ok(Ok(())) => {}

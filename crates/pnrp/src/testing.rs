@@ -157,3 +157,16 @@ fn name(s: &str) -> Name {
     // Test inputs are fixed, valid names; the root stands in for a broken one.
     Name::from_ascii(s).unwrap_or_else(|_| Name::root())
 }
+
+/// A legacy unicast answer (RFC 6762 §6.7) to the query `id`, as a multicast DNS responder
+/// sends it: one TXT record per `(instance, strings)` in the additional section. For the
+/// seeds of the `mdns_answer` fuzz target and for tests.
+pub fn legacy_answer(id: u16, records: &[(&str, Vec<Vec<u8>>)]) -> Option<Vec<u8>> {
+    let mut m = Message::new(id, hickory_resolver::proto::op::MessageType::Response, OpCode::Query);
+    for (instance, strings) in records {
+        let name = Name::from_ascii(instance).ok()?;
+        let txt = TXT::from_bytes(strings.iter().map(Vec::as_slice).collect());
+        m.additionals.push(Record::from_rdata(name, 10, RData::TXT(txt)));
+    }
+    m.to_vec().ok()
+}

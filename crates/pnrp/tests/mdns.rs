@@ -62,6 +62,14 @@ fn child_mdns() {
                 .collect();
             println!("FOUND {}", json!({ "found": found, "ms": started.elapsed().as_millis() as u64 }));
         }),
+        "ask-once" => runtime.block_on(async {
+            let found = medium.ask_once(&args[2], &cloud).await.unwrap();
+            let found: Vec<Value> = found
+                .iter()
+                .map(|e| json!({ "peer_name": e.peer_name, "addresses": e.addresses.iter().map(ToString::to_string).collect::<Vec<_>>() }))
+                .collect();
+            println!("FOUND {}", json!({ "found": found }));
+        }),
         other => panic!("unknown action {other}"),
     }
 }
@@ -119,7 +127,12 @@ impl Drop for Registered {
 
 /// The endpoints a resolution in `cloud` on `ns` finds within `timeout_ms`.
 fn resolve(ns: &Netns, cloud: &str, peer_name: &str, timeout_ms: u64) -> Vec<String> {
-    let out = child(ns, &format!("resolve {cloud} {peer_name} {timeout_ms}")).output().unwrap();
+    found_by(ns, &format!("resolve {cloud} {peer_name} {timeout_ms}"), peer_name)
+}
+
+/// The endpoints a child finds with `action` (`resolve …` or `ask-once …`).
+fn found_by(ns: &Netns, action: &str, peer_name: &str) -> Vec<String> {
+    let out = child(ns, action).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "resolve failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let line =
@@ -163,6 +176,23 @@ fn a_registration_is_resolved_on_its_link_only() {
     assert!(resolve(&c, "LinkLocal_vd", name, 1500).is_empty());
     // Another name is not found, even on the link.
     assert!(resolve(&a, "LinkLocal_va", "0.someone-else", 1500).is_empty());
+    registered.withdraw();
+}
+
+/// The quick path alone: one legacy unicast query from A (an ephemeral port, RFC 6762 §6.7)
+/// is answered at once, by unicast, by B's responder, with the TXT that proves the name;
+/// asked on C's link, nobody answers.
+#[test]
+fn a_one_shot_query_is_answered_by_unicast() {
+    let Some((a, b, c)) = three_hosts("mq") else { return };
+    let name = "0.mdns-once";
+    let registered = Registered::start(&b, "LinkLocal_vb", name, "[fe80::b]:4501", 60);
+    let expected = [format!("[fe80::b%{}]:4501", a.index("va"))];
+    // A responder answers once its probing is over (RFC 6762 §8.1): the browse's resolution
+    // waits for that; the one-shot query comes after.
+    assert_eq!(resolve(&a, "LinkLocal_va", name, 5000), expected);
+    assert_eq!(found_by(&a, &format!("ask-once LinkLocal_va {name}"), name), expected);
+    assert!(found_by(&c, &format!("ask-once LinkLocal_vd {name}"), name).is_empty());
     registered.withdraw();
 }
 
