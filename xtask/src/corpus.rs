@@ -25,8 +25,8 @@ use peergroup::{
     Attribute, Attributes, Context, Group, Identity, InvitationRequest, Keystore, NewGroup, NewRecord, Record,
     RecordUpdate, Role, Timestamp, testing_key,
 };
-use peergroup_identity::IdentityInfo;
 use peergroup_identity::x509::to_pem;
+use peergroup_identity::{IdentityInfo, PeerName};
 use peergroup_pnrp::{Announcement, CloudName, DnsAnswer, DnsConfig, SrvRecord, parse_descriptor};
 use peergroup_security::validate_chain;
 use peergroup_state::MembershipStore;
@@ -153,6 +153,11 @@ fn check_one(target: &str, file: &str, bytes: &[u8]) -> Result {
             }
             Announcement::parse_txt("seed TXT", &strings).ctx("announcement").map(drop)
         }
+        "net_proof" => {
+            let proof = peergroup_net::MembershipProof::decode(bytes)?;
+            let group = PeerName::parse(&proof.group).ctx("group peer name")?;
+            validate_chain(&proof.chain, Some(&group), None).ctx("proof chain").map(drop)
+        }
         "mdns_answer" => {
             let id = bytes.first_chunk::<2>().map(|b| u16::from_be_bytes(*b)).ok_or("shorter than a DNS header")?;
             let txts = peergroup_pnrp::mdns_answer_txts(bytes, id);
@@ -251,7 +256,9 @@ impl World {
 fn make() -> Result<Corpus> {
     let w = World::new()?;
     let mut corpus = Corpus::new();
-    corpus.insert("chain_validate", chains(&w)?);
+    let chains = chains(&w)?;
+    corpus.insert("net_proof", proofs(&chains)?);
+    corpus.insert("chain_validate", chains);
     corpus.insert("invitation", invitations(&w)?);
     let (records, attributes, queries) = records(&w)?;
     corpus.insert("record_decode", records);
@@ -365,6 +372,25 @@ fn chains(w: &World) -> Result<Vec<(String, Vec<u8>)>> {
             bytes.extend_from_slice(cert);
         }
         seeds.push((label.to_owned(), bytes));
+    }
+    Ok(seeds)
+}
+
+/// `net_proof`: the membership proofs a member sends on a link, one per chain seed (the chain
+/// seeds' layout, `(u16 length, DER)*`, is the proof's own after its header).
+fn proofs(chains: &Seeds) -> Result<Seeds> {
+    let mut seeds = Vec::new();
+    for (label, bytes) in chains {
+        let mut certs = Vec::new();
+        let mut rest = bytes.as_slice();
+        while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+            let cert = tail.get(..usize::from(u16::from_be_bytes(*len))).ok_or("a certificate is cut short")?;
+            certs.push(cert.to_vec());
+            rest = &tail[cert.len()..];
+        }
+        let group = validate_chain(&certs, None, None).ctx("validate chain")?.group().to_string();
+        let proof = peergroup_net::MembershipProof { group, chain: certs };
+        seeds.push((label.clone(), proof.encode().ok_or("a proof too large")?));
     }
     Ok(seeds)
 }

@@ -16,20 +16,27 @@ const RULES: &[(&str, &[&str], &str)] = &[
             "hickory-resolver",
             "peergroup-state",
             "peergroup-pnrp",
+            "peergroup-net",
+            "quinn",
+            "rustls",
         ],
         "security is pure: no SQLite, no runtime, no network, nothing of the layers above it",
     ),
     (
         "peergroup-identity",
-        &["peergroup-security", "peergroup-state", "peergroup-pnrp", "rusqlite", "tokio"],
+        &["peergroup-security", "peergroup-state", "peergroup-pnrp", "peergroup-net", "rusqlite", "tokio", "rustls"],
         "identity is the base",
     ),
     (
         "peergroup-pnrp",
-        &["peergroup-state", "peergroup-security", "peergroup-identity", "rusqlite"],
+        &["peergroup-state", "peergroup-security", "peergroup-identity", "peergroup-net", "rusqlite"],
         "pnrp stands apart from the group state and knows no identity (proofs go through its traits)",
     ),
-    ("peergroup-state", &["peergroup-pnrp", "tokio", "hickory-proto"], "state does not reach the clouds or a runtime"),
+    (
+        "peergroup-state",
+        &["peergroup-pnrp", "peergroup-net", "tokio", "hickory-proto", "quinn"],
+        "state does not reach the clouds, the network or a runtime",
+    ),
     (
         "peergroup-sync",
         &[
@@ -42,17 +49,19 @@ const RULES: &[(&str, &[&str], &str)] = &[
             "hickory-resolver",
             "peergroup-state",
             "peergroup-pnrp",
+            "peergroup-net",
+            "quinn",
         ],
         "the sync protocol does no I/O: no SQLite, no runtime, no sockets, not the store (issue 12)",
     ),
     (
         "peergroup-cli",
-        &["peergroup-identity", "peergroup-security", "peergroup-state", "peergroup-pnrp"],
+        &["peergroup-identity", "peergroup-security", "peergroup-state", "peergroup-pnrp", "peergroup-net"],
         "the command line uses the facade's API only (depth 1)",
     ),
     (
         "peergroup-capi",
-        &["peergroup-identity", "peergroup-security", "peergroup-state", "peergroup-pnrp"],
+        &["peergroup-identity", "peergroup-security", "peergroup-state", "peergroup-pnrp", "peergroup-net"],
         "the C ABI uses the facade's API only (depth 1)",
     ),
 ];

@@ -164,6 +164,12 @@ table! {
     PEER_E_IDENTITY_DELETED = 0x8063_20A0,
     /// A service the operation needs is not available.
     PEER_E_SERVICE_NOT_AVAILABLE = 0x8063_20A1,
+    /// A connection to another member failed (no answer, TLS, a protocol error).
+    PEER_E_CONNECTION_FAILED = 0x8063_0109,
+    /// A connection whose other side could not be authenticated as a member.
+    PEER_E_CONNECTION_NOT_AUTHENTICATED = 0x8063_010A,
+    /// The other member refused the connection.
+    PEER_E_CONNECTION_REFUSED = 0x8063_010B,
     /// No more items.
     PEER_E_NO_MORE = 0x8063_4003,
     /// Not found (`HRESULT_FROM_WIN32(ERROR_NOT_FOUND)`).

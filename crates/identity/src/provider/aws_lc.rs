@@ -70,6 +70,14 @@ impl SigningKey for AwsLcSigningKey {
         Ok(sig)
     }
 
+    fn sign_pss_sha256(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let mut sig = vec![0u8; self.pair.public_modulus_len()];
+        self.pair
+            .sign(&signature::RSA_PSS_SHA256, &self.rng, message, &mut sig)
+            .map_err(|e| crypto(format!("signing: {e}")))?;
+        Ok(sig)
+    }
+
     fn public_key_der(&self) -> &[u8] {
         &self.spki
     }

@@ -51,6 +51,10 @@ pub trait CryptoProvider: Send + Sync + fmt::Debug {
 pub trait SigningKey: Send + Sync + fmt::Debug {
     /// Signs `message`.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
+    /// Signs `message` with RSA-PSS, SHA-256, a 32-byte salt and MGF1 with SHA-256: TLS 1.3's
+    /// `rsa_pss_rsae_sha256`, the scheme member links sign their handshakes with (TLS 1.3
+    /// refuses PKCS#1 v1.5 there).
+    fn sign_pss_sha256(&self, message: &[u8]) -> Result<Vec<u8>>;
     /// The public half as DER `SubjectPublicKeyInfo`.
     fn public_key_der(&self) -> &[u8];
 }
@@ -109,6 +113,23 @@ mod tests {
                 assert!(matches!(vk.verify(b"hello", &bad), Err(IdentityError::BadSignature)));
                 assert!(matches!(vk.verify(b"hello", &sig[1..]), Err(IdentityError::BadSignature)));
             }
+        }
+    }
+
+    /// TLS 1.3's `rsa_pss_rsae_sha256`, checked by AWS-LC's own PSS verifier (what rustls
+    /// uses on the other side of a member link).
+    #[cfg(feature = "aws-lc-rs")]
+    #[test]
+    fn every_provider_signs_pss_that_aws_lc_verifies() {
+        use aws_lc_rs::signature::{ParsedPublicKey, RSA_PSS_2048_8192_SHA256};
+        for signer in providers() {
+            let sk = signer.signing_key(&crate::testing::key(0)).unwrap();
+            let sig = sk.sign_pss_sha256(b"handshake").unwrap();
+            assert_eq!(sig.len(), RSA_KEY_BITS / 8);
+            let vk = ParsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, sk.public_key_der()).unwrap();
+            vk.verify_sig(b"handshake", &sig).unwrap();
+            assert!(vk.verify_sig(b"handshakf", &sig).is_err());
+            assert_ne!(sig, sk.sign_pss_sha256(b"handshake").unwrap(), "PSS is randomised");
         }
     }
 

@@ -44,7 +44,8 @@ impl CryptoProvider for RustCrypto {
             .to_public_key_der()
             .map_err(|e| crypto(format!("public key encoding: {e}")))?
             .into_vec();
-        Ok(Box::new(RustCryptoSigningKey { key: pkcs1v15::SigningKey::<Sha256>::new(key), spki }))
+        let pss = rsa::pss::SigningKey::<Sha256>::new(key.clone());
+        Ok(Box::new(RustCryptoSigningKey { key: pkcs1v15::SigningKey::<Sha256>::new(key), pss, spki }))
     }
 
     fn verifying_key(&self, spki_der: &[u8]) -> Result<Box<dyn VerifyingKey>> {
@@ -56,6 +57,7 @@ impl CryptoProvider for RustCrypto {
 
 struct RustCryptoSigningKey {
     key: pkcs1v15::SigningKey<Sha256>,
+    pss: rsa::pss::SigningKey<Sha256>,
     spki: Vec<u8>,
 }
 
@@ -69,6 +71,12 @@ impl std::fmt::Debug for RustCryptoSigningKey {
 impl SigningKey for RustCryptoSigningKey {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         let sig: pkcs1v15::Signature = self.key.try_sign(message).map_err(|e| crypto(format!("signing: {e}")))?;
+        Ok(Box::<[u8]>::from(sig).into_vec())
+    }
+
+    fn sign_pss_sha256(&self, message: &[u8]) -> Result<Vec<u8>> {
+        use rsa::signature::RandomizedSigner;
+        let sig = self.pss.try_sign_with_rng(&mut rand::rng(), message).map_err(|e| crypto(format!("signing: {e}")))?;
         Ok(Box::<[u8]>::from(sig).into_vec())
     }
 

@@ -1,0 +1,80 @@
+//! The errors of member links.
+
+use std::net::SocketAddr;
+
+/// What went wrong on a member link. Each variant names the address or the peer involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// The UDP socket could not be bound. Maps to `PEER_E_SERVICE_NOT_AVAILABLE`.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The identity cannot take part in TLS: its key is unreadable or not usable for TLS 1.3.
+    /// Maps to `PEER_E_NO_KEY_ACCESS`.
+    #[error("the identity {identity} cannot be used on a link: {reason}")]
+    Identity {
+        /// The identity (peer name).
+        identity: String,
+        /// Why.
+        reason: String,
+    },
+    /// No QUIC connection came up with `addr` (no answer, TLS failed, closed by the network).
+    /// Maps to `PEER_E_CONNECTION_FAILED`.
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect {
+        /// The peer's address.
+        addr: SocketAddr,
+        /// What failed.
+        reason: String,
+    },
+    /// The other side refused this member: it said why when it closed the link. Maps to
+    /// `PEER_E_CONNECTION_REFUSED`.
+    #[error("{addr} refused the link: {reason}")]
+    Refused {
+        /// The peer's address.
+        addr: SocketAddr,
+        /// The reason it gave.
+        reason: String,
+    },
+    /// The other side is not a member this side accepts: its certificate, its chain, its group
+    /// or the binding between them failed. It was told, and got no group data. Maps to
+    /// `PEER_E_CONNECTION_NOT_AUTHENTICATED`.
+    #[error("{addr} is not an accepted member: {reason}")]
+    NotMember {
+        /// The peer's address.
+        addr: SocketAddr,
+        /// What failed.
+        reason: String,
+    },
+    /// The other side broke the link protocol (a malformed or oversized message, no answer
+    /// within the handshake's time). Maps to `PEER_E_CONNECTION_FAILED`.
+    #[error("protocol error with {addr}: {reason}")]
+    Protocol {
+        /// The peer's address.
+        addr: SocketAddr,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// `Result` with [`NetError`].
+pub type Result<T, E = NetError> = std::result::Result<T, E>;
+
+impl NetError {
+    /// The symbolic p2p.h name of the HRESULT this error maps to (the facade turns it into the
+    /// value). No wildcard arm: a new variant must be given its code here.
+    pub fn p2p_code(&self) -> &'static str {
+        match self {
+            Self::Bind { .. } => "PEER_E_SERVICE_NOT_AVAILABLE",
+            Self::Identity { .. } => "PEER_E_NO_KEY_ACCESS",
+            Self::Connect { .. } | Self::Protocol { .. } => "PEER_E_CONNECTION_FAILED",
+            Self::Refused { .. } => "PEER_E_CONNECTION_REFUSED",
+            Self::NotMember { .. } => "PEER_E_CONNECTION_NOT_AUTHENTICATED",
+        }
+    }
+}

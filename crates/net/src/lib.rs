@@ -1,0 +1,34 @@
+//! Member links of peergroup: QUIC (quinn) with TLS 1.3 (rustls on aws-lc-rs), both sides
+//! authenticated twice before anything of the group travels:
+//!
+//! 1. **TLS**: each side presents its identity certificate and signs the handshake with its
+//!    key (RSA-PSS); the verifiers accept any well-formed identity certificate and check the
+//!    signature against its key (`tls.rs`).
+//! 2. **Membership**: each side sends its chain to the group's root; the other side validates
+//!    it for the group at the time and requires its last certificate to name the key and the
+//!    identity TLS just proved (`proof.rs`). A refused side is told why
+//!    ([`NetError::Refused`]); the refusing side reports [`NetError::NotMember`].
+//!
+//! `docs/connect.md` describes the handshake. The presence (one endpoint per identity and
+//! group on a host), replication over links and the group's events build on this crate.
+//!
+//! ```no_run
+//! # async fn example(alice: peergroup_identity::Identity, membership: peergroup_security::Membership)
+//! #     -> Result<(), peergroup_net::NetError> {
+//! use peergroup_net::MemberEndpoint;
+//!
+//! let endpoint = MemberEndpoint::bind("[::]:0".parse().unwrap(), &alice, membership)?;
+//! let link = endpoint.connect("[2001:db8::7]:3587".parse().unwrap()).await?;
+//! println!("linked to {} with roles {:?}", link.peer().identity, link.peer().roles);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod link;
+mod proof;
+mod tls;
+
+pub use error::{NetError, Result};
+pub use link::{CLOSED, HANDSHAKE_TIMEOUT, Link, MemberEndpoint, REFUSED};
+pub use proof::{MAX_PROOF_LEN, MembershipProof, PROOF_MAGIC, PeerMember};
+pub use tls::{ALPN, SERVER_NAME};

@@ -1,0 +1,203 @@
+//! Member links: one QUIC endpoint per (identity, group) presence, connecting out and accepting
+//! in; each link authenticated by TLS 1.3 (`tls.rs`) and then by both membership proofs
+//! (`proof.rs`), before anything of the group travels.
+//!
+//! The link's first stream carries the proofs: the side that connected sends its proof and
+//! finishes; the accepting side reads it (bounded in size and time), checks it, and either
+//! closes the connection with [`REFUSED`] and its reason, or answers with its own proof; the
+//! connecting side checks that one the same way. Nothing else is read or sent before both
+//! checks held.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use peergroup_identity::Identity;
+use peergroup_security::Membership;
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+
+use crate::error::{NetError, Result};
+use crate::proof::{MAX_PROOF_LEN, MembershipProof, PeerMember};
+use crate::tls::{SERVER_NAME, client_config, server_config};
+
+/// The application close code of a link refused by its membership check.
+pub const REFUSED: quinn::VarInt = quinn::VarInt::from_u32(1);
+
+/// The application close code of a link closed on purpose.
+pub const CLOSED: quinn::VarInt = quinn::VarInt::from_u32(0);
+
+/// How long the whole handshake of one link may take: the QUIC and TLS handshake and both
+/// proofs.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest refusal reason sent in a close frame.
+const MAX_REASON: usize = 200;
+
+/// Streams the other side may have open at once on one link.
+const MAX_STREAMS: u32 = 16;
+
+/// A QUIC endpoint of one member of one group: it accepts links from other members and
+/// connects to them.
+#[derive(Debug)]
+pub struct MemberEndpoint {
+    endpoint: quinn::Endpoint,
+    client: quinn::ClientConfig,
+    membership: Membership,
+    proof: Arc<Vec<u8>>,
+}
+
+/// An authenticated link to another member.
+#[derive(Debug, Clone)]
+pub struct Link {
+    connection: quinn::Connection,
+    peer: Arc<PeerMember>,
+}
+
+impl Link {
+    /// The member on the other side.
+    pub fn peer(&self) -> &PeerMember {
+        &self.peer
+    }
+
+    /// Its address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.connection.remote_address()
+    }
+
+    /// The QUIC connection, for the streams of the protocols that run on the link.
+    pub fn connection(&self) -> &quinn::Connection {
+        &self.connection
+    }
+
+    /// Closes the link, telling the other side.
+    pub fn close(&self) {
+        self.connection.close(CLOSED, b"closed");
+    }
+}
+
+fn transport() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(MAX_STREAMS))
+        .max_concurrent_uni_streams(quinn::VarInt::from_u32(MAX_STREAMS))
+        .keep_alive_interval(Some(Duration::from_secs(5)));
+    Arc::new(t)
+}
+
+impl MemberEndpoint {
+    /// Binds a UDP socket at `addr` (port 0: a free one) for `identity`, a member of the group
+    /// of `membership`. Runs in a Tokio runtime.
+    pub fn bind(addr: SocketAddr, identity: &Identity, membership: Membership) -> Result<Self> {
+        let identity_error = |reason: String| NetError::Identity { identity: identity.peer_name().to_string(), reason };
+        if membership.identity != *identity.peer_name() {
+            return Err(identity_error(format!("the membership is {}'s", membership.identity)));
+        }
+        let proof = MembershipProof { group: membership.group().to_string(), chain: membership.chain.to_der() }
+            .encode()
+            .ok_or_else(|| identity_error("its membership chain does not fit in a proof".into()))?;
+        let server_tls =
+            QuicServerConfig::try_from(server_config(identity)?).map_err(|e| identity_error(e.to_string()))?;
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_tls));
+        server.transport_config(transport());
+        let client_tls =
+            QuicClientConfig::try_from(client_config(identity)?).map_err(|e| identity_error(e.to_string()))?;
+        let mut client = quinn::ClientConfig::new(Arc::new(client_tls));
+        client.transport_config(transport());
+        let endpoint = quinn::Endpoint::server(server, addr).map_err(|source| NetError::Bind { addr, source })?;
+        Ok(Self { endpoint, client, membership, proof: Arc::new(proof) })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        self.endpoint.local_addr().map_err(|source| NetError::Bind { addr: ([0, 0, 0, 0], 0).into(), source })
+    }
+
+    /// Connects to the member at `addr`: TLS, then both proofs.
+    pub async fn connect(&self, addr: SocketAddr) -> Result<Link> {
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, self.connect_inner(addr)).await.unwrap_or_else(|_| {
+            Err(NetError::Protocol { addr, reason: format!("no link within {} s", HANDSHAKE_TIMEOUT.as_secs()) })
+        })
+    }
+
+    async fn connect_inner(&self, addr: SocketAddr) -> Result<Link> {
+        let failed = |reason: String| NetError::Connect { addr, reason };
+        let connecting =
+            self.endpoint.connect_with(self.client.clone(), addr, SERVER_NAME).map_err(|e| failed(e.to_string()))?;
+        let connection = connecting.await.map_err(|e| failed(e.to_string()))?;
+        let lost = |e: String| refusal(&connection, addr).unwrap_or(NetError::Protocol { addr, reason: e });
+        let (mut send, mut recv) = connection.open_bi().await.map_err(|e| lost(e.to_string()))?;
+        send.write_all(&self.proof).await.map_err(|e| lost(e.to_string()))?;
+        send.finish().map_err(|e| lost(e.to_string()))?;
+        let answer = recv.read_to_end(MAX_PROOF_LEN).await.map_err(|e| lost(e.to_string()))?;
+        let peer = self.check(&connection, addr, &answer)?;
+        Ok(Link { connection, peer: Arc::new(peer) })
+    }
+
+    /// The next link another member opens; `None` once the endpoint is closed. A link that
+    /// fails its handshake is an error here (the caller goes on accepting).
+    pub async fn accept(&self) -> Option<Result<Link>> {
+        let incoming = self.endpoint.accept().await?;
+        let addr = incoming.remote_address();
+        let outcome = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.accept_inner(incoming)).await.unwrap_or_else(|_| {
+            Err(NetError::Protocol { addr, reason: format!("no link within {} s", HANDSHAKE_TIMEOUT.as_secs()) })
+        });
+        Some(outcome)
+    }
+
+    async fn accept_inner(&self, incoming: quinn::Incoming) -> Result<Link> {
+        let addr = incoming.remote_address();
+        let failed = |reason: String| NetError::Connect { addr, reason };
+        let connection = incoming.await.map_err(|e| failed(e.to_string()))?;
+        let protocol = |reason: String| NetError::Protocol { addr, reason };
+        let (mut send, mut recv) = connection.accept_bi().await.map_err(|e| protocol(e.to_string()))?;
+        let hello = recv.read_to_end(MAX_PROOF_LEN).await.map_err(|e| {
+            connection.close(REFUSED, b"a malformed or oversized proof");
+            protocol(e.to_string())
+        })?;
+        let peer = self.check(&connection, addr, &hello)?;
+        send.write_all(&self.proof).await.map_err(|e| protocol(e.to_string()))?;
+        send.finish().map_err(|e| protocol(e.to_string()))?;
+        Ok(Link { connection, peer: Arc::new(peer) })
+    }
+
+    /// Checks the other side's proof; on failure closes the connection with the reason.
+    fn check(&self, connection: &quinn::Connection, addr: SocketAddr, bytes: &[u8]) -> Result<PeerMember> {
+        let outcome = MembershipProof::decode(bytes).and_then(|proof| {
+            let certificate = peer_certificate(connection).ok_or("no TLS certificate")?;
+            proof.check(self.membership.group(), &certificate, SystemTime::now())
+        });
+        outcome.map_err(|reason| {
+            let mut said = reason.clone();
+            if said.len() > MAX_REASON {
+                let mut cut = MAX_REASON;
+                while !said.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                said.truncate(cut);
+            }
+            connection.close(REFUSED, said.as_bytes());
+            NetError::NotMember { addr, reason }
+        })
+    }
+
+    /// Stops accepting and closes every link.
+    pub fn close(&self) {
+        self.endpoint.close(CLOSED, b"closing");
+    }
+}
+
+/// The other side's TLS end-entity certificate (DER).
+fn peer_certificate(connection: &quinn::Connection) -> Option<Vec<u8>> {
+    let identity = connection.peer_identity()?;
+    let certs = identity.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok()?;
+    certs.first().map(|c| c.to_vec())
+}
+
+/// The refusal the other side closed the connection with, if that is what happened.
+fn refusal(connection: &quinn::Connection, addr: SocketAddr) -> Option<NetError> {
+    match connection.close_reason()? {
+        quinn::ConnectionError::ApplicationClosed(close) if close.error_code == REFUSED => {
+            Some(NetError::Refused { addr, reason: String::from_utf8_lossy(&close.reason).into_owned() })
+        }
+        _ => None,
+    }
+}
