@@ -5,28 +5,26 @@
 //! records. Both databases are real files on disk. Printed after criterion's rows: the same
 //! sync timed by phase (`breakdown`), pipelined by hand (`pipelined`), and the whole sync
 //! through two `peergroup_sync::Link`s with an `Applier` on each side (`linked`, the figure
-//! the target is about); `SYNC_STORE_ONLY=linked` runs one of them alone.
+//! the target is about), and the same over a real member link (`quic`, QUIC on
+//! loopback); `SYNC_STORE_ONLY=linked` runs one of them alone.
 #![allow(clippy::expect_used)] // A benchmark whose setup fails has nothing to measure: abort.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BenchmarkId, Criterion};
 use peergroup_benches::{fixture_dir, test_mode};
 use peergroup_identity::{Identity, Keystore, PeerName, testing};
-use peergroup_security::{InvitationRequest, NewGroup, Role, VersionStamp};
+use peergroup_net::{MemberEndpoint, StoreReplica, sync_over};
+use peergroup_security::{InvitationRequest, NewGroup, Role};
 use peergroup_state::{
-    Applied, Applier, Attribute, Attributes, GroupDb, MembershipStore, Origin, Record, SCHEMA_VERSION, SyncItem,
-    SyncKind, Timestamp,
+    Attribute, Attributes, GroupDb, MembershipStore, Origin, Record, SCHEMA_VERSION, SyncKind, Timestamp,
 };
-use peergroup_sync::{Item, ItemKey, ItemKind, Link, Output, Replica, Role as LinkRole, SetIndex};
+use peergroup_sync::{Link, Output, Role as LinkRole};
 use uuid::Uuid;
 
 const BATCH: usize = 1000;
-/// Most records held back waiting for their signer's member entry during one sync.
-const MAX_PENDING: usize = 1_000_000;
 const RECORD_TYPE: Uuid = Uuid::from_u128(0x5eed);
 
 /// A keystore where Alice (key 0) created a group holding `n` records she signed (each
@@ -302,130 +300,11 @@ fn pipelined() {
     );
 }
 
-/// One member's side of a real sync: its database, an [`Applier`] that checks and writes
-/// what arrives on two threads of its own, and the reconciled set built from
-/// `sync_entries()` (as a member link will keep it), kept current as items are stored.
-struct DbReplica {
-    db: Arc<GroupDb>,
-    applier: Applier,
-    /// Records waiting for their signer's member entry (bounded by [`MAX_PENDING`]).
-    pending: Vec<SyncItem>,
-    /// Whether a member entry was stored since the pending records were last submitted.
-    members_arrived: bool,
-    /// Items refused and not to be tried again: what counts against the peer.
-    refused: u64,
-    index: SetIndex,
-    held: HashMap<ItemKey, (SyncKind, Vec<u8>, VersionStamp)>,
-}
-
-fn item_kind(kind: SyncKind) -> ItemKind {
-    match kind {
-        SyncKind::Member => ItemKind::Member,
-        SyncKind::Properties => ItemKind::Properties,
-        _ => ItemKind::Record,
-    }
-}
-
-fn sync_kind(kind: ItemKind) -> SyncKind {
-    match kind {
-        ItemKind::Member => SyncKind::Member,
-        ItemKind::Properties => SyncKind::Properties,
-        ItemKind::Record => SyncKind::Record,
-    }
-}
-
-impl DbReplica {
-    /// `db` and `checker`: two handles of the same database.
-    fn new(db: GroupDb, checker: GroupDb, origin: Origin) -> Self {
-        let db = Arc::new(db);
-        let applier = Applier::new(Arc::new(checker), Arc::clone(&db), origin).expect("applier");
-        let mut replica = Self {
-            db,
-            applier,
-            pending: Vec::new(),
-            members_arrived: false,
-            refused: 0,
-            index: SetIndex::new(),
-            held: HashMap::new(),
-        };
-        for e in replica.db.sync_entries().expect("entries") {
-            replica.learn(e.kind, e.id, e.stamp);
-        }
-        replica
-    }
-
-    fn learn(&mut self, kind: SyncKind, id: Vec<u8>, stamp: VersionStamp) {
-        let key = ItemKey::of(item_kind(kind), &id);
-        self.index.insert(peergroup_sync::Entry { key, digest: stamp.digest });
-        self.held.insert(key, (kind, id, stamp));
-    }
-
-    fn read(&self, keys: &[ItemKey]) -> Vec<Item> {
-        let wanted: Vec<(SyncKind, Vec<u8>)> =
-            keys.iter().filter_map(|k| self.held.get(k)).map(|(kind, id, _)| (*kind, id.clone())).collect();
-        // In the order asked: the link asks for member entries first (see `kind` below).
-        let items = self.db.sync_items(&wanted).expect("items");
-        items.into_iter().map(|i| Item { kind: item_kind(i.kind), id: i.id, stamp: i.stamp, body: i.body }).collect()
-    }
-
-    /// Hands received items to the applier (it checks and writes them while the link goes on).
-    fn submit(&mut self, items: Vec<Item>) {
-        let batch = items
-            .into_iter()
-            .map(|i| SyncItem { kind: sync_kind(i.kind), id: i.id, stamp: i.stamp, body: i.body })
-            .collect();
-        self.applier.submit(batch).expect("submit");
-    }
-
-    /// Takes in what the applier wrote (waiting for it when `wait`); returns the refusals
-    /// that count against the peer, or `None` when nothing was ready. A record refused only
-    /// because its signer's member entry has not arrived yet (the link sends items in key
-    /// order, so a member entry may come after its records) waits in `pending` and is
-    /// submitted again once member entries are stored: the rule a network driver follows
-    /// (`docs/sync.md`, "Driving a link").
-    fn collect(&mut self, wait: bool) -> Option<u64> {
-        let applied = if wait { self.applier.wait_next() } else { self.applier.try_next() }?;
-        let Applied { items, outcome } = applied.expect("apply");
-        let before = self.refused;
-        for e in outcome.stored {
-            self.members_arrived |= e.kind == SyncKind::Member;
-            self.learn(e.kind, e.id, e.stamp);
-        }
-        for r in outcome.refused {
-            if r.awaits_member() && self.pending.len() < MAX_PENDING {
-                self.pending.push(items[r.index].clone());
-            } else {
-                self.refused += 1;
-            }
-        }
-        if self.members_arrived && !self.pending.is_empty() {
-            self.members_arrived = false;
-            let pending = std::mem::take(&mut self.pending);
-            self.applier.submit(pending).expect("submit");
-        }
-        Some(self.refused - before)
-    }
-}
-
-impl Replica for DbReplica {
-    fn index(&self) -> &SetIndex {
-        &self.index
-    }
-
-    fn stamp(&self, key: &ItemKey) -> Option<VersionStamp> {
-        self.held.get(key).map(|(_, _, stamp)| stamp.clone())
-    }
-
-    fn kind(&self, key: &ItemKey) -> Option<ItemKind> {
-        self.held.get(key).map(|(kind, _, _)| item_kind(*kind))
-    }
-}
-
 /// The whole sync as members will run it: two `peergroup_sync::Link`s over an in-memory
 /// link (every message encoded and decoded), each side's store on disk, written while the
 /// links go on; Alice holds `n` records Bob lacks. Returns (records Bob stored, messages,
 /// bytes).
-fn linked_sync(sides: [DbReplica; 2]) -> (usize, u64, u64) {
+fn linked_sync(sides: [StoreReplica; 2]) -> (usize, u64, u64) {
     let mut sides = sides;
     let mut links = [Link::new(LinkRole::Initiator, &sides[0]), Link::new(LinkRole::Responder, &sides[1])];
     let (mut messages, mut bytes) = (0u64, 0u64);
@@ -433,7 +312,7 @@ fn linked_sync(sides: [DbReplica; 2]) -> (usize, u64, u64) {
     loop {
         let mut progressed = false;
         for side in 0..2 {
-            while let Some(refused) = sides[side].collect(false) {
+            while let Some(refused) = sides[side].collect(false).expect("store") {
                 links[side].refused(refused).expect("refusals");
                 progressed = true;
             }
@@ -454,11 +333,11 @@ fn linked_sync(sides: [DbReplica; 2]) -> (usize, u64, u64) {
                         in_flight[1 - side].push_back(encoded);
                     }
                     Output::NeedItems(keys) => {
-                        let items = sides[side].read(&keys);
+                        let items = sides[side].read(&keys).expect("read");
                         links[side].items_read(items).expect("items read");
                     }
                     Output::Apply(items) => {
-                        sides[side].submit(items);
+                        sides[side].submit(items).expect("submit");
                     }
                     Output::Complete => {}
                 }
@@ -466,16 +345,16 @@ fn linked_sync(sides: [DbReplica; 2]) -> (usize, u64, u64) {
         }
         if !progressed {
             // Nothing to do on the links: wait for a store.
-            let Some(side) = (0..2).find(|&s| sides[s].applier.in_flight() > 0) else { break };
-            if let Some(refused) = sides[side].collect(true) {
+            let Some(side) = (0..2).find(|&s| sides[s].in_flight() > 0) else { break };
+            if let Some(refused) = sides[side].collect(true).expect("store") {
                 links[side].refused(refused).expect("refusals");
             }
         }
     }
     assert!(links[0].is_complete() && links[1].is_complete(), "the sync completed");
-    assert!(sides.iter().all(|s| s.pending.is_empty()), "no record still waits for its signer");
-    assert!(sides.iter().all(|s| s.refused == 0), "nothing refused");
-    let stored = sides[1].held.values().filter(|(kind, _, _)| *kind == SyncKind::Record).count();
+    assert!(sides.iter().all(|s| s.pending() == 0), "no record still waits for its signer");
+    assert!(sides.iter().all(|s| s.refused() == 0), "nothing refused");
+    let stored = sides[1].count(SyncKind::Record);
     (stored, messages, bytes)
 }
 
@@ -488,7 +367,7 @@ fn linked() {
     fresh_copy(&fx.root, &root);
     let side = |who: &PeerName, peer: &str| {
         let (db, checker) = (open(&root, who, &fx.group), open(&root, who, &fx.group));
-        DbReplica::new(db, checker, Origin::Remote(peer.into()))
+        StoreReplica::new(db, checker, peer).expect("replica")
     };
     let start = Instant::now();
     // Each member lists what it holds on its own (they are two hosts).
@@ -508,14 +387,68 @@ fn linked() {
     );
 }
 
+/// The same sync over a real member link: two `MemberEndpoint`s on 127.0.0.1 (QUIC, TLS 1.3,
+/// both membership proofs), `peergroup_net::sync_over` on each side. The link is made before
+/// the clock starts; the time is the sync alone (listing included, as in `linked`).
+fn quic() {
+    let n = if test_mode() { 1_000 } else { 100_000 };
+    let fx = fixture(n);
+    let work = tempfile::tempdir().expect("tempdir");
+    let root = work.path().join("home");
+    fresh_copy(&fx.root, &root);
+    let keystore = Keystore::open(&root).expect("keystore");
+    let memberships = MembershipStore::open(&root);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let _guard = rt.enter();
+    let endpoint = |who: &PeerName| {
+        let identity = keystore.get(who).expect("identity");
+        let membership = memberships.get(who, &fx.group).expect("membership");
+        MemberEndpoint::bind("127.0.0.1:0".parse().expect("addr"), &identity, membership).expect("endpoint")
+    };
+    let (a, b) = (endpoint(&fx.alice), endpoint(&fx.bob));
+    let addr = a.local_addr().expect("addr");
+    let (to_alice, from_bob) = rt.block_on(async {
+        let (out, inc) = tokio::join!(b.connect(addr), a.accept());
+        (out.expect("link"), inc.expect("open").expect("accepted"))
+    });
+    let side = |who: &PeerName, peer: &str| {
+        let (db, checker) = (open(&root, who, &fx.group), open(&root, who, &fx.group));
+        StoreReplica::new(db, checker, peer).expect("replica")
+    };
+    let start = Instant::now();
+    let (bob_side, alice_side) = std::thread::scope(|s| {
+        let alice = s.spawn(|| side(&fx.alice, "bob"));
+        let bob = side(&fx.bob, "alice");
+        (bob, alice.join().expect("alice's side"))
+    });
+    let (bob_done, alice_done) = rt.block_on(async {
+        tokio::join!(
+            sync_over(&to_alice, peergroup_net::Role::Initiator, bob_side),
+            sync_over(&from_bob, peergroup_net::Role::Responder, alice_side)
+        )
+    });
+    let total = start.elapsed();
+    let (bob_sum, bob_side) = bob_done.expect("Bob's sync");
+    let (alice_sum, _) = alice_done.expect("Alice's sync");
+    assert_eq!(bob_side.count(SyncKind::Record), n, "Bob holds every record");
+    println!(
+        "sync_store/quic/{n}: total {:.2} s ({:.1} us/record), {} + {} messages, over QUIC on loopback",
+        total.as_secs_f64(),
+        total.as_secs_f64() * 1e6 / n as f64,
+        bob_sum.messages_sent,
+        alice_sum.messages_sent,
+    );
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_apply(&mut c);
     bench_entries(&mut c);
     c.final_summary();
-    // `SYNC_STORE_ONLY=linked` (or breakdown, pipelined) runs one of the timed syncs alone.
+    // `SYNC_STORE_ONLY=linked` (or breakdown, pipelined, quic) runs one of the timed syncs alone.
     let only = std::env::var("SYNC_STORE_ONLY").ok();
-    let runs: [(&str, fn()); 3] = [("breakdown", breakdown), ("pipelined", pipelined), ("linked", linked)];
+    let runs: [(&str, fn()); 4] =
+        [("breakdown", breakdown), ("pipelined", pipelined), ("linked", linked), ("quic", quic)];
     for (name, run) in runs {
         if only.as_deref().is_none_or(|o| o == name) {
             run();

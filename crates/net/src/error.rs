@@ -51,6 +51,13 @@ pub enum NetError {
         /// What failed.
         reason: String,
     },
+    /// The group database failed during a sync (reading what to send, or storing what
+    /// arrived). Maps to `E_FAIL`.
+    #[error("the group database failed during a sync: {reason}")]
+    Store {
+        /// What the state layer reported.
+        reason: String,
+    },
     /// The other side broke the link protocol (a malformed or oversized message, no answer
     /// within the handshake's time). Maps to `PEER_E_CONNECTION_FAILED`.
     #[error("protocol error with {addr}: {reason}")]
@@ -75,6 +82,7 @@ impl NetError {
             Self::Connect { .. } | Self::Protocol { .. } => "PEER_E_CONNECTION_FAILED",
             Self::Refused { .. } => "PEER_E_CONNECTION_REFUSED",
             Self::NotMember { .. } => "PEER_E_CONNECTION_NOT_AUTHENTICATED",
+            Self::Store { .. } => "E_FAIL",
         }
     }
 }

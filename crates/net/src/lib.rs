@@ -9,8 +9,11 @@
 //!    identity TLS just proved (`proof.rs`). A refused side is told why
 //!    ([`NetError::Refused`]); the refusing side reports [`NetError::NotMember`].
 //!
-//! `docs/connect.md` describes the handshake. The presence (one endpoint per identity and
-//! group on a host), replication over links and the group's events build on this crate.
+//! Over a link, [`sync_over`] runs a whole synchronisation of the group database
+//! (`peergroup-sync`'s protocol; [`StoreReplica`] is the store side).
+//!
+//! `docs/connect.md` describes the handshake and the sync. The presence (one endpoint per
+//! identity and group on a host), flooding and the group's events build on this crate.
 //!
 //! ```no_run
 //! # async fn example(alice: peergroup_identity::Identity, membership: peergroup_security::Membership)
@@ -26,9 +29,11 @@
 mod error;
 mod link;
 mod proof;
+mod replicate;
 mod tls;
 
 pub use error::{NetError, Result};
 pub use link::{CLOSED, HANDSHAKE_TIMEOUT, Link, MemberEndpoint, REFUSED};
 pub use proof::{MAX_PROOF_LEN, MembershipProof, PROOF_MAGIC, PeerMember};
+pub use replicate::{MAX_PENDING, Role, SYNC_IDLE_TIMEOUT, SYNC_STREAM, StoreReplica, SyncSummary, sync_over};
 pub use tls::{ALPN, SERVER_NAME};

@@ -72,8 +72,7 @@ async fn a_non_members_certificate_is_refused_with_no_group_data() {
     let private = dir.path().join("carol.key");
     std::fs::write(&cert, to_pem("CERTIFICATE", carol.certificate_der())).unwrap();
     std::fs::write(&private, to_pem("PRIVATE KEY", &key(3))).unwrap();
-    let (stdout, err) =
-        run(&endpoint, &script, &["cert", cert.to_str().unwrap(), private.to_str().unwrap()]).await;
+    let (stdout, err) = run(&endpoint, &script, &["cert", cert.to_str().unwrap(), private.to_str().unwrap()]).await;
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.first(), Some(&"CONNECTED"), "{stdout}");
     assert!(lines.iter().any(|l| l.starts_with("CLOSED 1 ") && l.contains("a member of 0.elsewhere")), "{stdout}");

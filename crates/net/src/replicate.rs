@@ -1,0 +1,328 @@
+//! A whole synchronisation over a member link: the replication protocol of `peergroup-sync`
+//! (a sans-I/O `Link`: range-based set reconciliation, then stamps and items) driven over the
+//! link's first stream after the proofs, each side's group database written by an
+//! [`Applier`] (checks and writes on threads of its own) while the protocol goes on.
+//!
+//! Frames on the stream: a 4-byte big-endian length and one encoded sync message, at most
+//! [`peergroup_sync::wire::MAX_MESSAGE_LEN`]. The driver follows `docs/sync.md`, "Driving a
+//! link": items the protocol asks for are read from the store; items that arrive go to the
+//! applier; a record refused only because its signer's member entry has not arrived yet waits
+//! and is submitted again once member entries are stored; every other refusal counts against
+//! the peer.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use peergroup_security::VersionStamp;
+use peergroup_state::{Applied, Applier, GroupDb, Origin, SyncItem, SyncKind};
+use peergroup_sync::{Item, ItemKey, ItemKind, Link as SyncLink, Output, Replica, Role as SyncRole, SetIndex};
+
+use crate::error::{NetError, Result};
+use crate::link::Link;
+
+/// Most records held back at once waiting for their signer's member entry.
+pub const MAX_PENDING: usize = 1_000_000;
+
+/// How long a sync waits for the other side before it gives up.
+pub const SYNC_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Frames in flight between the stream tasks and the driver, each way.
+const QUEUE: usize = 64;
+
+/// Which side of the sync this member plays: the one that opened the link starts it.
+pub use peergroup_sync::Role;
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncSummary {
+    /// Items this side stored (records, member entries, properties).
+    pub stored: u64,
+    /// Items this side refused (counted against the peer).
+    pub refused: u64,
+    /// Messages sent.
+    pub messages_sent: u64,
+}
+
+/// One member's side of a sync: its group database (two handles: one reads and writes, one
+/// checks), the applier, and the reconciled set built from what the database holds.
+pub struct StoreReplica {
+    db: Arc<GroupDb>,
+    applier: Applier,
+    pending: Vec<SyncItem>,
+    members_arrived: bool,
+    refused: u64,
+    stored: u64,
+    index: SetIndex,
+    held: HashMap<ItemKey, (SyncKind, Vec<u8>, VersionStamp)>,
+}
+
+impl std::fmt::Debug for StoreReplica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreReplica").field("held", &self.held.len()).finish_non_exhaustive()
+    }
+}
+
+fn item_kind(kind: SyncKind) -> ItemKind {
+    match kind {
+        SyncKind::Member => ItemKind::Member,
+        SyncKind::Properties => ItemKind::Properties,
+        _ => ItemKind::Record,
+    }
+}
+
+fn sync_kind(kind: ItemKind) -> SyncKind {
+    match kind {
+        ItemKind::Member => SyncKind::Member,
+        ItemKind::Properties => SyncKind::Properties,
+        ItemKind::Record => SyncKind::Record,
+    }
+}
+
+fn store_error(e: impl std::fmt::Display) -> NetError {
+    NetError::Store { reason: e.to_string() }
+}
+
+impl StoreReplica {
+    /// `db` and `checker`: two handles of the same group database; `peer` names the other
+    /// member in the change feed.
+    pub fn new(db: GroupDb, checker: GroupDb, peer: &str) -> Result<Self> {
+        let db = Arc::new(db);
+        let applier =
+            Applier::new(Arc::new(checker), Arc::clone(&db), Origin::Remote(peer.into())).map_err(store_error)?;
+        let mut replica = Self {
+            db,
+            applier,
+            pending: Vec::new(),
+            members_arrived: false,
+            refused: 0,
+            stored: 0,
+            index: SetIndex::new(),
+            held: HashMap::new(),
+        };
+        for e in replica.db.sync_entries().map_err(store_error)? {
+            replica.learn(e.kind, e.id, e.stamp);
+        }
+        Ok(replica)
+    }
+
+    fn learn(&mut self, kind: SyncKind, id: Vec<u8>, stamp: VersionStamp) {
+        let key = ItemKey::of(item_kind(kind), &id);
+        self.index.insert(peergroup_sync::Entry { key, digest: stamp.digest });
+        self.held.insert(key, (kind, id, stamp));
+    }
+
+    /// The items `keys` name, read from the database in the order asked.
+    pub fn read(&self, keys: &[ItemKey]) -> Result<Vec<Item>> {
+        let wanted: Vec<(SyncKind, Vec<u8>)> =
+            keys.iter().filter_map(|k| self.held.get(k)).map(|(kind, id, _)| (*kind, id.clone())).collect();
+        let items = self.db.sync_items(&wanted).map_err(store_error)?;
+        Ok(items
+            .into_iter()
+            .map(|i| Item { kind: item_kind(i.kind), id: i.id, stamp: i.stamp, body: i.body })
+            .collect())
+    }
+
+    /// Hands received items to the applier.
+    pub fn submit(&mut self, items: Vec<Item>) -> Result<()> {
+        let batch = items
+            .into_iter()
+            .map(|i| SyncItem { kind: sync_kind(i.kind), id: i.id, stamp: i.stamp, body: i.body })
+            .collect();
+        self.applier.submit(batch).map_err(store_error)
+    }
+
+    /// Takes in what the applier wrote (waiting for it when `wait`); returns the refusals
+    /// that count against the peer, or `None` when nothing was ready.
+    pub fn collect(&mut self, wait: bool) -> Result<Option<u64>> {
+        let applied = if wait { self.applier.wait_next() } else { self.applier.try_next() };
+        let Some(applied) = applied else { return Ok(None) };
+        let Applied { items, outcome } = applied.map_err(store_error)?;
+        let before = self.refused;
+        for e in outcome.stored {
+            self.members_arrived |= e.kind == SyncKind::Member;
+            self.stored += 1;
+            self.learn(e.kind, e.id, e.stamp);
+        }
+        for r in outcome.refused {
+            if r.awaits_member() && self.pending.len() < MAX_PENDING {
+                self.pending.push(items[r.index].clone());
+            } else {
+                self.refused += 1;
+            }
+        }
+        if self.members_arrived && !self.pending.is_empty() {
+            self.members_arrived = false;
+            let pending = std::mem::take(&mut self.pending);
+            self.applier.submit(pending).map_err(store_error)?;
+        }
+        Ok(Some(self.refused - before))
+    }
+
+    /// Batches handed to the applier and not collected yet.
+    pub fn in_flight(&self) -> usize {
+        self.applier.in_flight()
+    }
+
+    /// Records still waiting for their signer's member entry.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Items refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Items stored so far.
+    pub fn stored(&self) -> u64 {
+        self.stored
+    }
+
+    /// How many items of `kind` this side holds.
+    pub fn count(&self, kind: SyncKind) -> usize {
+        self.held.values().filter(|(k, _, _)| *k == kind).count()
+    }
+}
+
+impl Replica for StoreReplica {
+    fn index(&self) -> &SetIndex {
+        &self.index
+    }
+
+    fn stamp(&self, key: &ItemKey) -> Option<VersionStamp> {
+        self.held.get(key).map(|(_, _, stamp)| stamp.clone())
+    }
+
+    fn kind(&self, key: &ItemKey) -> Option<ItemKind> {
+        self.held.get(key).map(|(kind, _, _)| item_kind(*kind))
+    }
+}
+
+/// Synchronises `replica` with the member on the other side of `link`, as `role` (the side
+/// that opened the link is the [`Role::Initiator`]), on a stream of its own. Runs the store
+/// work on a blocking thread; returns once both sides hold the same items (the link reports
+/// completion and everything received is stored) with the replica back.
+pub async fn sync_over(link: &Link, role: Role, replica: StoreReplica) -> Result<(SyncSummary, StoreReplica)> {
+    let addr = link.remote_address();
+    let protocol = |reason: String| NetError::Protocol { addr, reason };
+    let (mut send, mut recv) = match role {
+        SyncRole::Initiator => link.connection().open_bi().await.map_err(|e| protocol(e.to_string()))?,
+        SyncRole::Responder => link.connection().accept_bi().await.map_err(|e| protocol(e.to_string()))?,
+    };
+    if role == SyncRole::Initiator {
+        // A stream is announced to the peer by its first bytes: say which protocol it is.
+        send.write_all(SYNC_STREAM).await.map_err(|e| protocol(e.to_string()))?;
+    } else {
+        let mut tag = [0; SYNC_STREAM.len()];
+        recv.read_exact(&mut tag).await.map_err(|e| protocol(e.to_string()))?;
+        if tag != *SYNC_STREAM {
+            return Err(protocol("a stream that is not a sync".into()));
+        }
+    }
+    let (to_peer, mut outgoing) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE);
+    let (incoming, from_peer) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = outgoing.recv().await {
+            if send.write_all(&(frame.len() as u32).to_be_bytes()).await.is_err()
+                || send.write_all(&frame).await.is_err()
+            {
+                return;
+            }
+        }
+        let _ = send.finish();
+    });
+    let reader = tokio::spawn(async move {
+        loop {
+            let mut len = [0; 4];
+            if recv.read_exact(&mut len).await.is_err() {
+                return Ok(());
+            }
+            let len = u32::from_be_bytes(len) as usize;
+            if len > peergroup_sync::wire::MAX_MESSAGE_LEN {
+                return Err(format!("a sync message of {len} bytes"));
+            }
+            let mut frame = vec![0; len];
+            recv.read_exact(&mut frame).await.map_err(|e| e.to_string())?;
+            if incoming.send(frame).await.is_err() {
+                return Ok(());
+            }
+        }
+    });
+    let runtime = tokio::runtime::Handle::current();
+    let driven = tokio::task::spawn_blocking(move || drive(&runtime, role, replica, to_peer, from_peer, addr))
+        .await
+        .map_err(|e| protocol(format!("the sync driver stopped: {e}")))?;
+    // The writer ends when the driver dropped its sender (finishing the stream).
+    let _ = writer.await;
+    reader.abort();
+    driven
+}
+
+/// The first bytes of a sync stream.
+pub const SYNC_STREAM: &[u8; 4] = b"PGS1";
+
+/// The protocol loop, on a blocking thread (the store work blocks); it waits for the peer
+/// through `runtime`. Dropping `to_peer` at the end finishes the stream.
+fn drive(
+    runtime: &tokio::runtime::Handle,
+    role: Role,
+    mut replica: StoreReplica,
+    to_peer: tokio::sync::mpsc::Sender<Vec<u8>>,
+    mut from_peer: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    addr: SocketAddr,
+) -> Result<(SyncSummary, StoreReplica)> {
+    let misbehaved = |e: peergroup_sync::LinkError| NetError::Protocol { addr, reason: format!("sync: {e}") };
+    let gone = || NetError::Protocol { addr, reason: "the other side closed the sync".into() };
+    let mut link = SyncLink::new(role, &replica);
+    let mut sent = 0u64;
+    loop {
+        let mut progressed = false;
+        while let Some(refused) = replica.collect(false)? {
+            link.refused(refused).map_err(misbehaved)?;
+            progressed = true;
+        }
+        while let Ok(bytes) = from_peer.try_recv() {
+            link.handle_bytes(&replica, &bytes).map_err(misbehaved)?;
+            progressed = true;
+        }
+        while let Some(output) = link.poll() {
+            progressed = true;
+            match output {
+                Output::Send(m) => {
+                    to_peer.blocking_send(peergroup_sync::wire::encode(&m)).map_err(|_| gone())?;
+                    sent += 1;
+                }
+                Output::NeedItems(keys) => {
+                    let items = replica.read(&keys)?;
+                    link.items_read(items).map_err(misbehaved)?;
+                }
+                Output::Apply(items) => replica.submit(items)?,
+                Output::Complete => {}
+            }
+        }
+        if link.is_complete() && replica.in_flight() == 0 {
+            break;
+        }
+        if !progressed {
+            if replica.in_flight() > 0 {
+                if let Some(refused) = replica.collect(true)? {
+                    link.refused(refused).map_err(misbehaved)?;
+                }
+            } else {
+                // Nothing to do but wait for the peer, bounded.
+                let next = runtime.block_on(tokio::time::timeout(SYNC_IDLE_TIMEOUT, from_peer.recv()));
+                let bytes = next
+                    .map_err(|_| NetError::Protocol {
+                        addr,
+                        reason: format!("no sync message within {} s", SYNC_IDLE_TIMEOUT.as_secs()),
+                    })?
+                    .ok_or_else(gone)?;
+                link.handle_bytes(&replica, &bytes).map_err(misbehaved)?;
+            }
+        }
+    }
+    let summary = SyncSummary { stored: replica.stored(), refused: replica.refused(), messages_sent: sent };
+    Ok((summary, replica))
+}
