@@ -3,18 +3,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
 
 use std::io::{BufRead, BufReader, Write as _};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use peergroup_testkit::{BIND_KEY_NAME, Bind, has_bind, require};
 
-const BIN: &str = env!("CARGO_BIN_EXE_peergroup");
+mod common;
+
+use common::{cmd, home_with_config, run};
 
 /// A home (0700) whose `config.toml` names the server and, when `secret` is given, the key.
 fn home(dir: &Path, server: &Bind, secret: Option<&str>) -> PathBuf {
-    std::fs::create_dir(dir).unwrap();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     // Global_ off: nothing here may reach the public DHT.
     let mut config =
         format!("[global]\nenabled = false\n[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 5000\n", server.addr());
@@ -24,18 +23,7 @@ fn home(dir: &Path, server: &Bind, secret: Option<&str>) -> PathBuf {
             server.addr()
         ));
     }
-    std::fs::write(dir.join("config.toml"), config).unwrap();
-    dir.to_owned()
-}
-
-fn cmd(home: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.arg("--home").arg(home).args(args).env_remove("PEERGROUP_HOME");
-    c
-}
-
-fn run(home: &Path, args: &[&str]) -> Output {
-    cmd(home, args).output().unwrap()
+    home_with_config(dir, &config)
 }
 
 fn nsupdate(server: &Bind, script: &str) {

@@ -4,11 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_peergroup");
+mod common;
+
+use common::{BIN, cmd, home_with_config, run};
 
 /// A running command, killed if the test fails before it ends it. Its standard output stays
 /// open (a closed pipe would fail its next print).
@@ -51,24 +52,7 @@ fn dht_node(bootstrap: Option<&str>) -> (Running, String) {
 }
 
 fn home(dir: &Path, bootstrap: &str) -> PathBuf {
-    std::fs::create_dir(dir).unwrap();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::fs::write(
-        dir.join("config.toml"),
-        format!("[global]\nbootstrap = [\"{bootstrap}\"]\nlisten = \"127.0.0.1:0\"\n"),
-    )
-    .unwrap();
-    dir.to_owned()
-}
-
-fn cmd(home: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.arg("--home").arg(home).args(args).env_remove("PEERGROUP_HOME");
-    c
-}
-
-fn run(home: &Path, args: &[&str]) -> Output {
-    cmd(home, args).output().unwrap()
+    home_with_config(dir, &format!("[global]\nbootstrap = [\"{bootstrap}\"]\nlisten = \"127.0.0.1:0\"\n"))
 }
 
 #[test]

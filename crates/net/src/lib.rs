@@ -33,7 +33,7 @@ mod replicate;
 mod tls;
 
 pub use error::{NetError, Result};
-pub use link::{CLOSED, HANDSHAKE_TIMEOUT, Link, MemberEndpoint, REFUSED};
+pub use link::{Accepting, CLOSED, HANDSHAKE_TIMEOUT, Link, MAX_HANDSHAKES, MemberEndpoint, REFUSED};
 pub use proof::{MAX_PROOF_LEN, MembershipProof, PROOF_MAGIC, PeerMember};
 pub use replicate::{MAX_PENDING, Role, SYNC_IDLE_TIMEOUT, SYNC_STREAM, StoreReplica, SyncSummary, sync_over};
 pub use tls::{ALPN, SERVER_NAME};

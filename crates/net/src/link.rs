@@ -36,14 +36,49 @@ const MAX_REASON: usize = 200;
 /// Streams the other side may have open at once on one link.
 const MAX_STREAMS: u32 = 16;
 
+/// Incoming handshakes in progress at once; more are refused at once (QUIC `CONNECTION_REFUSED`)
+/// rather than queued, so that a flood of half-open connections costs a bounded amount.
+pub const MAX_HANDSHAKES: usize = 64;
+
 /// A QUIC endpoint of one member of one group: it accepts links from other members and
 /// connects to them.
 #[derive(Debug)]
 pub struct MemberEndpoint {
     endpoint: quinn::Endpoint,
     client: quinn::ClientConfig,
+    own: Arc<Own>,
+    handshakes: Arc<tokio::sync::Semaphore>,
+}
+
+/// What this side proves and checks against.
+#[derive(Debug)]
+struct Own {
     membership: Membership,
-    proof: Arc<Vec<u8>>,
+    proof: Vec<u8>,
+}
+
+/// An incoming link whose handshake has not run yet ([`MemberEndpoint::incoming`]). Complete
+/// it on a task of its own: handshakes of several members then run side by side.
+#[derive(Debug)]
+pub struct Accepting {
+    incoming: quinn::Incoming,
+    own: Arc<Own>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Accepting {
+    /// The address it comes from.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.incoming.remote_address()
+    }
+
+    /// Runs the handshake (QUIC, TLS, both proofs), bounded by [`HANDSHAKE_TIMEOUT`].
+    pub async fn complete(self) -> Result<Link> {
+        let addr = self.incoming.remote_address();
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_inner(self.incoming, &self.own)).await.unwrap_or_else(|_| {
+            Err(NetError::Protocol { addr, reason: format!("no link within {} s", HANDSHAKE_TIMEOUT.as_secs()) })
+        })
+    }
 }
 
 /// An authenticated link to another member.
@@ -103,7 +138,12 @@ impl MemberEndpoint {
         let mut client = quinn::ClientConfig::new(Arc::new(client_tls));
         client.transport_config(transport());
         let endpoint = quinn::Endpoint::server(server, addr).map_err(|source| NetError::Bind { addr, source })?;
-        Ok(Self { endpoint, client, membership, proof: Arc::new(proof) })
+        Ok(Self {
+            endpoint,
+            client,
+            own: Arc::new(Own { membership, proof }),
+            handshakes: Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES)),
+        })
     }
 
     /// The address it listens on.
@@ -125,64 +165,72 @@ impl MemberEndpoint {
         let connection = connecting.await.map_err(|e| failed(e.to_string()))?;
         let lost = |e: String| refusal(&connection, addr).unwrap_or(NetError::Protocol { addr, reason: e });
         let (mut send, mut recv) = connection.open_bi().await.map_err(|e| lost(e.to_string()))?;
-        send.write_all(&self.proof).await.map_err(|e| lost(e.to_string()))?;
+        send.write_all(&self.own.proof).await.map_err(|e| lost(e.to_string()))?;
         send.finish().map_err(|e| lost(e.to_string()))?;
         let answer = recv.read_to_end(MAX_PROOF_LEN).await.map_err(|e| lost(e.to_string()))?;
-        let peer = self.check(&connection, addr, &answer)?;
+        let peer = check(&self.own, &connection, addr, &answer)?;
         Ok(Link { connection, peer: Arc::new(peer) })
     }
 
-    /// The next link another member opens; `None` once the endpoint is closed. A link that
-    /// fails its handshake is an error here (the caller goes on accepting).
-    pub async fn accept(&self) -> Option<Result<Link>> {
-        let incoming = self.endpoint.accept().await?;
-        let addr = incoming.remote_address();
-        let outcome = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.accept_inner(incoming)).await.unwrap_or_else(|_| {
-            Err(NetError::Protocol { addr, reason: format!("no link within {} s", HANDSHAKE_TIMEOUT.as_secs()) })
-        });
-        Some(outcome)
-    }
-
-    async fn accept_inner(&self, incoming: quinn::Incoming) -> Result<Link> {
-        let addr = incoming.remote_address();
-        let failed = |reason: String| NetError::Connect { addr, reason };
-        let connection = incoming.await.map_err(|e| failed(e.to_string()))?;
-        let protocol = |reason: String| NetError::Protocol { addr, reason };
-        let (mut send, mut recv) = connection.accept_bi().await.map_err(|e| protocol(e.to_string()))?;
-        let hello = recv.read_to_end(MAX_PROOF_LEN).await.map_err(|e| {
-            connection.close(REFUSED, b"a malformed or oversized proof");
-            protocol(e.to_string())
-        })?;
-        let peer = self.check(&connection, addr, &hello)?;
-        send.write_all(&self.proof).await.map_err(|e| protocol(e.to_string()))?;
-        send.finish().map_err(|e| protocol(e.to_string()))?;
-        Ok(Link { connection, peer: Arc::new(peer) })
-    }
-
-    /// Checks the other side's proof; on failure closes the connection with the reason.
-    fn check(&self, connection: &quinn::Connection, addr: SocketAddr, bytes: &[u8]) -> Result<PeerMember> {
-        let outcome = MembershipProof::decode(bytes).and_then(|proof| {
-            let certificate = peer_certificate(connection).ok_or("no TLS certificate")?;
-            proof.check(self.membership.group(), &certificate, SystemTime::now())
-        });
-        outcome.map_err(|reason| {
-            let mut said = reason.clone();
-            if said.len() > MAX_REASON {
-                let mut cut = MAX_REASON;
-                while !said.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                said.truncate(cut);
+    /// The next incoming link, its handshake not run yet; `None` once the endpoint is closed.
+    /// Beyond [`MAX_HANDSHAKES`] handshakes in progress, new ones are refused.
+    pub async fn incoming(&self) -> Option<Accepting> {
+        loop {
+            let incoming = self.endpoint.accept().await?;
+            match Arc::clone(&self.handshakes).try_acquire_owned() {
+                Ok(permit) => return Some(Accepting { incoming, own: Arc::clone(&self.own), _permit: permit }),
+                Err(_) => incoming.refuse(),
             }
-            connection.close(REFUSED, said.as_bytes());
-            NetError::NotMember { addr, reason }
-        })
+        }
+    }
+
+    /// The next link another member opens, its handshake completed; `None` once the endpoint
+    /// is closed. One handshake at a time: a caller serving several members at once takes
+    /// [`Self::incoming`] and completes each on a task of its own.
+    pub async fn accept(&self) -> Option<Result<Link>> {
+        Some(self.incoming().await?.complete().await)
     }
 
     /// Stops accepting and closes every link.
     pub fn close(&self) {
         self.endpoint.close(CLOSED, b"closing");
     }
+}
+
+/// The accepting side of a handshake: TLS, then the connector's proof checked, then ours sent.
+async fn accept_inner(incoming: quinn::Incoming, own: &Own) -> Result<Link> {
+    let addr = incoming.remote_address();
+    let connection = incoming.await.map_err(|e| NetError::Connect { addr, reason: e.to_string() })?;
+    let protocol = |reason: String| NetError::Protocol { addr, reason };
+    let (mut send, mut recv) = connection.accept_bi().await.map_err(|e| protocol(e.to_string()))?;
+    let hello = recv.read_to_end(MAX_PROOF_LEN).await.map_err(|e| {
+        connection.close(REFUSED, b"a malformed or oversized proof");
+        protocol(e.to_string())
+    })?;
+    let peer = check(own, &connection, addr, &hello)?;
+    send.write_all(&own.proof).await.map_err(|e| protocol(e.to_string()))?;
+    send.finish().map_err(|e| protocol(e.to_string()))?;
+    Ok(Link { connection, peer: Arc::new(peer) })
+}
+
+/// Checks the other side's proof; on failure closes the connection with the reason.
+fn check(own: &Own, connection: &quinn::Connection, addr: SocketAddr, bytes: &[u8]) -> Result<PeerMember> {
+    let outcome = MembershipProof::decode(bytes).and_then(|proof| {
+        let certificate = peer_certificate(connection).ok_or("no TLS certificate")?;
+        proof.check(own.membership.group(), &certificate, SystemTime::now())
+    });
+    outcome.map_err(|reason| {
+        let mut said = reason.clone();
+        if said.len() > MAX_REASON {
+            let mut cut = MAX_REASON;
+            while !said.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            said.truncate(cut);
+        }
+        connection.close(REFUSED, said.as_bytes());
+        NetError::NotMember { addr, reason }
+    })
 }
 
 /// The other side's TLS end-entity certificate (DER).

@@ -28,8 +28,12 @@ pub const MAX_PENDING: usize = 1_000_000;
 /// How long a sync waits for the other side before it gives up.
 pub const SYNC_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Frames in flight between the stream tasks and the driver, each way.
-const QUEUE: usize = 64;
+/// Frames received and not yet handled: a message may be up to 17 MiB, so few are held (a
+/// peer that sends faster than this side handles waits on QUIC flow control).
+const QUEUE_IN: usize = 4;
+
+/// Frames handed to the stream writer and not yet written.
+const QUEUE_OUT: usize = 16;
 
 /// Which side of the sync this member plays: the one that opened the link starts it.
 pub use peergroup_sync::Role;
@@ -221,8 +225,8 @@ pub async fn sync_over(link: &Link, role: Role, replica: StoreReplica) -> Result
             return Err(protocol("a stream that is not a sync".into()));
         }
     }
-    let (to_peer, mut outgoing) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE);
-    let (incoming, from_peer) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE);
+    let (to_peer, mut outgoing) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE_OUT);
+    let (incoming, from_peer) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE_IN);
     let writer = tokio::spawn(async move {
         while let Some(frame) = outgoing.recv().await {
             if send.write_all(&(frame.len() as u32).to_be_bytes()).await.is_err()

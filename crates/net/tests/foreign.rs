@@ -1,8 +1,11 @@
 //! A foreign QUIC client (aioquic, `tests/foreign/quic_client.py`, installed by `.ci/run`)
 //! against a member endpoint on loopback: without a client certificate the TLS handshake
 //! fails; with a certificate of an identity that is not a member it gets through TLS, sends a
-//! proof, and is closed with `REFUSED` and a reason, having received no byte of stream data.
+//! proof, and is closed with `REFUSED` and a reason, having received no byte of stream data;
+//! a client that gets through TLS and then stalls does not hold up another member's handshake.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
+
+mod common;
 
 use std::process::Command;
 use std::time::SystemTime;
@@ -13,6 +16,7 @@ use peergroup_identity::{Identity, Keystore};
 use peergroup_net::{MemberEndpoint, NetError};
 use peergroup_security::NewGroup;
 use peergroup_state::MembershipStore;
+use tokio::io::AsyncBufReadExt;
 
 fn aioquic(test: &str) -> Option<std::path::PathBuf> {
     let have = Command::new("python3").args(["-c", "import aioquic"]).output().is_ok_and(|o| o.status.success());
@@ -81,4 +85,42 @@ async fn a_non_members_certificate_is_refused_with_no_group_data() {
         NetError::NotMember { reason, .. } => assert!(reason.contains("0.elsewhere"), "{reason}"),
         other => panic!("{other}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_handshake_does_not_hold_up_a_member() {
+    let Some(script) = aioquic("a_stalled_handshake_does_not_hold_up_a_member") else { return };
+    let (alice, alice_m, bob, bob_m) = common::alice_and_bob();
+    let a = alice.endpoint(alice_m);
+    let b = bob.endpoint(bob_m);
+    let port = a.local_addr().unwrap().port().to_string();
+    // Carol gets through TLS, then sends no proof.
+    let dir = tempfile::tempdir().unwrap();
+    let carol = Keystore::open(dir.path().join("carol")).unwrap().create_with_key("carol", None, &key(3)).unwrap();
+    let (cert, private) = (dir.path().join("carol.pem"), dir.path().join("carol.key"));
+    std::fs::write(&cert, to_pem("CERTIFICATE", carol.certificate_der())).unwrap();
+    std::fs::write(&private, to_pem("PRIVATE KEY", &key(3))).unwrap();
+    let mut stall = tokio::process::Command::new("python3")
+        .arg(&script)
+        .args(["127.0.0.1", &port, "stall", cert.to_str().unwrap(), private.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let first = a.incoming().await.unwrap();
+    let stalled = tokio::spawn(first.complete());
+    let mut lines = tokio::io::BufReader::new(stall.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("CONNECTED"));
+
+    // Bob's handshake runs beside Carol's and completes while hers still waits.
+    let second = a.incoming();
+    let (out, inc) = tokio::join!(b.connect(a.local_addr().unwrap()), async { second.await.unwrap().complete().await });
+    assert_eq!(out.unwrap().peer().identity, *alice.identity.peer_name());
+    assert_eq!(inc.unwrap().peer().identity, *bob.identity.peer_name());
+    assert!(!stalled.is_finished(), "Carol's handshake still waits for her proof");
+
+    // Carol goes away: her handshake ends with an error, not a link.
+    stall.kill().await.unwrap();
+    let outcome = stalled.await.unwrap();
+    assert!(outcome.is_err(), "{outcome:?}");
 }

@@ -2,10 +2,13 @@
 
     quic_client.py HOST PORT no-cert
     quic_client.py HOST PORT cert CERT.pem KEY.pem
+    quic_client.py HOST PORT stall CERT.pem KEY.pem
 
 Speaks ALPN peergroup/1 and does not check the server's certificate. With `no-cert` it offers
 no client certificate; with `cert` it presents the given one and, once connected, sends a
-membership proof of a group the server is not in. Prints one line per outcome:
+membership proof of a group the server is not in; with `stall` it presents the certificate,
+then sends nothing (a half-open handshake) until it is closed or 15 s pass. Prints one line
+per outcome:
 `HANDSHAKE_FAILED <reason>`, `CONNECTED`, `CLOSED <error code> <reason>`, and
 `RECEIVED <n>`: the bytes of stream data the server sent (must be 0: no group data before the
 proofs held). Every wait is bounded.
@@ -40,11 +43,18 @@ class Client(QuicConnectionProtocol):
 async def main(host, port, mode, cert=None, key=None):
     config = QuicConfiguration(is_client=True, alpn_protocols=["peergroup/1"], server_name="peergroup.invalid")
     config.verify_mode = ssl.CERT_NONE
-    if mode == "cert":
+    if mode in ("cert", "stall"):
         config.load_cert_chain(cert, key)
     try:
         async with connect(host, port, configuration=config, create_protocol=Client, wait_connected=True) as client:
             print("CONNECTED", flush=True)
+            if mode == "stall":
+                try:
+                    code, reason = await asyncio.wait_for(client.closed, 15)
+                    print(f"CLOSED {code} {reason}", flush=True)
+                except asyncio.TimeoutError:
+                    print("STALLED", flush=True)
+                return
             stream = client._quic.get_next_available_stream_id()
             client._quic.send_stream_data(stream, PROOF, end_stream=True)
             client.transmit()
