@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use peergroup_security::VersionStamp;
 use peergroup_state::{Applied, Applier, GroupDb, Origin, SyncItem, SyncKind};
-use peergroup_sync::{Item, ItemKey, ItemKind, Link as SyncLink, Output, Replica, Role as SyncRole, SetIndex};
+use peergroup_sync::{Item, ItemKey, ItemKind, Link as SyncLink, Output, Replica, SetIndex};
 
 use crate::error::{NetError, Result};
 use crate::link::Link;
@@ -212,10 +212,10 @@ pub async fn sync_over(link: &Link, role: Role, replica: StoreReplica) -> Result
     let addr = link.remote_address();
     let protocol = |reason: String| NetError::Protocol { addr, reason };
     let (mut send, mut recv) = match role {
-        SyncRole::Initiator => link.connection().open_bi().await.map_err(|e| protocol(e.to_string()))?,
-        SyncRole::Responder => link.connection().accept_bi().await.map_err(|e| protocol(e.to_string()))?,
+        Role::Initiator => link.connection().open_bi().await.map_err(|e| protocol(e.to_string()))?,
+        Role::Responder => link.connection().accept_bi().await.map_err(|e| protocol(e.to_string()))?,
     };
-    if role == SyncRole::Initiator {
+    if role == Role::Initiator {
         // A stream is announced to the peer by its first bytes: say which protocol it is.
         send.write_all(SYNC_STREAM).await.map_err(|e| protocol(e.to_string()))?;
     } else {

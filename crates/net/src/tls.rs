@@ -101,6 +101,11 @@ impl IdentityVerifier {
     }
 }
 
+/// Only TLS 1.3 is configured: the TLS 1.2 hooks of both verifiers are never reached.
+fn no_tls12() -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+    Err(rustls::Error::General("TLS 1.2 is not used by member links".into()))
+}
+
 impl ServerCertVerifier for IdentityVerifier {
     fn verify_server_cert(
         &self,
@@ -119,8 +124,7 @@ impl ServerCertVerifier for IdentityVerifier {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        // Only TLS 1.3 is configured: this is never reached.
-        Err(rustls::Error::General("TLS 1.2 is not used by member links".into()))
+        no_tls12()
     }
 
     fn verify_tls13_signature(
@@ -161,7 +165,7 @@ impl ClientCertVerifier for IdentityVerifier {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("TLS 1.2 is not used by member links".into()))
+        no_tls12()
     }
 
     fn verify_tls13_signature(

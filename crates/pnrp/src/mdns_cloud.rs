@@ -146,6 +146,11 @@ fn cloud_interface(cloud: &CloudName) -> Result<&str> {
     }
 }
 
+/// The DNS-SD subtype under which a peer name's instances are announced (and asked for).
+fn subtype(peer_name: &str) -> String {
+    format!("_{}._sub.{MDNS_SERVICE}", name_key(peer_name))
+}
+
 /// The TXT strings of an announcement as DNS-SD properties: a key met again becomes `k.1`,
 /// `k.2`, … (one value per key on the wire).
 pub fn txt_to_properties(strings: &[String]) -> Vec<(String, String)> {
@@ -269,7 +274,7 @@ impl MdnsMedium {
         addresses.dedup();
         // `Publication::check` made sure there is at least one endpoint.
         let port = p.endpoints.first().map_or(0, SocketAddr::port);
-        let subtype = format!("_{}._sub.{MDNS_SERVICE}", name_key(&p.peer_name));
+        let subtype = subtype(&p.peer_name);
         let host = format!("{label}.{MDNS_DOMAIN}");
         let mut info = ServiceInfo::new(&subtype, &label, &host, addresses.as_slice(), port, properties)
             .map_err(|e| PnrpError::MdnsFailed { cloud: p.cloud.to_string(), reason: e.to_string() })?;
@@ -317,7 +322,7 @@ impl MdnsMedium {
         let interface = cloud_interface(cloud)?;
         let scope_id = crate::system::index_of(interface);
         let heard = Mutex::new(Vec::new());
-        let subtype = format!("_{}._sub.{MDNS_SERVICE}", name_key(peer_name));
+        let subtype = subtype(peer_name);
         crate::mdns_oneshot::ask(scope_id, &subtype, |txts| {
             heard.lock().unwrap_or_else(PoisonError::into_inner).extend(txts);
         })
@@ -415,7 +420,7 @@ impl Medium for MdnsMedium {
                 // Not all held yet: ask once the quick way too (`mdns_oneshot.rs`); its
                 // answers join the browse's, and the loop reads them as any change.
                 asked = true;
-                let subtype = format!("_{}._sub.{MDNS_SERVICE}", name_key(peer_name));
+                let subtype = subtype(peer_name);
                 let heard = heard.clone();
                 tokio::spawn(async move {
                     crate::mdns_oneshot::ask(scope_id, &subtype, |txts| {
