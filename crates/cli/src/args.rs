@@ -29,7 +29,7 @@ pub enum Command {
     /// Peer names in clouds: register and resolve (DNS clouds for now).
     #[command(subcommand)]
     Pnrp(PnrpCommand),
-    /// Groups: create, invite, join, open, watch, delete.
+    /// Groups: create, invite, join, open, watch, connect, status, members, delete.
     #[command(subcommand)]
     Group(GroupCommand),
     /// Records of a group.
@@ -218,6 +218,32 @@ pub enum GroupCommand {
         #[arg(long)]
         count: Option<usize>,
     },
+    /// Goes online: prints `connecting <GROUP>`, `listening <PORT>`, then one line per event
+    /// (one JSON object per line with --json); stays connected until interrupted or `--for`
+    /// ends. Without --address, finds members in the group's cloud.
+    Connect {
+        #[command(flatten)]
+        group: GroupRef,
+        /// A member's address, `HOST:PORT` (IPv6 in brackets); skips the cloud.
+        #[arg(long = "address", value_name = "HOST:PORT")]
+        addresses: Vec<String>,
+        /// How long to stay connected (`90s`, `5m`); default: until interrupted.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+    },
+    /// Prints whether the group is online on this host (`listening`, `connected` or
+    /// `offline`), its connections, its port and whether it is ready.
+    Status(GroupRef),
+    /// Lists the members the group's database knows (`--present`: the connected ones).
+    Members {
+        #[command(flatten)]
+        group: GroupRef,
+        /// Only the members present (connected).
+        #[arg(long)]
+        present: bool,
+    },
+    /// Lists the group's connections on this host.
+    Connections(GroupRef),
     /// Prints the properties of a group.
     Properties(GroupRef),
     /// Deletes a group of an identity.

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use peergroup::{
-    Attribute, Attributes, Cloud, CloudState, Context, Event, EventType, GroupProperties, GroupStatus, Identity,
-    IdentityInfo, InvitationRequest, Joined, NewGroup, NewRecord, Record, RecordChange, RecordUpdate, Role, Timestamp,
+    Attribute, Attributes, Cloud, CloudState, ConnectionStatus, Context, Event, EventType, GroupProperties,
+    GroupStatus, Identity, IdentityInfo, InvitationRequest, Joined, NewGroup, NewRecord, Record, RecordChange,
+    RecordUpdate, Role, Timestamp,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -255,6 +256,12 @@ fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
                 }
             }
         }
+        GroupCommand::Connect { group: g, addresses, duration } => {
+            crate::net::connect(&open(ctx, g)?, addresses, duration.as_deref(), out)?;
+        }
+        GroupCommand::Status(g) => crate::net::status(&open(ctx, g)?, out)?,
+        GroupCommand::Members { group: g, present } => crate::net::members(&open(ctx, g)?, *present, out)?,
+        GroupCommand::Connections(g) => crate::net::connections(&open(ctx, g)?, out)?,
         GroupCommand::Properties(g) => {
             let handle = open(ctx, g)?;
             let props = handle.properties()?;
@@ -374,6 +381,14 @@ fn state_word(state: CloudState) -> &'static str {
     }
 }
 
+fn connection_word(status: ConnectionStatus) -> &'static str {
+    match status {
+        ConnectionStatus::Connected => "connected",
+        ConnectionStatus::Disconnected => "disconnected",
+        ConnectionStatus::Failed => "failed",
+    }
+}
+
 fn change_word(change: RecordChange) -> &'static str {
     match change {
         RecordChange::Added => "added",
@@ -431,6 +446,14 @@ pub fn event_text(e: &Event) -> String {
             }
         }
         Event::Resync => "resync: events were lost, read the group again".into(),
+        Event::NeighborConnection { status, connection: c } => {
+            format!("neighbor {} {} {} {}", connection_word(*status), c.id, c.peer, c.addr)
+        }
+        Event::MemberPresence { peer_name, connected } => {
+            format!("member {} {peer_name}", if *connected { "connected" } else { "disconnected" })
+        }
+        Event::ConnectionFailed { reason } => format!("connection failed: {reason}"),
+        Event::AuthenticationFailed { reason } => format!("authentication failed: {reason}"),
         // Event is non-exhaustive: a kind this command does not know yet shows its type number.
         _ => format!("event {}", e.event_type().to_raw()),
     }
@@ -446,6 +469,13 @@ pub fn event_json(e: &Event) -> Value {
             json!({"event": "status_changed", "status": status, "deleted": deleted})
         }
         Event::Resync => json!({"event": "resync"}),
+        Event::NeighborConnection { status, connection: c } => json!({"event": "neighbor_connection",
+            "status": connection_word(*status), "id": c.id, "peer_name": c.peer.to_string(),
+            "address": c.addr.to_string(), "outgoing": c.outgoing}),
+        Event::MemberPresence { peer_name, connected } => json!({"event": "member_changed",
+            "change": if *connected { "connected" } else { "disconnected" }, "peer_name": peer_name.to_string()}),
+        Event::ConnectionFailed { reason } => json!({"event": "connection_failed", "reason": reason}),
+        Event::AuthenticationFailed { reason } => json!({"event": "authentication_failed", "reason": reason}),
         _ => json!({"event": e.event_type().to_raw()}),
     }
 }

@@ -8,6 +8,7 @@
 mod args;
 mod commands;
 mod demo;
+mod net;
 mod output;
 mod pnrp;
 

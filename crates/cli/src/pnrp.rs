@@ -10,7 +10,7 @@ use crate::args::PnrpCommand;
 use crate::commands::parse_duration;
 use crate::output::{CliError, CliResult, Output};
 
-fn runtime() -> CliResult<tokio::runtime::Runtime> {
+pub fn runtime() -> CliResult<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -100,7 +100,7 @@ pub fn run(ctx: &Context, command: &PnrpCommand, out: &Output) -> CliResult {
     }
 }
 
-fn endpoint(text: &str) -> CliResult<SocketAddr> {
+pub fn endpoint(text: &str) -> CliResult<SocketAddr> {
     let bad = || CliError::Usage(format!("--address {text:?} is not HOST:PORT"));
     text.to_socket_addrs().map_err(|_| bad())?.next().ok_or_else(bad)
 }

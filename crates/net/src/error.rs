@@ -85,4 +85,20 @@ impl NetError {
             Self::Store { .. } => "E_FAIL",
         }
     }
+
+    /// One value of every variant, for the facade's test that each maps to its code.
+    #[doc(hidden)]
+    pub fn all_variants_for_tests() -> Vec<Self> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        let s = String::new;
+        vec![
+            Self::Bind { addr, source: std::io::Error::other("x") },
+            Self::Identity { identity: s(), reason: s() },
+            Self::Connect { addr, reason: s() },
+            Self::Refused { addr, reason: s() },
+            Self::NotMember { addr, reason: s() },
+            Self::Store { reason: s() },
+            Self::Protocol { addr, reason: s() },
+        ]
+    }
 }

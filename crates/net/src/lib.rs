@@ -28,12 +28,17 @@
 
 mod error;
 mod link;
+mod presence;
 mod proof;
 mod replicate;
 mod tls;
 
 pub use error::{NetError, Result};
 pub use link::{Accepting, CLOSED, HANDSHAKE_TIMEOUT, Link, MAX_HANDSHAKES, MemberEndpoint, REFUSED};
+pub use presence::{MAX_REDIAL, Neighbor, PENALTY, Presence, PresenceConfig, PresenceEvent};
 pub use proof::{MAX_PROOF_LEN, MembershipProof, PROOF_MAGIC, PeerMember};
-pub use replicate::{MAX_PENDING, Role, SYNC_IDLE_TIMEOUT, SYNC_STREAM, StoreReplica, SyncSummary, sync_over};
+pub use replicate::{
+    IncomingStream, MAX_PENDING, Role, SYNC_IDLE_TIMEOUT, SYNC_STREAM, StoreReplica, SyncSummary, accept_stream,
+    sync_on, sync_over,
+};
 pub use tls::{ALPN, SERVER_NAME};

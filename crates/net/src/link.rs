@@ -72,6 +72,11 @@ impl Accepting {
         self.incoming.remote_address()
     }
 
+    /// Refuses it at once (QUIC `CONNECTION_REFUSED`), before any handshake.
+    pub fn refuse(self) {
+        self.incoming.refuse();
+    }
+
     /// Runs the handshake (QUIC, TLS, both proofs), bounded by [`HANDSHAKE_TIMEOUT`].
     pub async fn complete(self) -> Result<Link> {
         let addr = self.incoming.remote_address();

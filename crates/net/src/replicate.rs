@@ -204,6 +204,32 @@ impl Replica for StoreReplica {
     }
 }
 
+/// A stream another member opened on a link, its protocol tag read ([`accept_stream`]).
+#[derive(Debug)]
+pub struct IncomingStream {
+    /// The first four bytes: which protocol the stream carries ([`SYNC_STREAM`], ...).
+    pub tag: [u8; 4],
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+}
+
+/// How long the opener of a stream may take to send its tag.
+const TAG_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The next stream the member on the other side of `link` opens, once its tag arrived. Fails
+/// when the link closes, or when the tag does not come within 10 s.
+pub async fn accept_stream(link: &Link) -> Result<IncomingStream> {
+    let addr = link.remote_address();
+    let protocol = |reason: String| NetError::Protocol { addr, reason };
+    let (send, mut recv) = link.connection().accept_bi().await.map_err(|e| protocol(e.to_string()))?;
+    let mut tag = [0; 4];
+    tokio::time::timeout(TAG_TIMEOUT, recv.read_exact(&mut tag))
+        .await
+        .map_err(|_| protocol("a stream without its tag".into()))?
+        .map_err(|e| protocol(e.to_string()))?;
+    Ok(IncomingStream { tag, send, recv })
+}
+
 /// Synchronises `replica` with the member on the other side of `link`, as `role` (the side
 /// that opened the link is the [`Role::Initiator`]), on a stream of its own. Runs the store
 /// work on a blocking thread; returns once both sides hold the same items (the link reports
@@ -211,20 +237,32 @@ impl Replica for StoreReplica {
 pub async fn sync_over(link: &Link, role: Role, replica: StoreReplica) -> Result<(SyncSummary, StoreReplica)> {
     let addr = link.remote_address();
     let protocol = |reason: String| NetError::Protocol { addr, reason };
-    let (mut send, mut recv) = match role {
-        Role::Initiator => link.connection().open_bi().await.map_err(|e| protocol(e.to_string()))?,
-        Role::Responder => link.connection().accept_bi().await.map_err(|e| protocol(e.to_string()))?,
-    };
-    if role == Role::Initiator {
-        // A stream is announced to the peer by its first bytes: say which protocol it is.
-        send.write_all(SYNC_STREAM).await.map_err(|e| protocol(e.to_string()))?;
-    } else {
-        let mut tag = [0; SYNC_STREAM.len()];
-        recv.read_exact(&mut tag).await.map_err(|e| protocol(e.to_string()))?;
-        if tag != *SYNC_STREAM {
-            return Err(protocol("a stream that is not a sync".into()));
+    let stream = match role {
+        Role::Initiator => {
+            let (mut send, recv) = link.connection().open_bi().await.map_err(|e| protocol(e.to_string()))?;
+            // A stream is announced to the peer by its first bytes: say which protocol it is.
+            send.write_all(SYNC_STREAM).await.map_err(|e| protocol(e.to_string()))?;
+            IncomingStream { tag: *SYNC_STREAM, send, recv }
         }
+        Role::Responder => accept_stream(link).await?,
+    };
+    sync_on(link, role, stream, replica).await
+}
+
+/// [`sync_over`] on a stream already open: one the other side opened and [`accept_stream`]
+/// took (`role` is then [`Role::Responder`]). The replica is built after the stream arrived, so
+/// that it holds what the store holds when the sync starts.
+pub async fn sync_on(
+    link: &Link,
+    role: Role,
+    stream: IncomingStream,
+    replica: StoreReplica,
+) -> Result<(SyncSummary, StoreReplica)> {
+    let addr = link.remote_address();
+    if stream.tag != *SYNC_STREAM {
+        return Err(NetError::Protocol { addr, reason: "a stream that is not a sync".into() });
     }
+    let IncomingStream { mut send, mut recv, .. } = stream;
     let (to_peer, mut outgoing) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE_OUT);
     let (incoming, from_peer) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE_IN);
     let writer = tokio::spawn(async move {
@@ -257,7 +295,7 @@ pub async fn sync_over(link: &Link, role: Role, replica: StoreReplica) -> Result
     let runtime = tokio::runtime::Handle::current();
     let driven = tokio::task::spawn_blocking(move || drive(&runtime, role, replica, to_peer, from_peer, addr))
         .await
-        .map_err(|e| protocol(format!("the sync driver stopped: {e}")))?;
+        .map_err(|e| NetError::Protocol { addr, reason: format!("the sync driver stopped: {e}") })?;
     // The writer ends when the driver dropped its sender (finishing the stream).
     let _ = writer.await;
     reader.abort();

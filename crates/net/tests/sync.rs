@@ -6,22 +6,11 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::alice_and_bob;
+use common::{alice_and_bob, record};
 use peergroup_net::{Link, MemberEndpoint, Role, StoreReplica, SyncSummary, sync_over};
-use peergroup_state::{Attributes, NewRecord, SyncKind, Timestamp};
+use peergroup_state::SyncKind;
 
 const RECORDS: usize = 300;
-
-fn record(n: usize) -> NewRecord {
-    NewRecord {
-        record_type: uuid::Uuid::from_u128(0x5eed),
-        attributes: Attributes::empty(),
-        expires: Timestamp::now().saturating_add(Duration::from_secs(86_400)),
-        data: format!("record {n}").into_bytes(),
-    }
-}
 
 async fn linked(bob: &MemberEndpoint, alice: &MemberEndpoint) -> (Link, Link) {
     let (out, inc) = tokio::join!(bob.connect(alice.local_addr().unwrap()), alice.accept());

@@ -13,6 +13,7 @@ use peergroup_state::{Durability, GroupStore, JoinOutcome, MembershipStore};
 
 use crate::error::{Error, Result};
 use crate::group::{Group, Slot};
+use crate::net_config::NetConfig;
 
 /// Where interfaces come from: the host's, or a fixed list for tests and simulators.
 pub type SharedInterfaces = Arc<dyn InterfaceSource + Send + Sync>;
@@ -34,6 +35,8 @@ pub struct Context {
     /// The DHT medium of `Global_`, made on first use; its node starts on the first
     /// registration or resolution there and serves the later ones.
     pub(crate) dht: std::sync::OnceLock<Arc<peergroup_pnrp::DhtMedium>>,
+    /// The `[net]` settings of the presences.
+    net: NetConfig,
 }
 
 impl std::fmt::Debug for Context {
@@ -77,7 +80,8 @@ impl Context {
         let keystore = Keystore::open(root)?;
         let dns = DnsConfig::load(keystore.root())?;
         let global = GlobalConfig::load(keystore.root())?;
-        Ok(Self::with_parts(keystore, dns, WatchedInterfaces::shared()).with_global(global))
+        let net = NetConfig::load(keystore.root())?;
+        Ok(Self::with_parts(keystore, dns, WatchedInterfaces::shared()).with_global(global).with_net(net))
     }
 
     /// A context on the default root (`$PEERGROUP_HOME`, else `$XDG_DATA_HOME/peergroup`, else
@@ -100,6 +104,33 @@ impl Context {
             mdns: std::sync::OnceLock::new(),
             global: GlobalConfig { enabled: false, ..GlobalConfig::default() },
             dht: std::sync::OnceLock::new(),
+            net: NetConfig::default(),
+        }
+    }
+
+    /// The same context with these `[net]` settings (the presences' port and the addresses
+    /// they register in clouds).
+    pub fn with_net(mut self, net: NetConfig) -> Self {
+        self.net = net;
+        self
+    }
+
+    /// The `[net]` settings.
+    pub fn net_config(&self) -> &NetConfig {
+        &self.net
+    }
+
+    /// The UDP port presences listen on (`[net] port`; 0: a free one).
+    pub(crate) fn net_port(&self) -> u16 {
+        self.net.port
+    }
+
+    /// The endpoints a presence listening at `port` registers in `cloud`: `[net] advertise`
+    /// when set, else this host's addresses there ([`Self::local_endpoints`]).
+    pub(crate) async fn advertised_endpoints(&self, cloud: &str, port: u16) -> Result<Vec<std::net::SocketAddr>> {
+        match &self.net.advertise {
+            Some(list) => Ok(list.iter().map(|ip| std::net::SocketAddr::new(*ip, port)).collect()),
+            None => self.local_endpoints(cloud, port).await,
         }
     }
 
@@ -304,6 +335,6 @@ impl PreparedOpen {
         let slot = Slot::take()?;
         let store = context.groups_of(self.identity.peer_name())?;
         let db = store.open(&self.group)?;
-        Ok(Group::new(slot, self.identity, self.membership, context.memberships.clone(), cloud, db))
+        Ok(Group::new(slot, context.clone(), self.identity, self.membership, context.memberships.clone(), cloud, db))
     }
 }

@@ -1,7 +1,10 @@
 //! The facade's error type: every error of every layer, each mapped to exactly one p2p.h
 //! HRESULT (the table is `docs/errors.md`).
 
+use std::path::PathBuf;
+
 use peergroup_identity::IdentityError;
+use peergroup_net::NetError;
 use peergroup_pnrp::PnrpError;
 use peergroup_security::SecurityError;
 use peergroup_state::StateError;
@@ -49,6 +52,18 @@ pub enum Error {
     /// The asynchronous runtime for a blocking call could not start (`E_OUTOFMEMORY`).
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// An error of the member links (`peergroup-net`).
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// A setting of `config.toml` that the facade reads (`[net]`) is malformed
+    /// (`ERROR_BAD_CONFIGURATION`).
+    #[error("{path}: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the key and line.
+        reason: String,
+    },
     /// Nothing was found (`PEER_E_NOT_FOUND`): a peer name that no one registered in the
     /// cloud, or whose registrations all failed their proof.
     #[error("{what} {name} not found")]
@@ -92,6 +107,8 @@ impl Error {
             Self::State(e) => e.p2p_code(),
             Self::TooManyHandles { .. } | Self::Runtime(_) => "E_OUTOFMEMORY",
             Self::NotFound { .. } => "PEER_E_NOT_FOUND",
+            Self::Net(e) => e.p2p_code(),
+            Self::Config { .. } => "ERROR_BAD_CONFIGURATION",
         }
     }
 
@@ -110,7 +127,9 @@ impl Error {
             Self::TooManyHandles { open: 2, max: 1 },
             Self::Runtime(std::io::Error::other("x")),
             Self::NotFound { what: "peer name", name: String::new() },
+            Self::Config { path: PathBuf::new(), reason: String::new() },
         ];
+        all.extend(NetError::all_variants_for_tests().into_iter().map(Self::Net));
         all.extend(IdentityError::all_variants_for_tests().into_iter().map(Self::Identity));
         all.extend(PnrpError::all_variants_for_tests().into_iter().map(Self::Cloud));
         all.extend(SecurityError::all_variants_for_tests().into_iter().map(Self::Security));
@@ -143,6 +162,7 @@ mod tests {
                     Error::Identity(IdentityError::Io { .. } | IdentityError::NoHome)
                         | Error::Cloud(PnrpError::Interfaces(_))
                         | Error::State(StateError::Io { .. } | StateError::Sqlite { .. } | StateError::ApplierStopped)
+                        | Error::Net(NetError::Store { .. })
                 );
                 assert!(failing_io, "{e:?} maps to E_FAIL");
             }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::fanout::Core;
+use crate::status::Connection;
 
 /// The kinds of event one can register for (`PEER_GROUP_EVENT_TYPE`; the values are Windows').
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,8 +29,14 @@ pub enum EventType {
     PropertyChanged = 2,
     /// `PEER_GROUP_EVENT_RECORD_CHANGED` (3).
     RecordChanged = 3,
+    /// `PEER_GROUP_EVENT_NEIGHBOR_CONNECTION` (5).
+    NeighborConnection = 5,
     /// `PEER_GROUP_EVENT_MEMBER_CHANGED` (8).
     MemberChanged = 8,
+    /// `PEER_GROUP_EVENT_CONNECTION_FAILED` (10).
+    ConnectionFailed = 10,
+    /// `PEER_GROUP_EVENT_AUTHENTICATION_FAILED` (11).
+    AuthenticationFailed = 11,
     /// [`Event::Resync`]: a peergroup extension (`PEER_GROUP_EVENT_RESYNC`, 0x1000), delivered
     /// to every registration; nobody registers for it, so it is not in [`EventType::ALL`].
     Resync = 0x1000,
@@ -37,8 +44,15 @@ pub enum EventType {
 
 impl EventType {
     /// Every type.
-    pub const ALL: [EventType; 4] =
-        [EventType::StatusChanged, EventType::PropertyChanged, EventType::RecordChanged, EventType::MemberChanged];
+    pub const ALL: [EventType; 7] = [
+        EventType::StatusChanged,
+        EventType::PropertyChanged,
+        EventType::RecordChanged,
+        EventType::NeighborConnection,
+        EventType::MemberChanged,
+        EventType::ConnectionFailed,
+        EventType::AuthenticationFailed,
+    ];
 
     /// The `PEER_GROUP_EVENT_TYPE` value.
     pub fn to_raw(self) -> u32 {
@@ -65,6 +79,18 @@ pub enum RecordChange {
     Expired = 4,
 }
 
+/// How a connection changed (`PEER_CONNECTION_STATUS`; the values are Windows').
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ConnectionStatus {
+    /// `PEER_CONNECTED` (1).
+    Connected = 1,
+    /// `PEER_DISCONNECTED` (2).
+    Disconnected = 2,
+    /// `PEER_CONNECTION_FAILED` (3).
+    Failed = 3,
+}
+
 /// One event of a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -84,6 +110,35 @@ pub enum Event {
     MemberChanged {
         /// The member's identity peer name.
         peer_name: PeerName,
+    },
+    /// A neighbour connection of the group's presence on this host came up or went down
+    /// (`PEER_GROUP_EVENT_NEIGHBOR_CONNECTION`).
+    NeighborConnection {
+        /// Connected or disconnected.
+        status: ConnectionStatus,
+        /// The connection.
+        connection: Connection,
+    },
+    /// A member connected to or disconnected from this host's presence (its first connection
+    /// came up, or its last went down): `PEER_GROUP_EVENT_MEMBER_CHANGED` with
+    /// `PEER_MEMBER_CONNECTED` or `PEER_MEMBER_DISCONNECTED`.
+    MemberPresence {
+        /// The member's identity peer name.
+        peer_name: PeerName,
+        /// Connected (true) or disconnected.
+        connected: bool,
+    },
+    /// The presence could not connect (`PEER_GROUP_EVENT_CONNECTION_FAILED`): no member
+    /// answered, or a link broke the protocol. The group keeps listening.
+    ConnectionFailed {
+        /// What happened.
+        reason: String,
+    },
+    /// A link was refused by a membership check, on either side
+    /// (`PEER_GROUP_EVENT_AUTHENTICATION_FAILED`).
+    AuthenticationFailed {
+        /// What happened.
+        reason: String,
     },
     /// The group's status changed. The group was deleted when `deleted` is set: no event
     /// follows, and later calls on its handles fail with `PEER_E_INVALID_GROUP`.
@@ -107,7 +162,10 @@ impl Event {
         match self {
             Self::RecordChanged { .. } => EventType::RecordChanged,
             Self::PropertyChanged => EventType::PropertyChanged,
-            Self::MemberChanged { .. } => EventType::MemberChanged,
+            Self::MemberChanged { .. } | Self::MemberPresence { .. } => EventType::MemberChanged,
+            Self::NeighborConnection { .. } => EventType::NeighborConnection,
+            Self::ConnectionFailed { .. } => EventType::ConnectionFailed,
+            Self::AuthenticationFailed { .. } => EventType::AuthenticationFailed,
             Self::StatusChanged { .. } => EventType::StatusChanged,
             Self::Resync => EventType::Resync,
         }

@@ -17,15 +17,17 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use peergroup_state::{Change, ChangeEvent, GroupDb, StateError, Watcher};
 
 use crate::error::{Error, Result};
-use crate::events::{Event, EventFilter, EventNotify, EventStream, Sub};
-use crate::status::{self, PRESENCE_LOCK, Presence, STATUS_BLOB};
+use crate::events::{ConnectionStatus, Event, EventFilter, EventNotify, EventStream, Sub};
+use crate::online::{Online, OnlineParts};
+use crate::status::{self, Connection, NetView, PRESENCE_LOCK, Presence, STATUS_BLOB};
 use crate::wake::{Stopper, Wake};
 
 /// How long a reader woken by nothing sleeps at most: the watcher purges records whose
@@ -50,8 +52,14 @@ static HUBS: Mutex<Option<HashMap<PathBuf, Weak<Hub>>>> = Mutex::new(None);
 pub(crate) struct Hub {
     path: PathBuf,
     reader: Mutex<Option<Reader>>,
-    /// The network presence this process holds for the group, if any.
+    /// The network presence this process runs for the group (dropped before the lock below).
+    online: Mutex<Option<Online>>,
+    /// The presence lock this process holds for the group, if any.
     presence: Mutex<Option<Presence>>,
+    /// The stop flag of this process's standby for the group, while one runs.
+    standby: Mutex<Option<Arc<AtomicBool>>>,
+    /// What a presence of the group needs, from the first handle.
+    parts: OnceLock<OnlineParts>,
 }
 
 /// A running reader: its registrations, and how to stop it.
@@ -138,7 +146,14 @@ impl Hub {
         if let Some(hub) = hubs.get(path).and_then(Weak::upgrade) {
             return hub;
         }
-        let hub = Arc::new(Self { path: path.to_owned(), reader: Mutex::new(None), presence: Mutex::new(None) });
+        let hub = Arc::new(Self {
+            path: path.to_owned(),
+            reader: Mutex::new(None),
+            online: Mutex::new(None),
+            presence: Mutex::new(None),
+            standby: Mutex::new(None),
+            parts: OnceLock::new(),
+        });
         hubs.insert(path.to_owned(), Arc::downgrade(&hub));
         hub
     }
@@ -146,7 +161,7 @@ impl Hub {
     /// Registers for events through `db` (a handle of this hub's group): changes committed
     /// from now on, by any process.
     pub(crate) fn register(
-        &self,
+        self: &Arc<Self>,
         db: &GroupDb,
         filter: EventFilter,
         notify: Option<EventNotify>,
@@ -160,7 +175,19 @@ impl Hub {
                 if let Some(mut old) = reader.take() {
                     old.stop();
                 }
-                let started = Reader::start(db, after)?;
+                let weak = Arc::downgrade(self);
+                let on_online = Box::new(move || {
+                    // Not on the reader's thread: if the hub's last other holder went
+                    // meanwhile, the hub is dropped where this upgrade ends, and its drop
+                    // joins the reader.
+                    let weak = weak.clone();
+                    let _ = std::thread::Builder::new().name("peergroup-standby".into()).spawn(move || {
+                        if let Some(hub) = weak.upgrade() {
+                            crate::online::stand_by_unless_holder(&hub);
+                        }
+                    });
+                });
+                let started = Reader::start(db, after, on_online)?;
                 let core = started.core.clone();
                 *reader = Some(started);
                 core
@@ -170,14 +197,45 @@ impl Hub {
         Ok(EventStream::new(sub, core))
     }
 
-    /// The presence this process holds for the group (see `status::write`).
+    /// The presence lock this process holds for the group (see `status::write`).
     pub(crate) fn presence(&self) -> MutexGuard<'_, Option<Presence>> {
         lock(&self.presence)
+    }
+
+    /// The presence this process runs for the group (see `online.rs`).
+    pub(crate) fn online(&self) -> MutexGuard<'_, Option<Online>> {
+        lock(&self.online)
+    }
+
+    /// The stop flag of this process's standby for the group.
+    pub(crate) fn standby(&self) -> MutexGuard<'_, Option<Arc<AtomicBool>>> {
+        lock(&self.standby)
+    }
+
+    /// What a presence needs; set by the first handle.
+    pub(crate) fn parts(&self) -> Option<&OnlineParts> {
+        self.parts.get()
+    }
+
+    pub(crate) fn set_parts(&self, parts: impl FnOnce() -> OnlineParts) {
+        let _ = self.parts.get_or_init(parts);
+    }
+
+    /// The group database's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 }
 
 impl Drop for Hub {
     fn drop(&mut self) {
+        if let Some(stop) = lock(&self.standby).take() {
+            stop.store(true, std::sync::atomic::Ordering::Release);
+        }
+        // The presence closes before its lock goes: a process that takes over finds the port
+        // of this one's links closed.
+        drop(lock(&self.online).take());
+        drop(lock(&self.presence).take());
         if let Some(mut reader) = lock(&self.reader).take() {
             reader.stop();
         }
@@ -191,17 +249,17 @@ impl Drop for Hub {
 }
 
 impl Reader {
-    fn start(db: &GroupDb, after: u64) -> Result<Self> {
+    fn start(db: &GroupDb, after: u64, on_online: Box<dyn Fn() + Send>) -> Result<Self> {
         let watcher = db.watch_from(after)?;
         let dir = db.dir().to_owned();
         let (wake, stopper) = Wake::new(&dir, OsStr::new(PRESENCE_LOCK)).map_err(Error::Runtime)?;
         let lock_file = status::lock_path(db.path());
         // The status the registrations start from: they hear of changes from it on. (Read on
         // the reader's connection, which thereby has all its files open before it runs.)
-        let flags = status::effective(watcher.blob(STATUS_BLOB)?.as_deref(), &lock_file).flags();
+        let view = status::effective_view(watcher.blob(STATUS_BLOB)?.as_deref(), &lock_file);
         let core = Arc::new(Core::default());
         let path = db.path().to_owned();
-        let run = Run { watcher, wake, core: core.clone(), path, lock_file, flags, recheck: None };
+        let run = Run { watcher, wake, core: core.clone(), path, lock_file, view, recheck: None, on_online };
         let thread = std::thread::Builder::new()
             .name("peergroup-feed".into())
             .spawn(move || run.run())
@@ -218,6 +276,42 @@ impl Reader {
     }
 }
 
+/// The events between two published views: connections that came and went (and members whose
+/// first came or last went), and a new failure.
+fn network_events(old: &NetView, new: &NetView) -> Vec<Event> {
+    let mut events = Vec::new();
+    let key = |c: &Connection| (c.id, c.peer.clone());
+    for c in &old.connections {
+        if !new.connections.iter().any(|n| key(n) == key(c)) {
+            events.push(Event::NeighborConnection { status: ConnectionStatus::Disconnected, connection: c.clone() });
+        }
+    }
+    for c in &new.connections {
+        if !old.connections.iter().any(|o| key(o) == key(c)) {
+            events.push(Event::NeighborConnection { status: ConnectionStatus::Connected, connection: c.clone() });
+        }
+    }
+    let peers = |v: &NetView| v.connections.iter().map(|c| c.peer.clone()).collect::<std::collections::BTreeSet<_>>();
+    let (before, after) = (peers(old), peers(new));
+    for gone in before.difference(&after) {
+        events.push(Event::MemberPresence { peer_name: gone.clone(), connected: false });
+    }
+    for came in after.difference(&before) {
+        events.push(Event::MemberPresence { peer_name: came.clone(), connected: true });
+    }
+    let holder_changed = old.status.presence_pid != new.status.presence_pid;
+    let failed = if holder_changed { new.failures > 0 } else { new.failures > old.failures };
+    if failed && let Some(f) = &new.last_failure {
+        let reason = f.reason.clone();
+        events.push(if f.authentication {
+            Event::AuthenticationFailed { reason }
+        } else {
+            Event::ConnectionFailed { reason }
+        });
+    }
+    events
+}
+
 /// The reader thread's state.
 struct Run {
     watcher: Watcher,
@@ -226,8 +320,10 @@ struct Run {
     /// The database.
     path: PathBuf,
     lock_file: PathBuf,
-    /// The status flags last reported.
-    flags: u32,
+    /// What the presence published, as last reported.
+    view: NetView,
+    /// Called when the group goes online (this process then stands by to take it over).
+    on_online: Box<dyn Fn() + Send>,
     /// The next presence probe after a lock file was closed: when, and which of
     /// [`LOCK_RECHECKS`] it is.
     recheck: Option<(Instant, usize)>,
@@ -263,7 +359,7 @@ impl Run {
     fn step(&mut self, lock_closed: bool) -> peergroup_state::Result<bool> {
         let mut status_dirty = lock_closed
             // Polling, nothing tells of a holder's death: probe while some holder is known.
-            || (!self.wake.is_notified() && self.flags != 0)
+            || (!self.wake.is_notified() && self.view.status.is_connected())
             || self.recheck.is_some_and(|(at, _)| Instant::now() >= at);
         if lock_closed {
             self.recheck = None;
@@ -297,10 +393,17 @@ impl Run {
 
     fn read_status(&mut self, lock_closed: bool) -> peergroup_state::Result<()> {
         let blob = self.watcher.blob(STATUS_BLOB)?;
-        let flags = status::effective(blob.as_deref(), &self.lock_file).flags();
-        if flags != self.flags {
-            self.flags = flags;
+        let view = status::effective_view(blob.as_deref(), &self.lock_file);
+        let flags = view.status.flags();
+        let old = std::mem::replace(&mut self.view, view);
+        for event in network_events(&old, &self.view) {
+            self.core.dispatch(None, &event);
+        }
+        if flags != old.status.flags() {
             self.recheck = None;
+            if old.status.flags() == 0 {
+                (self.on_online)();
+            }
             self.core.dispatch(None, &Event::StatusChanged { status: flags, deleted: false });
         } else if flags != 0 {
             // Still held after a close: the dead holder's lock may go a moment later.

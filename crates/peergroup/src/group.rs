@@ -1,5 +1,6 @@
 //! An open group: the handle `PeerGroupOpen` returns.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,10 +12,18 @@ use peergroup_security::{GroupProperties, Membership, Role};
 use peergroup_state::{GroupDb, ImportSummary, Member, MembershipStore, NewRecord, Record, RecordUpdate};
 use uuid::Uuid;
 
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::events::{EventFilter, EventNotify, EventStream, EventType};
 use crate::fanout::Hub;
-use crate::status::{self, GroupStatus};
+use crate::online::{self, Intent, OnlineParts};
+use crate::status::{self, Connection, GroupStatus, NetView};
+
+/// `PEER_MEMBER_PRESENT`: the member is connected to the group.
+pub const PEER_MEMBER_PRESENT: u32 = 0x1;
+
+/// The most addresses one [`Group::connect_by_address`] takes.
+pub const MAX_CONNECT_ADDRESSES: usize = 64;
 
 /// The most group handles one process keeps open at once; one more is `E_OUTOFMEMORY`. A
 /// process allowed few file descriptors gets fewer (see [`open_group_limit`]).
@@ -87,6 +96,7 @@ pub struct Group {
 impl Group {
     pub(crate) fn new(
         slot: Slot,
+        context: Context,
         identity: Identity,
         membership: Membership,
         memberships: MembershipStore,
@@ -95,7 +105,24 @@ impl Group {
     ) -> Self {
         let ready = AtomicBool::new(membership.synchronized);
         let hub = Hub::for_path(db.path());
-        Self { identity, membership, memberships, ready, cloud, db, hub, _slot: slot }
+        hub.set_parts(|| OnlineParts {
+            context,
+            group: db.group_peer_name().clone(),
+            identity: identity.clone(),
+            memberships: memberships.clone(),
+            cloud: cloud.clone(),
+        });
+        let group = Self { identity, membership, memberships, ready, cloud, db, hub, _slot: slot };
+        group.stand_by_if_online();
+        group
+    }
+
+    /// Another process holds the group's presence: this one stands by to take it over when
+    /// that process goes (the group goes offline only with the host's last handle).
+    fn stand_by_if_online(&self) {
+        if status::presence_held(&status::lock_path(self.db.path())) {
+            online::stand_by_unless_holder(&self.hub);
+        }
     }
 
     /// The database, unless the group was deleted: its folder is renamed away at once by a
@@ -185,7 +212,49 @@ impl Group {
 
     /// The status as every process on this host sees it (`PeerGroupGetStatus`).
     pub fn status(&self) -> Result<GroupStatus> {
-        status::read(self.db()?)
+        let status = status::read(self.db()?)?;
+        if status.is_connected() {
+            self.stand_by_if_online();
+        }
+        Ok(status)
+    }
+
+    /// What the group's presence publishes, as every process on this host sees it: the status,
+    /// the port it listens on, its connections, and its last failure.
+    pub fn network(&self) -> Result<NetView> {
+        status::read_view(self.db()?)
+    }
+
+    /// Goes online (`PeerGroupConnect`, asynchronous): the group's presence on this host (this
+    /// process's, unless another process holds it) listens, registers the group's peer name in
+    /// the group's cloud with its endpoints, resolves the name there for other members, links
+    /// to a few, synchronises, and keeps replicating. Success shows as
+    /// [`crate::Event::StatusChanged`]; a member that finds nobody within
+    /// [`crate::CONNECT_TIMEOUT`] gets [`crate::Event::ConnectionFailed`] and keeps listening.
+    pub fn connect(&self) -> Result<()> {
+        online::connect(&self.hub, self.db()?, &Intent { addresses: Vec::new(), discover: true })
+    }
+
+    /// Goes online and links to the members at `addresses` (`PeerGroupConnectByAddress`),
+    /// without looking in the cloud; links that drop are dialled again. An empty list only
+    /// listens.
+    pub fn connect_by_address(&self, addresses: &[SocketAddr]) -> Result<()> {
+        if addresses.len() > MAX_CONNECT_ADDRESSES {
+            return Err(Error::InvalidArgument {
+                argument: "addresses",
+                reason: format!("{} addresses; at most {MAX_CONNECT_ADDRESSES}", addresses.len()),
+            });
+        }
+        if let Some(bad) = addresses.iter().find(|a| a.port() == 0 || a.ip().is_unspecified()) {
+            return Err(Error::InvalidArgument { argument: "addresses", reason: format!("{bad} names no member") });
+        }
+        online::connect(&self.hub, self.db()?, &Intent { addresses: addresses.to_vec(), discover: false })
+    }
+
+    /// The group's connections on this host (`PeerGroupEnumConnections`): neighbours, whichever
+    /// process holds the presence.
+    pub fn connections(&self) -> Result<Vec<Connection>> {
+        Ok(status::read_view(self.db()?)?.connections)
     }
 
     /// Records this process's network presence for the group, so every handle on this host
@@ -199,9 +268,31 @@ impl Group {
         status::write(self.db()?, status, &mut self.hub.presence())
     }
 
-    /// The members this database knows (`PeerGroupEnumMembers`).
+    /// The members this database knows (`PeerGroupEnumMembers`), each with
+    /// [`PEER_MEMBER_PRESENT`] in its flags when it is connected: this identity while the group
+    /// is online on this host, another member while this host has a connection to it.
     pub fn members(&self) -> Result<Vec<Member>> {
-        Ok(self.ready_db()?.members()?)
+        let db = self.ready_db()?;
+        let mut members = db.members()?;
+        let view = status::read_view(db)?;
+        for m in &mut members {
+            let present = if m.peer_name == *self.identity.peer_name() {
+                view.status.is_connected()
+            } else {
+                view.connections.iter().any(|c| c.peer == m.peer_name)
+            };
+            if present {
+                m.flags |= PEER_MEMBER_PRESENT;
+            } else {
+                m.flags &= !PEER_MEMBER_PRESENT;
+            }
+        }
+        Ok(members)
+    }
+
+    /// The members that are present (`PeerGroupEnumMembers` with `PEER_MEMBER_PRESENT`).
+    pub fn present_members(&self) -> Result<Vec<Member>> {
+        Ok(self.members()?.into_iter().filter(|m| m.flags & PEER_MEMBER_PRESENT != 0).collect())
     }
 
     /// Adds a record signed by this identity (`PeerGroupAddRecord`), as the policy allows.

@@ -41,6 +41,8 @@ mod events;
 mod fanout;
 mod group;
 pub mod hresult;
+mod net_config;
+mod online;
 mod pnrp;
 mod status;
 #[doc(hidden)]
@@ -49,11 +51,18 @@ mod wake;
 
 pub use context::{Context, Joined, SharedInterfaces};
 pub use error::{Error, Result};
-pub use events::{Event, EventFilter, EventNotify, EventStream, EventType, MAX_QUEUED_EVENTS, RecordChange};
-pub use group::{Group, MAX_OPEN_GROUPS, open_group_limit};
+pub use events::{
+    ConnectionStatus, Event, EventFilter, EventNotify, EventStream, EventType, MAX_QUEUED_EVENTS, RecordChange,
+};
+pub use group::{Group, MAX_CONNECT_ADDRESSES, MAX_OPEN_GROUPS, PEER_MEMBER_PRESENT, open_group_limit};
 pub use hresult::Hresult;
+pub use net_config::NetConfig;
+pub use online::{CONNECT_TIMEOUT, INTENT_BLOB, STANDBY_POLL};
 pub use pnrp::{CertificateProofs, KeystoreProofs};
-pub use status::{GroupStatus, PEER_GROUP_STATUS_HAS_CONNECTIONS, PEER_GROUP_STATUS_LISTENING, PRESENCE_LOCK};
+pub use status::{
+    Connection, Failure, GroupStatus, NetView, PEER_CONNECTION_DIRECT, PEER_CONNECTION_NEIGHBOR,
+    PEER_GROUP_STATUS_HAS_CONNECTIONS, PEER_GROUP_STATUS_LISTENING, PRESENCE_LOCK,
+};
 pub use wake::FALLBACK_POLL as EVENT_FALLBACK_POLL;
 
 // The types the API above takes and returns, each by name: the layers' crates are not

@@ -19,9 +19,11 @@
 //! every feed reader watching the folder (they probe again and report `STATUS_CHANGED`).
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use peergroup_identity::PeerName;
 use peergroup_state::{GroupDb, StateError};
 
 use crate::error::Result;
@@ -91,6 +93,124 @@ impl GroupStatus {
     }
 }
 
+/// `PEER_CONNECTION_NEIGHBOR`: a connection the group's presence keeps to a neighbour.
+pub const PEER_CONNECTION_NEIGHBOR: u32 = 0x1;
+/// `PEER_CONNECTION_DIRECT`: a direct connection between two members.
+pub const PEER_CONNECTION_DIRECT: u32 = 0x2;
+
+/// A connection of the group's presence (`PEER_CONNECTION_INFO`), as every process sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// Its id, unique for the life of the presence that holds it.
+    pub id: u64,
+    /// `PEER_CONNECTION_NEIGHBOR` (the only kind so far).
+    pub flags: u32,
+    /// The member at the other end (its identity peer name).
+    pub peer: PeerName,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Whether this host opened it.
+    pub outgoing: bool,
+}
+
+/// Why the presence could not connect (`PEER_GROUP_EVENT_CONNECTION_FAILED` or
+/// `PEER_GROUP_EVENT_AUTHENTICATION_FAILED`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The other side refused a membership, or this side refused the other's.
+    pub authentication: bool,
+    /// What happened, with the address.
+    pub reason: String,
+}
+
+/// Everything the presence publishes: the status, where it listens, its connections, and a
+/// count of failures with the last one (each process turns a change of these into events).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetView {
+    /// Status flags and holder.
+    pub status: GroupStatus,
+    /// The UDP port the presence listens on.
+    pub port: Option<u16>,
+    /// The live connections.
+    pub connections: Vec<Connection>,
+    /// Failures since the presence started.
+    pub failures: u64,
+    /// The last of them.
+    pub last_failure: Option<Failure>,
+}
+
+impl NetView {
+    /// The blob form: the status line of [`GroupStatus::encode`], then one line per fact.
+    pub(crate) fn encode(&self, pid: u32) -> Vec<u8> {
+        use std::fmt::Write;
+        let mut text = String::from_utf8_lossy(&self.status.encode(pid)).into_owned();
+        if let Some(port) = self.port {
+            let _ = writeln!(text, "port {port}");
+        }
+        for c in &self.connections {
+            let way = if c.outgoing { "out" } else { "in" };
+            let _ = writeln!(text, "neighbor {} {way} {} {}", c.id, c.addr, c.peer);
+        }
+        if let Some(f) = &self.last_failure {
+            let kind = if f.authentication { "authentication" } else { "connection" };
+            // One line: the reason's own line breaks would end the record.
+            let reason = f.reason.replace(['\n', '\r'], " ");
+            let _ = writeln!(text, "failure {} {kind} {reason}", self.failures);
+        }
+        text.into_bytes()
+    }
+
+    /// Reads the blob form; lines it does not know are skipped (a newer writer's).
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
+        let status = GroupStatus::decode(bytes)?;
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut view = Self { status, ..Self::default() };
+        for line in text.lines().skip(1) {
+            let mut parts = line.splitn(2, ' ');
+            let (Some(key), Some(rest)) = (parts.next(), parts.next()) else { continue };
+            match key {
+                "port" => view.port = rest.parse().ok(),
+                "neighbor" => {
+                    let f: Vec<&str> = rest.splitn(4, ' ').collect();
+                    if let [id, way, addr, peer] = f[..]
+                        && let (Ok(id), Ok(addr), Ok(peer)) = (id.parse(), addr.parse(), peer.parse())
+                    {
+                        let outgoing = way == "out";
+                        view.connections.push(Connection { id, flags: PEER_CONNECTION_NEIGHBOR, peer, addr, outgoing });
+                    }
+                }
+                "failure" => {
+                    let f: Vec<&str> = rest.splitn(3, ' ').collect();
+                    if let [count, kind, reason] = f[..]
+                        && let Ok(count) = count.parse()
+                    {
+                        view.failures = count;
+                        view.last_failure =
+                            Some(Failure { authentication: kind == "authentication", reason: reason.to_owned() });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(view)
+    }
+}
+
+/// Reads the published view as every process sees it: empty and offline unless the presence
+/// lock is held.
+pub(crate) fn effective_view(blob: Option<&[u8]>, lock: &Path) -> NetView {
+    match blob.and_then(NetView::decode) {
+        Some(view) if view.status.is_connected() && presence_held(lock) => view,
+        _ => NetView::default(),
+    }
+}
+
+/// The published view of a group's presence.
+pub(crate) fn read_view(db: &GroupDb) -> Result<NetView> {
+    let blob = db.get_blob(STATUS_BLOB)?;
+    Ok(effective_view(blob.as_deref(), &lock_path(db.path())))
+}
+
 /// The presence lock file of the group whose database is `db_path`.
 pub(crate) fn lock_path(db_path: &Path) -> PathBuf {
     db_path.with_file_name(PRESENCE_LOCK)
@@ -118,8 +238,22 @@ pub(crate) struct Presence {
 }
 
 impl Presence {
+    /// Tries the presence lock once: `None` when a process holds it (or a probe, for its few
+    /// microseconds).
+    pub(crate) fn try_take(lock: &Path) -> Result<Option<Self>> {
+        match Self::take_within(lock, Duration::ZERO) {
+            Ok(p) => Ok(Some(p)),
+            Err(crate::Error::State(StateError::Busy { .. })) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Takes the presence lock, waiting out probes; `Busy` when another process holds it.
-    fn take(lock: &Path) -> Result<Self> {
+    pub(crate) fn take(lock: &Path) -> Result<Self> {
+        Self::take_within(lock, TAKE_PATIENCE)
+    }
+
+    fn take_within(lock: &Path, patience: Duration) -> Result<Self> {
         use std::os::unix::fs::OpenOptionsExt;
         let io = |source| StateError::Io { path: lock.to_owned(), source };
         // Opened for writing (nothing is written): its closing wakes the readers.
@@ -135,7 +269,7 @@ impl Presence {
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(Self { _file: file }),
-                Err(TryLockError::WouldBlock) if start.elapsed() < TAKE_PATIENCE => {
+                Err(TryLockError::WouldBlock) if start.elapsed() < patience => {
                     // A probe holds a shared lock for microseconds; a holder for its life.
                     std::thread::sleep(Duration::from_micros(200));
                 }

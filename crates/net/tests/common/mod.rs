@@ -74,3 +74,13 @@ impl Home {
         self.store.groups(self.identity.peer_name()).unwrap().open(group).unwrap()
     }
 }
+
+/// A record of the tests' type, alive for a day.
+pub fn record(n: usize) -> peergroup_state::NewRecord {
+    peergroup_state::NewRecord {
+        record_type: uuid::Uuid::from_u128(0x5eed),
+        attributes: peergroup_state::Attributes::empty(),
+        expires: peergroup_state::Timestamp::now().saturating_add(DAY),
+        data: format!("record {n}").into_bytes(),
+    }
+}

@@ -1,0 +1,246 @@
+//! `group connect|status|members|connections` between processes on loopback: the creator's
+//! home and a member's home, each a separate `peergroup` process; and three processes of one
+//! home, the one that holds the presence killed with SIGKILL and another taking it over.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use common::{cmd, home_with_config, run};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(15);
+const RECORD_TYPE: &str = "00000000-0000-0000-0000-00000000c0de";
+
+/// A child process whose standard output lines arrive on a channel (read on a thread, so a
+/// silent child fails the test after [`WAIT`] instead of hanging it).
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Running {
+    fn spawn(home: &Path, args: &[&str]) -> Self {
+        let mut child = cmd(home, args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The first line that `want` picks, within [`WAIT`].
+    fn expect<T>(&self, what: &str, mut want: impl FnMut(&str) -> Option<T>) -> T {
+        let start = Instant::now();
+        loop {
+            let left = WAIT.checked_sub(start.elapsed()).unwrap_or_else(|| panic!("{what}: not within {WAIT:?}"));
+            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| panic!("{what}: not within {WAIT:?}"));
+            if let Some(found) = want(&line) {
+                return found;
+            }
+        }
+    }
+
+    fn interrupt(&mut self) {
+        // SIGINT, as Ctrl-C: the command closes the group and exits 0.
+        let status = std::process::Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ok(home: &Path, args: &[&str]) -> String {
+    let out = run(home, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn first_line(home: &Path, args: &[&str]) -> String {
+    ok(home, args).lines().next().unwrap().to_owned()
+}
+
+fn json(home: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(ok(home, &all).trim()).unwrap()
+}
+
+/// Waits, bounded, until `ok` holds.
+fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < WAIT, "{what}: not within {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Pair {
+    _tmp: tempfile::TempDir,
+    alice: PathBuf,
+    bob: PathBuf,
+    alice_id: String,
+    bob_id: String,
+    group: String,
+}
+
+/// Alice created a group in her home, Bob joined it in his.
+fn pair() -> Pair {
+    let tmp = tempfile::tempdir().unwrap();
+    let alice = home_with_config(&tmp.path().join("alice"), "");
+    let bob = home_with_config(&tmp.path().join("bob"), "");
+    let alice_id = first_line(&alice, &["identity", "create", "alice"]);
+    let bob_id = first_line(&bob, &["identity", "create", "bob"]);
+    let group = first_line(&alice, &["group", "create", "--identity", &alice_id, "chat"]);
+    let info = tmp.path().join("bob.xml");
+    let invitation = tmp.path().join("bob.invitation");
+    ok(&bob, &["identity", "info", &bob_id, "--out", info.to_str().unwrap()]);
+    ok(
+        &alice,
+        &[
+            "group",
+            "invite",
+            "--identity",
+            &alice_id,
+            "--group",
+            &group,
+            "--invitee",
+            info.to_str().unwrap(),
+            "--out",
+            invitation.to_str().unwrap(),
+        ],
+    );
+    ok(&bob, &["group", "join", "--identity", &bob_id, "--invitation", invitation.to_str().unwrap()]);
+    Pair { _tmp: tmp, alice, bob, alice_id, bob_id, group }
+}
+
+fn add(home: &Path, id: &str, group: &str, text: &str) {
+    ok(home, &["record", "add", "--identity", id, "--group", group, "--type", RECORD_TYPE, "--data", text]);
+}
+
+fn records(home: &Path, id: &str, group: &str) -> usize {
+    let out = run(home, &["--json", "record", "list", "--identity", id, "--group", group]);
+    if !out.status.success() {
+        return 0; // not ready yet
+    }
+    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().len()
+}
+
+fn listening_port(running: &Running) -> u16 {
+    running.expect("listening", |l| l.strip_prefix("listening ").map(|p| p.parse().unwrap()))
+}
+
+#[test]
+fn a_member_connects_to_the_creator_and_records_flow_between_processes() {
+    let p = pair();
+    for n in 0..5 {
+        add(&p.alice, &p.alice_id, &p.group, &format!("before {n}"));
+    }
+    let alice = Running::spawn(&p.alice, &["group", "connect", "--identity", &p.alice_id, "--group", &p.group]);
+    alice.expect("connecting", |l| (l == format!("connecting {}", p.group)).then_some(()));
+    let port = listening_port(&alice);
+    let status = json(&p.alice, &["group", "status", "--identity", &p.alice_id, "--group", &p.group]);
+    assert_eq!((status["status"].as_str(), status["listening"].as_bool()), (Some("listening"), Some(true)));
+    assert_eq!(status["port"].as_u64(), Some(u64::from(port)));
+
+    let address = format!("127.0.0.1:{port}");
+    let bob = Running::spawn(
+        &p.bob,
+        &["--json", "group", "connect", "--identity", &p.bob_id, "--group", &p.group, "--address", &address],
+    );
+    let event: Value = bob.expect("member connected", |l| {
+        let v: Value = serde_json::from_str(l).unwrap();
+        (v["event"] == "member_changed" && v["change"] == "connected").then_some(v)
+    });
+    assert_eq!(event["peer_name"], p.alice_id.as_str());
+    until("Bob has every record", || records(&p.bob, &p.bob_id, &p.group) == 5);
+    alice.expect("Alice hears of Bob", |l| (l == format!("member connected {}", p.bob_id)).then_some(()));
+
+    // A record added by another process of either home crosses.
+    add(&p.alice, &p.alice_id, &p.group, "from alice");
+    until("Alice's record at Bob", || records(&p.bob, &p.bob_id, &p.group) == 6);
+    add(&p.bob, &p.bob_id, &p.group, "from bob");
+    until("Bob's record at Alice", || records(&p.alice, &p.alice_id, &p.group) == 7);
+
+    for (home, id, other) in [(&p.alice, &p.alice_id, &p.bob_id), (&p.bob, &p.bob_id, &p.alice_id)] {
+        let status = json(home, &["group", "status", "--identity", id, "--group", &p.group]);
+        assert_eq!(status["status"], "connected", "{status}");
+        assert_eq!((status["connections"].as_u64(), status["ready"].as_bool()), (Some(1), Some(true)));
+        let present = json(home, &["group", "members", "--identity", id, "--group", &p.group, "--present"]);
+        let names: Vec<&str> = present.as_array().unwrap().iter().map(|m| m["peer_name"].as_str().unwrap()).collect();
+        assert!(names.contains(&other.as_str()) && names.contains(&id.as_str()), "{names:?}");
+        let connections = json(home, &["group", "connections", "--identity", id, "--group", &p.group]);
+        assert_eq!(connections[0]["peer_name"], other.as_str());
+    }
+    let text = ok(&p.alice, &["group", "status", "--identity", &p.alice_id, "--group", &p.group]);
+    assert!(text.starts_with("connected\nconnections: 1\nport: "), "{text}");
+
+    // Interrupted, Bob's presence goes; Alice hears it, and Bob's home reads offline.
+    let mut bob = bob;
+    bob.interrupt();
+    alice.expect("Bob gone", |l| (l == format!("member disconnected {}", p.bob_id)).then_some(()));
+    let status = json(&p.bob, &["group", "status", "--identity", &p.bob_id, "--group", &p.group]);
+    assert_eq!(status["status"], "offline");
+}
+
+#[test]
+fn another_process_takes_the_presence_over_after_a_sigkill() {
+    let p = pair();
+    let watch =
+        |home: &Path, id: &str| Running::spawn(home, &["group", "watch", "--identity", id, "--group", &p.group]);
+    let first = watch(&p.alice, &p.alice_id);
+    let second = watch(&p.alice, &p.alice_id);
+    for w in [&first, &second] {
+        w.expect("watching", |l| l.starts_with("ready ").then_some(()));
+    }
+    let mut holder = Running::spawn(&p.alice, &["group", "connect", "--identity", &p.alice_id, "--group", &p.group]);
+    let port = listening_port(&holder);
+    // The other processes report connected: they hear the status change.
+    for w in [&first, &second] {
+        w.expect("status listening", |l| (l == "status 0x1").then_some(()));
+    }
+    let bob = Running::spawn(
+        &p.bob,
+        &["group", "connect", "--identity", &p.bob_id, "--group", &p.group, "--address", &format!("127.0.0.1:{port}")],
+    );
+    bob.expect("linked", |l| (l == format!("member connected {}", p.alice_id)).then_some(()));
+    let before = json(&p.alice, &["group", "status", "--identity", &p.alice_id, "--group", &p.group]);
+    assert_eq!(before["presence_pid"].as_u64(), Some(u64::from(holder.child.id())));
+
+    holder.child.kill().unwrap();
+    holder.child.wait().unwrap();
+    let killed = Instant::now();
+    // One of the watchers takes over: a new holder, online, linked to Bob again.
+    let mut after = Value::Null;
+    until("a new holder", || {
+        after = json(&p.alice, &["group", "status", "--identity", &p.alice_id, "--group", &p.group]);
+        after["status"] == "connected"
+    });
+    let took = killed.elapsed();
+    let pid = after["presence_pid"].as_u64().unwrap();
+    assert!([first.child.id(), second.child.id()].map(u64::from).contains(&pid), "{after}");
+    eprintln!("presence taken over and linked again {took:?} after the SIGKILL");
+    // Records still replicate, both ways.
+    add(&p.alice, &p.alice_id, &p.group, "after the takeover");
+    until("Alice's record at Bob", || records(&p.bob, &p.bob_id, &p.group) == 1);
+    add(&p.bob, &p.bob_id, &p.group, "to the new holder");
+    until("Bob's record at Alice", || records(&p.alice, &p.alice_id, &p.group) == 2);
+    drop(bob);
+}

@@ -1,0 +1,432 @@
+//! The network presence of one identity in one group on a host: one QUIC endpoint that listens
+//! for the group's members and links to the ones it is told of, a sync on every new link, and
+//! a sync again on each link whenever the group database changes on this host (in any
+//! process: the presence follows the database's change feed, so the records of every
+//! application with the group open reach the network through the store).
+//!
+//! Links to addresses the presence was given are kept: a link that drops is dialled again,
+//! with a backoff from 250 ms doubling to 30 s. A peer that fails the membership check or
+//! breaks the protocol is closed and penalised: its address is refused for
+//! [`PENALTY`], and nothing it sent was stored unless it passed the trust path.
+//!
+//! The facade elects which process holds the presence (a lock) and publishes what this reports
+//! (status, neighbours) to every process; this module knows nothing of processes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use peergroup_identity::{Identity, PeerName};
+use peergroup_security::Membership;
+use peergroup_state::{Change, MembershipStore, Origin};
+use tokio::sync::{Notify, broadcast};
+
+use crate::error::{NetError, Result};
+use crate::link::{Link, MemberEndpoint};
+use crate::replicate::{IncomingStream, Role, SYNC_STREAM, StoreReplica, accept_stream, sync_on, sync_over};
+
+/// How long a misbehaving peer's address is refused.
+pub const PENALTY: Duration = Duration::from_secs(60);
+
+/// The first wait before dialling a lost neighbour again; it doubles up to [`MAX_REDIAL`].
+const FIRST_REDIAL: Duration = Duration::from_millis(250);
+/// The longest wait between two dials of one address.
+pub const MAX_REDIAL: Duration = Duration::from_secs(30);
+/// A link that lived this long resets the backoff of its address.
+const STABLE: Duration = Duration::from_secs(10);
+/// How often the change-feed follower looks at its stop flag.
+const FEED_TICK: Duration = Duration::from_millis(250);
+/// Events kept for a slow subscriber before it misses some ([`PresenceEvent`]s are hints: the
+/// state is always readable from [`Presence::neighbors`]).
+const EVENT_BUFFER: usize = 1024;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here leaves its data consistent, even when it panics.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a presence needs: where to listen, who it is, and the store of its group database.
+#[derive(Debug, Clone)]
+pub struct PresenceConfig {
+    /// The UDP address to listen on (port 0: a free one).
+    pub listen: SocketAddr,
+    /// The identity.
+    pub identity: Identity,
+    /// Its membership of the group.
+    pub membership: Membership,
+    /// The membership store that holds the group database.
+    pub store: MembershipStore,
+}
+
+/// A neighbour: a member at the other end of a live link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neighbor {
+    /// The link's id in this presence (unique for its life).
+    pub id: u64,
+    /// The member.
+    pub peer: PeerName,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Whether this side opened the link.
+    pub outgoing: bool,
+}
+
+/// What happened on the presence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PresenceEvent {
+    /// A link to a member came up.
+    NeighborConnected(Neighbor),
+    /// A link went down.
+    NeighborDisconnected(Neighbor),
+    /// No link came up with `addr`: it did not answer, or the link broke the protocol.
+    ConnectionFailed {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// A link was refused by a membership check, on either side.
+    AuthenticationFailed {
+        /// The other side's address.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// A sync with `peer` finished; `stored` items arrived.
+    Synchronized {
+        /// The member.
+        peer: PeerName,
+        /// Items stored.
+        stored: u64,
+    },
+    /// The group became ready for this member: its first sync completed.
+    Ready,
+}
+
+/// A running presence. Dropping it closes it.
+#[derive(Debug)]
+pub struct Presence {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    endpoint: MemberEndpoint,
+    me: PeerName,
+    group: PeerName,
+    store: MembershipStore,
+    links: Mutex<HashMap<u64, LinkState>>,
+    dialled: Mutex<HashMap<SocketAddr, ()>>,
+    next_id: AtomicU64,
+    events: broadcast::Sender<PresenceEvent>,
+    penalties: Mutex<HashMap<SocketAddr, Instant>>,
+    synchronized: AtomicBool,
+    closed: AtomicBool,
+    stop: Notify,
+}
+
+#[derive(Debug)]
+struct LinkState {
+    neighbor: Neighbor,
+    link: Link,
+    changed: Arc<Notify>,
+}
+
+impl Presence {
+    /// Binds the endpoint and starts listening, following the group database. Runs in a Tokio
+    /// runtime with the time and I/O drivers.
+    pub fn start(config: PresenceConfig) -> Result<Self> {
+        let PresenceConfig { listen, identity, membership, store } = config;
+        let group = membership.group().clone();
+        let synchronized = membership.synchronized;
+        let endpoint = MemberEndpoint::bind(listen, &identity, membership)?;
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let shared = Arc::new(Shared {
+            endpoint,
+            me: identity.peer_name().clone(),
+            group,
+            store,
+            links: Mutex::new(HashMap::new()),
+            dialled: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            events,
+            penalties: Mutex::new(HashMap::new()),
+            synchronized: AtomicBool::new(synchronized),
+            closed: AtomicBool::new(false),
+            stop: Notify::new(),
+        });
+        let watcher = shared.open_db()?.watch().map_err(store_error)?;
+        tokio::spawn(accept_loop(Arc::clone(&shared)));
+        follow_feed(Arc::clone(&shared), watcher)?;
+        Ok(Self { shared })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        self.shared.endpoint.local_addr()
+    }
+
+    /// What happens from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<PresenceEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Keeps a link to the member at `addr`: dials it now and again whenever the link drops.
+    /// An address already kept is left as it is.
+    pub fn dial(&self, addr: SocketAddr) {
+        if lock(&self.shared.dialled).insert(addr, ()).is_none() {
+            tokio::spawn(keep_dialled(Arc::clone(&self.shared), addr));
+        }
+    }
+
+    /// The live links.
+    pub fn neighbors(&self) -> Vec<Neighbor> {
+        let mut all: Vec<_> = lock(&self.shared.links).values().map(|l| l.neighbor.clone()).collect();
+        all.sort_by_key(|n| n.id);
+        all
+    }
+
+    /// The live link of neighbour `id`, for the protocols that run beside the sync.
+    pub fn link(&self, id: u64) -> Option<Link> {
+        lock(&self.shared.links).get(&id).map(|l| l.link.clone())
+    }
+
+    /// Whether the group is synchronised for this member.
+    pub fn is_synchronized(&self) -> bool {
+        self.shared.synchronized.load(Ordering::Acquire)
+    }
+
+    /// Closes every link and stops listening.
+    pub fn close(&self) {
+        self.shared.close();
+    }
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+fn store_error(e: impl std::fmt::Display) -> NetError {
+    NetError::Store { reason: e.to_string() }
+}
+
+impl Shared {
+    fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.endpoint.close();
+            self.stop.notify_waiters();
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn open_db(&self) -> Result<peergroup_state::GroupDb> {
+        self.store.groups(&self.me).and_then(|g| g.open(&self.group)).map_err(store_error)
+    }
+
+    fn emit(&self, event: PresenceEvent) {
+        // No subscriber is not an error: the state stays readable.
+        let _ = self.events.send(event);
+    }
+
+    fn penalise(&self, addr: SocketAddr) {
+        lock(&self.penalties).insert(addr, Instant::now() + PENALTY);
+    }
+
+    fn is_penalised(&self, addr: SocketAddr) -> bool {
+        let mut penalties = lock(&self.penalties);
+        let now = Instant::now();
+        penalties.retain(|_, until| *until > now);
+        penalties.contains_key(&addr)
+    }
+
+    /// Tells the sync loop of every link but those to `except` that the store changed.
+    fn changed(&self, except: Option<&str>) {
+        for state in lock(&self.links).values() {
+            if except.is_none_or(|peer| state.neighbor.peer.to_string() != peer) {
+                state.changed.notify_one();
+            }
+        }
+    }
+
+    /// Reports a failed link attempt or a broken link, penalising a peer that misbehaved.
+    fn failed(&self, addr: SocketAddr, error: &NetError) {
+        match error {
+            NetError::NotMember { .. } => {
+                self.penalise(addr);
+                self.emit(PresenceEvent::AuthenticationFailed { addr, reason: error.to_string() });
+            }
+            NetError::Refused { .. } => {
+                self.emit(PresenceEvent::AuthenticationFailed { addr, reason: error.to_string() })
+            }
+            NetError::Protocol { .. } => {
+                self.penalise(addr);
+                self.emit(PresenceEvent::ConnectionFailed { addr, reason: error.to_string() });
+            }
+            _ => self.emit(PresenceEvent::ConnectionFailed { addr, reason: error.to_string() }),
+        }
+    }
+}
+
+/// Accepts links while the presence lives, each handshake on a task of its own.
+async fn accept_loop(shared: Arc<Shared>) {
+    while let Some(accepting) = shared.endpoint.incoming().await {
+        let addr = accepting.remote_address();
+        if shared.is_penalised(addr) {
+            accepting.refuse();
+            continue;
+        }
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            match accepting.complete().await {
+                Ok(link) => run_link(shared, link, false).await,
+                Err(e) => shared.failed(addr, &e),
+            }
+        });
+    }
+}
+
+/// Keeps a link to `addr` while the presence lives.
+async fn keep_dialled(shared: Arc<Shared>, addr: SocketAddr) {
+    let mut wait = FIRST_REDIAL;
+    while !shared.is_closed() {
+        let started = Instant::now();
+        match shared.endpoint.connect(addr).await {
+            Ok(link) if link.peer().identity == shared.me => {
+                // Our own address (a resolution finds our own registration too): never again.
+                link.close();
+                return;
+            }
+            Ok(link) => run_link(Arc::clone(&shared), link, true).await,
+            Err(e) => shared.failed(addr, &e),
+        }
+        if started.elapsed() >= STABLE {
+            wait = FIRST_REDIAL;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shared.stop.notified() => return,
+        }
+        wait = (wait * 2).min(MAX_REDIAL);
+    }
+}
+
+/// Serves one link until it closes: the sync that the dialler starts, a sync from this side
+/// whenever the store changed, and the syncs the other side starts.
+async fn run_link(shared: Arc<Shared>, link: Link, outgoing: bool) {
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let neighbor = Neighbor { id, peer: link.peer().identity.clone(), addr: link.remote_address(), outgoing };
+    let changed = Arc::new(Notify::new());
+    if outgoing {
+        // The dialler starts the first sync.
+        changed.notify_one();
+    }
+    lock(&shared.links)
+        .insert(id, LinkState { neighbor: neighbor.clone(), link: link.clone(), changed: Arc::clone(&changed) });
+    if shared.is_closed() {
+        link.close();
+    }
+    shared.emit(PresenceEvent::NeighborConnected(neighbor.clone()));
+
+    let initiate = {
+        let (shared, link) = (Arc::clone(&shared), link.clone());
+        async move {
+            loop {
+                changed.notified().await;
+                let replica = replica_for(&shared, &link).await?;
+                let (summary, _) = sync_over(&link, Role::Initiator, replica).await?;
+                synced(&shared, &link, summary.stored);
+            }
+        }
+    };
+    let respond = {
+        let (shared, link) = (Arc::clone(&shared), link.clone());
+        async move {
+            loop {
+                let stream = accept_stream(&link).await?;
+                respond(&shared, &link, stream).await?;
+            }
+        }
+    };
+    let outcome: Result<()> = tokio::select! {
+        r = initiate => r,
+        r = respond => r,
+        _ = link.connection().closed() => Ok(()),
+    };
+    if let Err(e) = outcome {
+        if link.connection().close_reason().is_none() {
+            // This side broke off: a peer that broke the protocol is penalised.
+            shared.failed(neighbor.addr, &e);
+        }
+        link.close();
+    }
+    lock(&shared.links).remove(&id);
+    shared.emit(PresenceEvent::NeighborDisconnected(neighbor));
+}
+
+/// Serves a stream the other side opened.
+async fn respond(shared: &Arc<Shared>, link: &Link, stream: IncomingStream) -> Result<()> {
+    if stream.tag != *SYNC_STREAM {
+        return Err(NetError::Protocol { addr: link.remote_address(), reason: "a stream of no known protocol".into() });
+    }
+    let replica = replica_for(shared, link).await?;
+    let (summary, _) = sync_on(link, Role::Responder, stream, replica).await?;
+    synced(shared, link, summary.stored);
+    Ok(())
+}
+
+/// A store replica for one sync with the member of `link`, read from the database now.
+async fn replica_for(shared: &Arc<Shared>, link: &Link) -> Result<StoreReplica> {
+    let s = Arc::clone(shared);
+    let peer = link.peer().identity.to_string();
+    tokio::task::spawn_blocking(move || StoreReplica::new(s.open_db()?, s.open_db()?, &peer))
+        .await
+        .map_err(|e| store_error(format!("the store task stopped: {e}")))?
+}
+
+/// After a sync: reports it, and marks the group synchronised for this member after its first.
+fn synced(shared: &Shared, link: &Link, stored: u64) {
+    shared.emit(PresenceEvent::Synchronized { peer: link.peer().identity.clone(), stored });
+    if !shared.synchronized.load(Ordering::Acquire) {
+        match shared.store.mark_synchronized(&shared.me, &shared.group) {
+            Ok(_) => {
+                shared.synchronized.store(true, Ordering::Release);
+                shared.emit(PresenceEvent::Ready);
+            }
+            Err(e) => shared.emit(PresenceEvent::ConnectionFailed {
+                addr: link.remote_address(),
+                reason: format!("the group could not be marked synchronised: {e}"),
+            }),
+        }
+    }
+}
+
+/// Follows the group's change feed on a thread of its own: a change made on this host (by any
+/// process) starts a sync on every link; one that replication stored, on every link but to the
+/// member it came from. A sync that finds nothing to exchange stores nothing, so the wave
+/// stops where everyone holds the change.
+fn follow_feed(shared: Arc<Shared>, mut watcher: peergroup_state::Watcher) -> Result<()> {
+    std::thread::Builder::new()
+        .name("peergroup-presence-feed".into())
+        .spawn(move || {
+            while !shared.is_closed() {
+                match watcher.recv_timeout(FEED_TICK) {
+                    Ok(Some(event)) if !matches!(event.change, Change::StatusChanged) => match &event.origin {
+                        Origin::Local => shared.changed(None),
+                        Origin::Remote(peer) => shared.changed(Some(peer)),
+                    },
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(FEED_TICK),
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|e| store_error(format!("cannot start the feed follower: {e}")))
+}

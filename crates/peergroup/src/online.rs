@@ -1,0 +1,464 @@
+//! Going online (`PeerGroupConnect`): one network presence per (identity, group) on this host,
+//! held by whichever process connected first, taken over by another process with the group
+//! open when the holder closes its last handle or dies.
+//!
+//! The holder keeps the presence lock (`status.rs`) and runs a `peergroup-net` presence on this
+//! process's network runtime. A supervisor thread publishes what the presence reports (status,
+//! connections, failures) in the status blob, which every process reads and turns into events
+//! (`fanout.rs`), and reads the connect intent ([`INTENT_BLOB`]: the addresses to keep links
+//! to, whether to find members in the cloud) that any process may extend.
+//!
+//! A process that has the group open while another holds the presence keeps a standby thread
+//! that tries the lock every [`STANDBY_POLL`]: the kernel releases a dead holder's lock at once,
+//! so the standby takes the presence over within that time, with the intent the holder
+//! followed.
+
+use std::net::{Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use peergroup_identity::Identity;
+use peergroup_net::{Presence as NetPresence, PresenceConfig, PresenceEvent};
+use peergroup_pnrp::Cloud;
+use peergroup_state::{Change, GroupDb, MembershipStore};
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::fanout::Hub;
+use crate::status::{self, Connection, Failure, GroupStatus, NetView, PEER_CONNECTION_NEIGHBOR, Presence, STATUS_BLOB};
+
+/// The group database blob that holds the connect intent.
+pub const INTENT_BLOB: &str = "network-intent";
+
+/// How often a standby process tries the presence lock.
+pub const STANDBY_POLL: Duration = Duration::from_millis(100);
+
+/// How often the supervisor looks for a changed intent and for its stop flag.
+const SUPERVISOR_TICK: Duration = Duration::from_millis(100);
+
+/// How long a member that connects through its cloud looks for other members before it reports
+/// `PEER_GROUP_EVENT_CONNECTION_FAILED` (it keeps listening, and keeps looking).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often a member connected through its cloud resolves the group's name again while it has
+/// no neighbour.
+const RESOLVE_EVERY: Duration = Duration::from_secs(5);
+
+/// The most endpoints taken from one resolution.
+const MAX_RESOLVED: usize = 16;
+
+/// This process's network runtime: two worker threads, made on the first connect.
+pub(crate) fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("peergroup-net")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::Runtime(std::io::Error::other(format!("cannot start the network runtime: {e}"))))
+}
+
+/// What the presence of a group should do: the addresses to keep links to, and whether to
+/// register in the group's cloud and find members there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Intent {
+    pub(crate) addresses: Vec<SocketAddr>,
+    pub(crate) discover: bool,
+}
+
+impl Intent {
+    fn encode(&self) -> Vec<u8> {
+        let mut text = String::new();
+        for a in &self.addresses {
+            text.push_str(&format!("address {a}\n"));
+        }
+        if self.discover {
+            text.push_str("discover\n");
+        }
+        text.into_bytes()
+    }
+
+    fn decode(bytes: &[u8]) -> Self {
+        let mut intent = Self::default();
+        for line in String::from_utf8_lossy(bytes).lines() {
+            match line.split_once(' ') {
+                Some(("address", a)) => intent.addresses.extend(a.parse::<SocketAddr>().ok()),
+                _ if line == "discover" => intent.discover = true,
+                _ => {}
+            }
+        }
+        intent
+    }
+
+    /// This intent with `more` added.
+    fn merged(&self, more: &Intent) -> Self {
+        let mut out = self.clone();
+        for a in &more.addresses {
+            if !out.addresses.contains(a) {
+                out.addresses.push(*a);
+            }
+        }
+        out.discover |= more.discover;
+        out
+    }
+
+    fn read(db: &GroupDb) -> Result<Self> {
+        Ok(db.get_blob(INTENT_BLOB)?.map(|b| Self::decode(&b)).unwrap_or_default())
+    }
+}
+
+/// What a process needs to run the group's presence: set by the first handle of the group in
+/// the process.
+#[derive(Debug, Clone)]
+pub(crate) struct OnlineParts {
+    pub(crate) context: Context,
+    pub(crate) group: peergroup_identity::PeerName,
+    pub(crate) identity: Identity,
+    pub(crate) memberships: MembershipStore,
+    pub(crate) cloud: Cloud,
+}
+
+/// The presence this process runs for one group. Dropping it closes the presence (the lock,
+/// held beside it in the hub, goes after it).
+#[derive(Debug)]
+pub(crate) struct Online {
+    presence: Arc<NetPresence>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Online {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.presence.close();
+    }
+}
+
+fn connection(n: peergroup_net::Neighbor) -> Connection {
+    Connection { id: n.id, flags: PEER_CONNECTION_NEIGHBOR, peer: n.peer, addr: n.addr, outgoing: n.outgoing }
+}
+
+/// Goes online with `intent` for the group of `hub` (`PeerGroupConnect`): starts the presence
+/// here when no process holds it, or hands the intent to the process that does.
+pub(crate) fn connect(hub: &Arc<Hub>, db: &GroupDb, intent: &Intent) -> Result<()> {
+    let mut online = hub.online();
+    // Merge before anything reads it: the holder (this process or another) follows the blob.
+    let merged = Intent::read(db)?.merged(intent);
+    if online.is_some() {
+        db.put_status_blob(INTENT_BLOB, &merged.encode())?;
+        return Ok(());
+    }
+    let mut held = hub.presence();
+    if held.is_none() {
+        match Presence::take(&status::lock_path(db.path())) {
+            Ok(lock) => *held = Some(lock),
+            Err(Error::State(peergroup_state::StateError::Busy { .. })) => {
+                // Another process holds the presence: it reads the intent (a status write
+                // wakes it) and this one stands by to take over.
+                drop(held);
+                drop(online);
+                db.put_status_blob(INTENT_BLOB, &merged.encode())?;
+                start_standby(hub);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    drop(held);
+    // An intent left by a presence that ended on purpose is not this one's: start afresh.
+    let intent = if held_was_live(db) { merged } else { intent.clone() };
+    db.put_status_blob(INTENT_BLOB, &intent.encode())?;
+    *online = Some(start(hub, db, &intent)?);
+    Ok(())
+}
+
+/// Whether the status blob says a presence was online (its holder left without going offline:
+/// the intent it followed is still wanted).
+fn held_was_live(db: &GroupDb) -> bool {
+    db.get_blob(STATUS_BLOB).ok().flatten().and_then(|b| GroupStatus::decode(&b)).is_some_and(|s| s.is_connected())
+}
+
+/// Starts the presence in this process, which holds the lock.
+fn start(hub: &Arc<Hub>, db: &GroupDb, intent: &Intent) -> Result<Online> {
+    let parts = hub.parts().ok_or_else(|| Error::Runtime(std::io::Error::other("the group has no open handle")))?;
+    let rt = runtime()?;
+    let membership = parts.memberships.get(parts.identity.peer_name(), db.group_peer_name())?;
+    let port = parts.context.net_port();
+    let listen = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
+    let config = |listen| PresenceConfig {
+        listen,
+        identity: parts.identity.clone(),
+        membership: membership.clone(),
+        store: parts.memberships.clone(),
+    };
+    let _entered = rt.enter();
+    // Dual-stack where the host has IPv6; IPv4 alone where it has not.
+    let presence = match NetPresence::start(config(listen)) {
+        Ok(p) => p,
+        Err(peergroup_net::NetError::Bind { .. }) => {
+            NetPresence::start(config(SocketAddr::from(([0, 0, 0, 0], port)))).map_err(Error::from)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let presence = Arc::new(presence);
+    let stop = Arc::new(AtomicBool::new(false));
+    let local_port = presence.local_addr()?.port();
+    let view = NetView {
+        status: GroupStatus { listening: true, connections: 0, presence_pid: None },
+        port: Some(local_port),
+        ..NetView::default()
+    };
+    db.put_status_blob(STATUS_BLOB, &view.encode(std::process::id()))?;
+    for addr in &intent.addresses {
+        presence.dial(*addr);
+    }
+    let supervisor = Supervisor {
+        presence: Arc::clone(&presence),
+        db: parts.memberships.groups(parts.identity.peer_name())?.open(db.group_peer_name())?,
+        view,
+        intent: intent.clone(),
+        stop: Arc::clone(&stop),
+        parts: parts.clone(),
+        started: Instant::now(),
+        discovery: None,
+        creator: membership.is_owner_chain(),
+    };
+    supervisor.spawn(rt.handle())?;
+    Ok(Online { presence, stop })
+}
+
+/// Publishes what the presence reports and follows the intent.
+struct Supervisor {
+    presence: Arc<NetPresence>,
+    db: GroupDb,
+    view: NetView,
+    intent: Intent,
+    stop: Arc<AtomicBool>,
+    parts: OnlineParts,
+    started: Instant,
+    /// The registration in the cloud and the resolver task, once discovery started.
+    discovery: Option<tokio::task::JoinHandle<()>>,
+    creator: bool,
+}
+
+impl Supervisor {
+    fn spawn(mut self, rt: &tokio::runtime::Handle) -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut events = self.presence.subscribe();
+        rt.spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(e) => {
+                        if tx.send(Some(e)).is_err() {
+                            return;
+                        }
+                    }
+                    // Missed events: the supervisor reads the neighbours again.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        if tx.send(None).is_err() {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        let mut watcher = self.db.watch()?;
+        let rt = rt.clone();
+        std::thread::Builder::new()
+            .name("peergroup-presence".into())
+            .spawn(move || {
+                if self.intent.discover {
+                    self.discover(&rt);
+                }
+                while !self.stop.load(Ordering::Acquire) {
+                    let mut dirty = false;
+                    match rx.recv_timeout(SUPERVISOR_TICK) {
+                        Ok(event) => {
+                            dirty |= self.note(event);
+                            while let Ok(event) = rx.try_recv() {
+                                dirty |= self.note(event);
+                            }
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                    if let Ok(changes) = watcher.poll()
+                        && changes.iter().any(|c| matches!(c.change, Change::StatusChanged))
+                    {
+                        self.follow_intent(&rt);
+                    }
+                    dirty |= self.check_lonely();
+                    if dirty && !self.stop.load(Ordering::Acquire) {
+                        // A failed write is published with the next change.
+                        let _ = self.db.put_status_blob(STATUS_BLOB, &self.view.encode(std::process::id()));
+                    }
+                }
+                if let Some(task) = self.discovery.take() {
+                    task.abort();
+                }
+            })
+            .map(drop)
+            .map_err(Error::Runtime)
+    }
+
+    /// Takes in one event; whether the view changed.
+    fn note(&mut self, event: Option<PresenceEvent>) -> bool {
+        match event {
+            Some(PresenceEvent::NeighborConnected(_) | PresenceEvent::NeighborDisconnected(_)) | None => {
+                self.view.connections = self.presence.neighbors().into_iter().map(connection).collect();
+                self.view.status.connections = u32::try_from(self.view.connections.len()).unwrap_or(u32::MAX);
+                true
+            }
+            Some(PresenceEvent::ConnectionFailed { reason, .. }) => self.failed(false, reason),
+            Some(PresenceEvent::AuthenticationFailed { reason, .. }) => self.failed(true, reason),
+            Some(_) => false,
+        }
+    }
+
+    fn failed(&mut self, authentication: bool, reason: String) -> bool {
+        self.view.failures += 1;
+        self.view.last_failure = Some(Failure { authentication, reason });
+        true
+    }
+
+    /// A member (not the creator) that found nobody within [`CONNECT_TIMEOUT`] is told once; it
+    /// keeps listening.
+    fn check_lonely(&mut self) -> bool {
+        if self.creator || self.view.failures > 0 || !self.view.connections.is_empty() {
+            return false;
+        }
+        let looks = self.intent.discover || !self.intent.addresses.is_empty();
+        if self.started.elapsed() < CONNECT_TIMEOUT || !looks {
+            return false;
+        }
+        self.failed(
+            false,
+            format!("no member connected within {} s (PEER_E_NO_MEMBERS_FOUND)", CONNECT_TIMEOUT.as_secs()),
+        )
+    }
+
+    /// Reads the intent again: new addresses are dialled, discovery started if asked for.
+    fn follow_intent(&mut self, rt: &tokio::runtime::Handle) {
+        let Ok(intent) = Intent::read(&self.db) else { return };
+        for addr in &intent.addresses {
+            if !self.intent.addresses.contains(addr) {
+                let _entered = rt.enter();
+                self.presence.dial(*addr);
+            }
+        }
+        let discover = intent.discover && !self.intent.discover;
+        self.intent = self.intent.merged(&intent);
+        if discover {
+            self.discover(rt);
+        }
+    }
+
+    /// Registers the group's name in its cloud with this presence's endpoints, and resolves it
+    /// for other members until the presence has a neighbour, again every [`RESOLVE_EVERY`].
+    fn discover(&mut self, rt: &tokio::runtime::Handle) {
+        let context = self.parts.context.clone();
+        let cloud = self.parts.cloud.name.to_string();
+        let group = self.db.group_peer_name().to_string();
+        let presence = Arc::clone(&self.presence);
+        let stop = Arc::clone(&self.stop);
+        let Ok(local) = self.presence.local_addr() else { return };
+        self.discovery = Some(rt.spawn(async move {
+            let endpoints = context.advertised_endpoints(&cloud, local.port()).await.unwrap_or_default();
+            let _registration = if endpoints.is_empty() {
+                None
+            } else {
+                context.pnrp_register(&group, &cloud, endpoints.clone(), "").await.ok()
+            };
+            while !stop.load(Ordering::Acquire) {
+                if presence.neighbors().is_empty()
+                    && let Ok(found) = context.pnrp_resolve(&group, &cloud, MAX_RESOLVED, RESOLVE_EVERY).await
+                {
+                    for info in found {
+                        for addr in info.addresses {
+                            if !endpoints.contains(&addr) && addr != local {
+                                presence.dial(addr);
+                            }
+                        }
+                    }
+                }
+                tokio::time::sleep(RESOLVE_EVERY).await;
+            }
+        }));
+    }
+}
+
+/// Starts the standby of `hub`'s group in this process, unless it runs already or this process
+/// holds the presence.
+pub(crate) fn start_standby(hub: &Arc<Hub>) {
+    let mut standby = hub.standby();
+    if standby.as_ref().is_some_and(|s| !s.load(Ordering::Acquire)) {
+        return;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    *standby = Some(Arc::clone(&stop));
+    drop(standby);
+    let weak = Arc::downgrade(hub);
+    let lock = status::lock_path(hub.path());
+    let spawned = std::thread::Builder::new().name("peergroup-standby".into()).spawn(move || {
+        stand_by(&weak, &lock, &stop);
+        stop.store(true, Ordering::Release);
+    });
+    if spawned.is_err()
+        && let Some(stop) = hub.standby().take()
+    {
+        stop.store(true, Ordering::Release);
+    }
+}
+
+/// Tries the lock until it is free, then takes over if the presence was live.
+fn stand_by(hub: &Weak<Hub>, lock: &std::path::Path, stop: &AtomicBool) {
+    while !stop.load(Ordering::Acquire) {
+        std::thread::sleep(STANDBY_POLL);
+        let Some(hub) = hub.upgrade() else { return };
+        if hub.online().is_some() {
+            return;
+        }
+        let Ok(taken) = Presence::try_take(lock) else { continue };
+        let Some(taken) = taken else { continue };
+        let Some(parts) = hub.parts() else { return };
+        let Ok(db) = parts.memberships.groups(parts.identity.peer_name()).and_then(|g| g.open(&parts.group)) else {
+            return;
+        };
+        if !held_was_live(&db) {
+            // The holder went offline on purpose: nothing to take over.
+            return;
+        }
+        let mut intent = Intent::read(&db).unwrap_or_default();
+        // The members the old holder was linked to are dialled too (one UDP port per presence:
+        // the address a link came from is where that member listens), so that members who
+        // dialled the old holder's port find the group again.
+        let before = db.get_blob(STATUS_BLOB).ok().flatten().and_then(|b| NetView::decode(&b)).unwrap_or_default();
+        let mut inherited = Intent::default();
+        inherited.addresses.extend(before.connections.iter().map(|c| c.addr));
+        intent = intent.merged(&inherited);
+        let mut online = hub.online();
+        *hub.presence() = Some(taken);
+        match start(&hub, &db, &intent) {
+            Ok(started) => *online = Some(started),
+            Err(_) => {
+                // Could not listen here: let another process try.
+                *hub.presence() = None;
+            }
+        }
+        return;
+    }
+}
+
+/// [`start_standby`] unless this process holds the presence (the feed reader calls it when the
+/// group goes online).
+pub(crate) fn stand_by_unless_holder(hub: &Arc<Hub>) {
+    if hub.online().is_none() && hub.presence().is_none() {
+        start_standby(hub);
+    }
+}

@@ -1,0 +1,189 @@
+//! `Group::connect_by_address` between two homes on loopback: the creator listens, a member
+//! who just joined links to it, becomes ready with every record, and records added on either
+//! side afterwards appear on the other; both see the connection, the events and the members
+//! present. A non-member is refused and the creator's presence stays up.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use peergroup::{
+    Attributes, ConnectionStatus, Context, Event, EventStream, EventType, Group, InvitationRequest, NewGroup,
+    NewRecord, PEER_MEMBER_PRESENT, Role, Timestamp, testing_key,
+};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn home(dir: &std::path::Path) -> Context {
+    std::fs::create_dir(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    Context::open(dir).unwrap()
+}
+
+fn record(text: &str) -> NewRecord {
+    NewRecord {
+        record_type: uuid::Uuid::from_u128(0xc0ffee),
+        attributes: Attributes::empty(),
+        expires: Timestamp::now().saturating_add(Duration::from_secs(3600)),
+        data: text.as_bytes().to_vec(),
+    }
+}
+
+/// Waits, bounded, until `ok` holds.
+fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < WAIT, "{what}: not within {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The next event that `want` picks, within [`WAIT`].
+fn next<T>(events: &mut EventStream, mut want: impl FnMut(&Event) -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        let left = WAIT.saturating_sub(start.elapsed());
+        match events.recv_timeout(left).unwrap() {
+            Some(e) => {
+                if let Some(found) = want(&e) {
+                    return found;
+                }
+            }
+            None => panic!("no such event within {WAIT:?}"),
+        }
+    }
+}
+
+struct Pair {
+    _dir: tempfile::TempDir,
+    alice: Context,
+    bob: Context,
+    alice_name: String,
+    bob_name: String,
+    group: String,
+}
+
+fn pair() -> Pair {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = home(&dir.path().join("alice"));
+    let bob = home(&dir.path().join("bob"));
+    let alice_name = alice.keystore().create_with_key("alice", None, &testing_key(0)).unwrap().peer_name().to_string();
+    let bob_id = bob.keystore().create_with_key("bob", None, &testing_key(2)).unwrap();
+    let group = alice.create_group(&alice_name, &NewGroup::new("chat", "Chat")).unwrap().to_string();
+    let request = InvitationRequest { roles: vec![Role::Member], expiration: None };
+    let invitation = alice.invite(&alice_name, &group, &bob_id.info().to_xml(), &request).unwrap();
+    bob.join(&bob_id.peer_name().to_string(), &invitation).unwrap();
+    Pair { _dir: dir, alice, bob, alice_name, bob_name: bob_id.peer_name().to_string(), group }
+}
+
+fn port(g: &Group) -> u16 {
+    g.network().unwrap().port.expect("a listening presence publishes its port")
+}
+
+#[test]
+fn a_member_connects_by_address_becomes_ready_and_records_flow_both_ways() {
+    let p = pair();
+    let a = p.alice.open_group_blocking(&p.alice_name, &p.group, None).unwrap();
+    for n in 0..20 {
+        a.add_record(record(&format!("before {n}"))).unwrap();
+    }
+    let mut a_events = a.events(&[]).unwrap();
+    a.connect_by_address(&[]).unwrap();
+    let status = next(&mut a_events, |e| match e {
+        Event::StatusChanged { status, .. } => Some(*status),
+        _ => None,
+    });
+    assert_eq!(status, peergroup::PEER_GROUP_STATUS_LISTENING, "the creator alone is simply listening");
+    assert!(a.status().unwrap().listening);
+
+    let b = p.bob.open_group_blocking(&p.bob_name, &p.group, None).unwrap();
+    assert!(!b.is_ready().unwrap());
+    let mut b_events = b.events(&[]).unwrap();
+    b.connect_by_address(&[SocketAddr::from((Ipv4Addr::LOCALHOST, port(&a)))]).unwrap();
+    let connected = next(&mut b_events, |e| match e {
+        Event::NeighborConnection { status: ConnectionStatus::Connected, connection } => Some(connection.clone()),
+        _ => None,
+    });
+    assert_eq!(connected.peer.to_string(), p.alice_name);
+    assert!(connected.outgoing);
+    let came = next(&mut b_events, |e| match e {
+        Event::MemberPresence { peer_name, connected: true } => Some(peer_name.to_string()),
+        _ => None,
+    });
+    assert_eq!(came, p.alice_name);
+    until("Bob ready", || b.is_ready().unwrap());
+    until("every record at Bob", || b.records(None).unwrap().len() == 20);
+
+    // Live, both ways, within a second each.
+    let start = Instant::now();
+    a.add_record(record("from alice")).unwrap();
+    until("Alice's record at Bob", || b.records(None).unwrap().len() == 21);
+    let one_way = start.elapsed();
+    b.add_record(record("from bob")).unwrap();
+    until("Bob's record at Alice", || a.records(None).unwrap().len() == 22);
+    assert!(one_way < Duration::from_secs(1) && start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    // Records that arrive from the network are events in the receiving group.
+    next(&mut a_events, |e| matches!(e, Event::RecordChanged { .. }).then_some(()));
+
+    // Both report connected, with the other as a present member.
+    until("Alice sees the connection", || a.connections().unwrap().len() == 1);
+    for (g, other) in [(&a, &p.bob_name), (&b, &p.alice_name)] {
+        let status = g.status().unwrap();
+        assert!(status.listening && status.connections == 1, "{status:?}");
+        let present: Vec<String> = g.present_members().unwrap().iter().map(|m| m.peer_name.to_string()).collect();
+        assert!(present.contains(other), "{present:?}");
+        assert!(g.members().unwrap().iter().all(|m| m.flags & PEER_MEMBER_PRESENT != 0), "both present");
+    }
+    assert_eq!(a.connections().unwrap()[0].peer.to_string(), p.bob_name);
+
+    // Bob closes his last handle: his presence goes, Alice hears of it.
+    drop(b);
+    let gone = next(&mut a_events, |e| match e {
+        Event::MemberPresence { peer_name, connected: false } => Some(peer_name.to_string()),
+        _ => None,
+    });
+    assert_eq!(gone, p.bob_name);
+    assert!(a.status().unwrap().listening);
+}
+
+#[test]
+fn a_non_member_is_refused_and_both_hear_why() {
+    let p = pair();
+    let a = p.alice.open_group_blocking(&p.alice_name, &p.group, None).unwrap();
+    let mut a_events = a.events(&[EventType::AuthenticationFailed, EventType::NeighborConnection]).unwrap();
+    a.connect_by_address(&[]).unwrap();
+    until("listening", || a.network().unwrap().port.is_some());
+    // Mallory created her own group and dials Alice's presence with it.
+    let dir = tempfile::tempdir().unwrap();
+    let mallory = home(&dir.path().join("mallory"));
+    let name = mallory.keystore().create_with_key("mallory", None, &testing_key(3)).unwrap().peer_name().to_string();
+    let other = mallory.create_group(&name, &NewGroup::new("other", "")).unwrap().to_string();
+    let m = mallory.open_group_blocking(&name, &other, None).unwrap();
+    let mut m_events = m.events(&[EventType::AuthenticationFailed]).unwrap();
+    m.connect_by_address(&[SocketAddr::from((Ipv4Addr::LOCALHOST, port(&a)))]).unwrap();
+    let why = next(&mut a_events, |e| match e {
+        Event::AuthenticationFailed { reason } => Some(reason.clone()),
+        Event::NeighborConnection { .. } => panic!("a non-member became a neighbour: {e:?}"),
+        _ => None,
+    });
+    assert!(why.contains("not an accepted member"), "{why}");
+    let told = next(&mut m_events, |e| match e {
+        Event::AuthenticationFailed { reason } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(told.contains("refused"), "{told}");
+    assert!(a.connections().unwrap().is_empty());
+    assert!(a.status().unwrap().listening, "the presence stays up");
+}
+
+#[test]
+fn connect_by_address_checks_its_addresses() {
+    let p = pair();
+    let a = p.alice.open_group_blocking(&p.alice_name, &p.group, None).unwrap();
+    for bad in [SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), SocketAddr::from((Ipv4Addr::UNSPECIFIED, 9))] {
+        let err = a.connect_by_address(&[bad]).unwrap_err();
+        assert_eq!(err.hresult(), peergroup::hresult::E_INVALIDARG, "{err}");
+    }
+    assert!(!a.status().unwrap().is_connected(), "nothing started");
+}
