@@ -3,8 +3,8 @@
  * on Linux. Link with -lpeergroup_capi (libpeergroup_capi.so or libpeergroup_capi.a).
  *
  * Same function names, argument types, structures (field order), constants and HRESULT values
- * as Windows' p2p.h. Differences (event descriptors instead of event HANDLEs, offline groups,
- * fields left NULL) are listed in docs/capi.md.
+ * as Windows' p2p.h. Differences (event descriptors instead of event HANDLEs, no direct
+ * connections, fields left NULL) are listed in docs/capi.md.
  *
  * Strings are UTF-16: WCHAR is 16 bits. In C write literals as u"..." (char16_t, <uchar.h>),
  * or compile with -fshort-wchar and write L"...".
@@ -128,6 +128,10 @@ typedef struct _CERT_PUBLIC_KEY_INFO CERT_PUBLIC_KEY_INFO, *PCERT_PUBLIC_KEY_INF
 #define PEER_E_CONNECTION_FAILED                 ((HRESULT)0x80630109)
 #define PEER_E_CONNECTION_NOT_AUTHENTICATED      ((HRESULT)0x8063010A)
 #define PEER_E_CONNECTION_REFUSED                ((HRESULT)0x8063010B)
+/* Reasons in hrConnectionFailedReason (PEER_GROUP_EVENT_CONNECTION_FAILED). */
+#define PEER_E_NO_MEMBERS_FOUND                  ((HRESULT)0x80632094)
+#define PEER_E_NO_MEMBER_CONNECTIONS             ((HRESULT)0x80632095)
+#define PEER_E_UNABLE_TO_LISTEN                  ((HRESULT)0x80632096)
 #define PEER_E_NO_MORE                           ((HRESULT)0x80634003)
 #define PEER_E_NOT_FOUND                         ((HRESULT)0x80070490)
 #define PEER_E_DISK_FULL                         ((HRESULT)0x80070070)
@@ -208,6 +212,11 @@ typedef enum peer_connection_status_tag {
     PEER_CONNECTION_FAILED = 3
 } PEER_CONNECTION_STATUS;
 
+typedef enum peer_connection_flags_tag {
+    PEER_CONNECTION_NEIGHBOR = 0x0001,
+    PEER_CONNECTION_DIRECT = 0x0002
+} PEER_CONNECTION_FLAGS;
+
 typedef enum _PNRP_SCOPE {
     PNRP_SCOPE_ANY = 0,
     PNRP_GLOBAL_SCOPE = 1,
@@ -267,10 +276,21 @@ typedef struct peer_record_tag {
     PEER_DATA data;
 } PEER_RECORD, *PPEER_RECORD;
 
+/* IPv6; an IPv4 address is IPv4-mapped (::ffff:a.b.c.d), in both directions. */
 typedef struct peer_address_tag {
     DWORD dwSize;
     struct sockaddr_in6 sin6;
 } PEER_ADDRESS, *PPEER_ADDRESS;
+typedef const PEER_ADDRESS *PCPEER_ADDRESS;
+
+typedef struct peer_connection_info_tag {
+    DWORD dwSize;
+    DWORD dwFlags;           /* PEER_CONNECTION_FLAGS */
+    ULONGLONG ullConnectionId;
+    ULONGLONG ullNodeId;     /* always 0: no node ids */
+    PWSTR pwzPeerId;         /* the identity peer name of the member at the other end */
+    PEER_ADDRESS address;
+} PEER_CONNECTION_INFO, *PPEER_CONNECTION_INFO;
 
 typedef struct peer_credential_info_tag {
     DWORD dwSize;
@@ -453,6 +473,12 @@ HRESULT PeerGroupGetProperties(HGROUP hGroup, PPEER_GROUP_PROPERTIES *ppProperti
 HRESULT PeerGroupSetProperties(HGROUP hGroup, PPEER_GROUP_PROPERTIES pProperties);
 HRESULT PeerGroupGetStatus(HGROUP hGroup, DWORD *pdwStatus);
 HRESULT PeerGroupEnumMembers(HGROUP hGroup, DWORD dwFlags, PCWSTR pwzIdentity, HPEERENUM *phPeerEnum);
+
+/* ---- connecting: asynchronous, the outcome arrives as events (see docs/capi.md) ---- */
+
+HRESULT PeerGroupConnect(HGROUP hGroup);
+HRESULT PeerGroupConnectByAddress(HGROUP hGroup, ULONG cAddresses, PPEER_ADDRESS pAddresses);
+HRESULT PeerGroupEnumConnections(HGROUP hGroup, DWORD dwFlags, HPEERENUM *phPeerEnum);
 
 /* ---- records ---- */
 

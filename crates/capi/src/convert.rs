@@ -3,9 +3,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use peergroup::{GroupProperties, InvitationInfo, Member, Record, Timestamp};
+use peergroup::{Connection, GroupProperties, InvitationInfo, Member, Record, Timestamp};
 use uuid::Uuid;
 
+use crate::address;
 use crate::alloc::Block;
 use crate::types::*;
 
@@ -143,6 +144,21 @@ pub(crate) fn member(block: &mut Block, m: &Member) -> *mut PEER_MEMBER {
     block.boxed(value)
 }
 
+/// A connection as `PEER_CONNECTION_INFO`, owned by `block`.
+pub(crate) fn connection_info(block: &mut Block, c: &Connection) -> *mut PEER_CONNECTION_INFO {
+    let value = PEER_CONNECTION_INFO {
+        dwSize: size_of::<PEER_CONNECTION_INFO>(),
+        dwFlags: c.flags,
+        ullConnectionId: c.id,
+        // A presence is one node per (identity, group, host), but the links do not tell each
+        // other an id for it: 0, as in PEER_MEMBER.
+        ullNodeId: 0,
+        pwzPeerId: block.wide(&c.peer.to_string()),
+        address: address::peer_address(&c.addr),
+    };
+    block.boxed(value)
+}
+
 /// A peer name and friendly name as `PEER_NAME_PAIR`, owned by `block`.
 pub(crate) fn name_pair(block: &mut Block, name: &str, friendly: &str) -> *mut PEER_NAME_PAIR {
     let value = PEER_NAME_PAIR {
@@ -197,6 +213,26 @@ mod tests {
         assert_eq!(filetime(Timestamp::from_micros(i64::MIN)), FILETIME::default());
         let now = SystemTime::UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
         assert_eq!(system_time(filetime_of(now)), now);
+    }
+
+    #[test]
+    fn connections_are_connection_infos() {
+        let c = Connection {
+            id: 42,
+            flags: PEER_CONNECTION_NEIGHBOR,
+            peer: "0.alice".parse().unwrap(),
+            addr: "127.0.0.1:3587".parse().unwrap(),
+            outgoing: false,
+        };
+        let mut block = Block::new();
+        // SAFETY: built just now, alive with `block`.
+        let info = unsafe { connection_info(&mut block, &c).read() };
+        assert_eq!(info.dwSize, 64, "the size of x64 Windows");
+        assert_eq!((info.dwFlags, info.ullConnectionId, info.ullNodeId), (PEER_CONNECTION_NEIGHBOR, 42, 0));
+        // SAFETY: "0.alice" and its NUL, in the live block.
+        let peer = unsafe { std::slice::from_raw_parts(info.pwzPeerId, 8) };
+        assert_eq!(String::from_utf16_lossy(peer), "0.alice\0");
+        assert_eq!(address::socket_addr(&info.address), Ok(c.addr));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::ffi::c_void;
 
-use peergroup::{Member, Record};
+use peergroup::{Connection, Member, Record};
 
 use crate::alloc::Block;
 use crate::convert;
@@ -18,6 +18,8 @@ pub(crate) enum Item {
     Record(Box<Record>),
     /// `PEER_MEMBER`.
     Member(Box<Member>),
+    /// `PEER_CONNECTION_INFO`.
+    Connection(Box<Connection>),
 }
 
 /// The items not handed out yet.
@@ -48,6 +50,7 @@ impl Enumeration {
                 Item::NamePair { name, friendly } => convert::name_pair(&mut block, &name, &friendly).cast(),
                 Item::Record(r) => convert::record(&mut block, &r).cast(),
                 Item::Member(m) => convert::member(&mut block, &m).cast(),
+                Item::Connection(c) => convert::connection_info(&mut block, &c).cast(),
             })
             .collect();
         (block, pointers)

@@ -8,8 +8,8 @@
 use std::os::fd::RawFd;
 use std::sync::{Mutex, PoisonError};
 
-use peergroup::hresult::E_INVALIDARG;
-use peergroup::{Event, EventFilter, EventStream, EventType, Group};
+use peergroup::hresult::{E_INVALIDARG, PEER_E_CONNECTION_FAILED, PEER_E_CONNECTION_NOT_AUTHENTICATED, S_OK};
+use peergroup::{ConnectionStatus, Event, EventFilter, EventStream, EventType, Group};
 use uuid::Uuid;
 
 use crate::alloc::Block;
@@ -36,12 +36,9 @@ impl Interest {
     pub(crate) fn add(&mut self, event_type: DWORD, record_type: Option<Uuid>) -> CResult<()> {
         let Some(t) = EventType::from_raw(event_type) else {
             return match event_type {
-                // Network events: accepted, as Windows does, and never raised by an offline group.
-                PEER_GROUP_EVENT_DIRECT_CONNECTION
-                | PEER_GROUP_EVENT_NEIGHBOR_CONNECTION
-                | PEER_GROUP_EVENT_INCOMING_DATA
-                | PEER_GROUP_EVENT_CONNECTION_FAILED
-                | PEER_GROUP_EVENT_AUTHENTICATION_FAILED => Ok(()),
+                // Direct connections and their data: accepted, as Windows does, and never
+                // raised (peergroup has no direct connections yet).
+                PEER_GROUP_EVENT_DIRECT_CONNECTION | PEER_GROUP_EVENT_INCOMING_DATA => Ok(()),
                 _ => Err(E_INVALIDARG),
             };
         };
@@ -59,10 +56,11 @@ impl Interest {
     }
 }
 
-/// A registration: the facade's, or none when only network events were asked for.
+/// A registration: the facade's, or none when only events that are never raised were asked
+/// for.
 #[derive(Debug)]
 pub(crate) struct Registration {
-    /// `None` once ended, or when only network events were asked for. Ending drops the stream
+    /// `None` once ended, or when only events never raised were asked for. Ending drops the stream
     /// at once, even while another thread still holds this registration (inside
     /// `PeerGroupGetEventData`), so no write to the caller's descriptor follows.
     stream: Mutex<Option<EventStream>>,
@@ -98,7 +96,7 @@ impl Registration {
     /// Starts a registration on `group` signalling `fd`.
     pub(crate) fn start(group: &Group, fd: RawFd, interest: Interest) -> CResult<Self> {
         if interest.types.is_empty() {
-            // Only network events: nothing to watch offline.
+            // Only direct-connection events: nothing raises them.
             return Ok(Self { stream: Mutex::new(None) });
         }
         let stream = group.events_with(interest.filter(), Some(Box::new(move || signal(fd)))).or_hr()?;
@@ -117,6 +115,19 @@ impl Registration {
         let stream = self.stream.lock().unwrap_or_else(PoisonError::into_inner).take();
         drop(stream);
     }
+}
+
+/// The HRESULT of a failure's reason: the facade writes the p2p.h name of a reason that has
+/// one in parentheses (`... (PEER_E_NO_MEMBERS_FOUND)`); any other reason is `default`.
+fn failure_code(reason: &str, default: HRESULT) -> HRESULT {
+    reason
+        .split('(')
+        .filter_map(|part| part.split_once(')').map(|(name, _)| name))
+        .find_map(|name| {
+            let known = CONNECTION_FAILURE_CODES.iter().find(|(n, _)| *n == name).map(|(_, hr)| *hr);
+            known.or_else(|| peergroup::Hresult::from_name(name).filter(|hr| !hr.is_success()).map(|hr| hr.0))
+        })
+        .unwrap_or(default)
 }
 
 /// An event as `PEER_GROUP_EVENT_DATA`, owned by `block`; `None` for an event kind this
@@ -143,6 +154,37 @@ pub(crate) fn event_data(block: &mut Block, event: &Event) -> Option<*mut PEER_G
             };
             PEER_GROUP_EVENT_MEMBER_CHANGED
         }
+        Event::MemberPresence { peer_name, connected } => {
+            data.memberChangeData = PEER_EVENT_MEMBER_CHANGE_DATA {
+                dwSize: std::mem::size_of::<PEER_EVENT_MEMBER_CHANGE_DATA>() as DWORD,
+                changeType: if *connected { PEER_MEMBER_CONNECTED } else { PEER_MEMBER_DISCONNECTED },
+                pwzIdentity: block.wide(&peer_name.to_string()),
+            };
+            PEER_GROUP_EVENT_MEMBER_CHANGED
+        }
+        Event::NeighborConnection { status, connection } => {
+            let failed = *status == ConnectionStatus::Failed;
+            data.connectionChangeData = PEER_EVENT_CONNECTION_CHANGE_DATA {
+                dwSize: std::mem::size_of::<PEER_EVENT_CONNECTION_CHANGE_DATA>() as DWORD,
+                status: *status as DWORD,
+                ullConnectionId: connection.id,
+                // No node ids (see `convert::connection_info`), no redirection to another
+                // connection (Windows fills it for direct connections only).
+                ullNodeId: 0,
+                ullNextConnectionId: 0,
+                hrConnectionFailedReason: if failed { PEER_E_CONNECTION_FAILED.0 } else { S_OK.0 },
+            };
+            PEER_GROUP_EVENT_NEIGHBOR_CONNECTION
+        }
+        Event::ConnectionFailed { reason } => {
+            data.hrConnectionFailedReason = failure_code(reason, PEER_E_CONNECTION_FAILED.0);
+            PEER_GROUP_EVENT_CONNECTION_FAILED
+        }
+        Event::AuthenticationFailed { reason } => {
+            // Windows documents no data for it; the reason is given as for a failed connection.
+            data.hrConnectionFailedReason = failure_code(reason, PEER_E_CONNECTION_NOT_AUTHENTICATED.0);
+            PEER_GROUP_EVENT_AUTHENTICATION_FAILED
+        }
         Event::StatusChanged { status, .. } => {
             data.dwStatus = *status;
             PEER_GROUP_EVENT_STATUS_CHANGED
@@ -151,4 +193,130 @@ pub(crate) fn event_data(block: &mut Block, event: &Event) -> Option<*mut PEER_G
         _ => return None,
     };
     Some(block.boxed(PEER_GROUP_EVENT_DATA { eventType: event_type, data }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peergroup::hresult::PEER_E_CONNECTION_REFUSED;
+    use peergroup::{Connection, PeerName};
+
+    fn name(s: &str) -> PeerName {
+        s.parse().unwrap()
+    }
+
+    /// The event's data, read as C reads it.
+    fn data_of(event: &Event) -> PEER_GROUP_EVENT_DATA {
+        let mut block = Block::new();
+        let p = event_data(&mut block, event).unwrap();
+        // SAFETY: built just now, alive with `block`.
+        unsafe { p.read() }
+    }
+
+    fn wide_at(p: PWSTR) -> String {
+        let mut n = 0;
+        // SAFETY: a NUL-terminated string of a live block.
+        unsafe {
+            while *p.add(n) != 0 {
+                n += 1;
+            }
+            String::from_utf16(std::slice::from_raw_parts(p, n)).unwrap()
+        }
+    }
+
+    #[test]
+    fn connection_events_fill_the_connection_change_data() {
+        let connection = Connection {
+            id: 7,
+            flags: PEER_CONNECTION_NEIGHBOR,
+            peer: name("0.alice"),
+            addr: "127.0.0.1:3587".parse().unwrap(),
+            outgoing: true,
+        };
+        for (status, raw, hr) in [
+            (ConnectionStatus::Connected, PEER_CONNECTED, S_OK.0),
+            (ConnectionStatus::Disconnected, PEER_DISCONNECTED, S_OK.0),
+            (ConnectionStatus::Failed, PEER_CONNECTION_FAILED, PEER_E_CONNECTION_FAILED.0),
+        ] {
+            let d = data_of(&Event::NeighborConnection { status, connection: connection.clone() });
+            assert_eq!(d.eventType, PEER_GROUP_EVENT_NEIGHBOR_CONNECTION);
+            // SAFETY: the member this event type fills.
+            let c = unsafe { d.data.connectionChangeData };
+            assert_eq!(c.dwSize as usize, std::mem::size_of::<PEER_EVENT_CONNECTION_CHANGE_DATA>());
+            assert_eq!((c.status, c.ullConnectionId, c.ullNodeId, c.ullNextConnectionId), (raw, 7, 0, 0));
+            assert_eq!(c.hrConnectionFailedReason, hr);
+        }
+    }
+
+    #[test]
+    fn presence_is_a_member_change_connected_or_disconnected() {
+        let mut block = Block::new();
+        for (connected, change) in [(true, PEER_MEMBER_CONNECTED), (false, PEER_MEMBER_DISCONNECTED)] {
+            let event = Event::MemberPresence { peer_name: name("0.bob"), connected };
+            // SAFETY: built just now, alive with `block`.
+            let d = unsafe { event_data(&mut block, &event).unwrap().read() };
+            assert_eq!(d.eventType, PEER_GROUP_EVENT_MEMBER_CHANGED);
+            // SAFETY: the member this event type fills.
+            let m = unsafe { d.data.memberChangeData };
+            assert_eq!(m.dwSize as usize, std::mem::size_of::<PEER_EVENT_MEMBER_CHANGE_DATA>());
+            assert_eq!(m.changeType, change);
+            assert_eq!(wide_at(m.pwzIdentity), "0.bob");
+        }
+        // A change in the database is still an update.
+        let event = Event::MemberChanged { peer_name: name("0.bob") };
+        // SAFETY: built just now, alive with `block`.
+        let d = unsafe { event_data(&mut block, &event).unwrap().read() };
+        // SAFETY: the member this event type fills.
+        assert_eq!(unsafe { d.data.memberChangeData.changeType }, PEER_MEMBER_UPDATED);
+    }
+
+    #[test]
+    fn failures_carry_the_code_their_reason_names() {
+        let failed = |reason: &str| {
+            let d = data_of(&Event::ConnectionFailed { reason: reason.into() });
+            assert_eq!(d.eventType, PEER_GROUP_EVENT_CONNECTION_FAILED);
+            // SAFETY: the member this event type fills.
+            unsafe { d.data.hrConnectionFailedReason }
+        };
+        assert_eq!(failed("no member connected within 10 s (PEER_E_NO_MEMBERS_FOUND)"), PEER_E_NO_MEMBERS_FOUND);
+        assert_eq!(failed("no address in Global_ (PEER_E_UNABLE_TO_LISTEN)"), PEER_E_UNABLE_TO_LISTEN);
+        assert_eq!(failed("cannot connect to [::1]:9: timed out"), PEER_E_CONNECTION_FAILED.0);
+        assert_eq!(failed("a (remark) then (PEER_E_CONNECTION_REFUSED)"), PEER_E_CONNECTION_REFUSED.0);
+        // A success code or an unknown name is no reason.
+        assert_eq!(failed("odd (S_OK) (NOT_A_CODE)"), PEER_E_CONNECTION_FAILED.0);
+
+        let d = data_of(&Event::AuthenticationFailed { reason: "127.0.0.1:9 is not an accepted member".into() });
+        assert_eq!(d.eventType, PEER_GROUP_EVENT_AUTHENTICATION_FAILED);
+        // SAFETY: the member this event type fills.
+        assert_eq!(unsafe { d.data.hrConnectionFailedReason }, PEER_E_CONNECTION_NOT_AUTHENTICATED.0);
+    }
+
+    #[test]
+    fn network_types_register_with_the_facade_and_direct_ones_are_accepted() {
+        let mut interest = Interest::default();
+        for t in [
+            PEER_GROUP_EVENT_NEIGHBOR_CONNECTION,
+            PEER_GROUP_EVENT_CONNECTION_FAILED,
+            PEER_GROUP_EVENT_AUTHENTICATION_FAILED,
+            PEER_GROUP_EVENT_MEMBER_CHANGED,
+        ] {
+            interest.add(t, None).unwrap();
+        }
+        assert_eq!(
+            interest.types,
+            [
+                EventType::NeighborConnection,
+                EventType::ConnectionFailed,
+                EventType::AuthenticationFailed,
+                EventType::MemberChanged
+            ]
+        );
+        let mut direct = Interest::default();
+        direct.add(PEER_GROUP_EVENT_DIRECT_CONNECTION, None).unwrap();
+        direct.add(PEER_GROUP_EVENT_INCOMING_DATA, None).unwrap();
+        assert!(direct.types.is_empty(), "nothing raises them");
+        for bad in [0, 7, 9, 12, PEER_GROUP_EVENT_RESYNC] {
+            assert_eq!(Interest::default().add(bad, None), Err(E_INVALIDARG), "{bad}");
+        }
+    }
 }

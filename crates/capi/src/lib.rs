@@ -6,7 +6,7 @@
 //! sizes), constants and HRESULT values. Strings are UTF-16 (`WCHAR` is 16 bits); handles are
 //! opaque values looked up in a registry, never dereferenced; memory handed out is released
 //! with `PeerFreeData`. The differences from Windows (event descriptors instead of event
-//! handles, offline groups) are listed in `docs/capi.md`.
+//! handles, no direct connections) are listed in `docs/capi.md`.
 //!
 //! The functions are ordinary `extern "C"` functions, callable from Rust too:
 //!
@@ -34,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod address;
 mod alloc;
 mod api;
 mod convert;
@@ -45,6 +46,7 @@ mod types;
 mod wide;
 
 pub use api::common::*;
+pub use api::connect::*;
 pub use api::events::*;
 pub use api::group::*;
 pub use api::identity::*;

@@ -470,7 +470,59 @@ pub const PEER_GROUP_EVENT_AUTHENTICATION_FAILED: DWORD = 11;
 /// what the registration follows. No data; delivered to every registration.
 pub const PEER_GROUP_EVENT_RESYNC: DWORD = 0x1000;
 
-/// `PEER_MEMBER_UPDATED`: the change type of every member event peergroup reports.
+/// `PEER_MEMBER_CONNECTED`: a member's first connection with this host's presence came up.
+pub const PEER_MEMBER_CONNECTED: DWORD = 1;
+/// `PEER_MEMBER_DISCONNECTED`: a member's last connection with this host's presence went down.
+pub const PEER_MEMBER_DISCONNECTED: DWORD = 2;
+/// `PEER_MEMBER_UPDATED`: a member's data changed in the group database (also a member that
+/// joined: peergroup does not tell joining from updating).
 pub const PEER_MEMBER_UPDATED: DWORD = 3;
 /// `PEER_MEMBER_PRESENT`.
 pub const PEER_MEMBER_PRESENT: DWORD = 1;
+
+/// `PEER_CONNECTED`: a `PEER_CONNECTION_STATUS`.
+pub const PEER_CONNECTED: DWORD = 1;
+/// `PEER_DISCONNECTED`: a `PEER_CONNECTION_STATUS`.
+pub const PEER_DISCONNECTED: DWORD = 2;
+/// `PEER_CONNECTION_FAILED`: a `PEER_CONNECTION_STATUS`.
+pub const PEER_CONNECTION_FAILED: DWORD = 3;
+
+/// `PEER_CONNECTION_NEIGHBOR`: a connection the group's presence keeps to a neighbour.
+pub const PEER_CONNECTION_NEIGHBOR: DWORD = 0x1;
+/// `PEER_CONNECTION_DIRECT`: a direct connection between two members (none exist yet).
+pub const PEER_CONNECTION_DIRECT: DWORD = 0x2;
+
+/// `PEER_CONNECTION_INFO`: one item of `PeerGroupEnumConnections`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PEER_CONNECTION_INFO {
+    /// `sizeof(PEER_CONNECTION_INFO)`.
+    pub dwSize: DWORD,
+    /// `PEER_CONNECTION_FLAGS`.
+    pub dwFlags: DWORD,
+    /// The connection.
+    pub ullConnectionId: ULONGLONG,
+    /// The node at the other end (0: peergroup has no node ids, see `docs/capi.md`).
+    pub ullNodeId: ULONGLONG,
+    /// The member at the other end (its identity peer name).
+    pub pwzPeerId: PWSTR,
+    /// Its address (an IPv4 address as IPv4-mapped IPv6).
+    pub address: PEER_ADDRESS,
+}
+
+// The reasons `hrConnectionFailedReason` carries that Windows' p2p.h defines for it alone: no
+// layer of peergroup fails with them, so they are not codes of the facade's table.
+
+/// `PEER_E_NO_MEMBERS_FOUND`: no member answered within the connect timeout.
+pub const PEER_E_NO_MEMBERS_FOUND: HRESULT = 0x8063_2094_u32 as HRESULT;
+/// `PEER_E_NO_MEMBER_CONNECTIONS`: members were found, none could be connected.
+pub const PEER_E_NO_MEMBER_CONNECTIONS: HRESULT = 0x8063_2095_u32 as HRESULT;
+/// `PEER_E_UNABLE_TO_LISTEN`: the presence could not listen (or has no address to offer).
+pub const PEER_E_UNABLE_TO_LISTEN: HRESULT = 0x8063_2096_u32 as HRESULT;
+
+/// The codes above, by name: what a failure's reason may name besides the facade's codes.
+pub const CONNECTION_FAILURE_CODES: &[(&str, HRESULT)] = &[
+    ("PEER_E_NO_MEMBERS_FOUND", PEER_E_NO_MEMBERS_FOUND),
+    ("PEER_E_NO_MEMBER_CONNECTIONS", PEER_E_NO_MEMBER_CONNECTIONS),
+    ("PEER_E_UNABLE_TO_LISTEN", PEER_E_UNABLE_TO_LISTEN),
+];

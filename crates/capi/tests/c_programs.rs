@@ -205,6 +205,15 @@ impl Registrar {
     }
 }
 
+impl Drop for Registrar {
+    /// A test that failed half-way does not leave its program running (after `finish`, the
+    /// child is reaped already and nothing is sent).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `Global_` from C: a registration (`PeerPnrpRegister` with an address, then
 /// `PeerPnrpUpdateRegistration`) on a private DHT of three nodes on loopback, resolved
 /// synchronously and asynchronously by another process, natively and under valgrind.
@@ -287,4 +296,61 @@ fn pnrp_register_and_resolve_between_two_hosts() {
     assert!(moved, "the registration did not move to 4601");
     assert_eq!(registrar.finish(), "DONE");
     assert_eq!(found("LinkLocal_va", "0x80070490"), "");
+}
+
+// ---- going online ----
+
+/// A UDP port free now, for a presence that must listen where another process will dial.
+fn free_port() -> u16 {
+    let socket = UdpSocket::bind("[::]:0").or_else(|_| UdpSocket::bind("0.0.0.0:0")).unwrap();
+    socket.local_addr().unwrap().port()
+}
+
+/// `connect.c` in four processes with homes of their own, natively or all under valgrind: a
+/// member's identity; the creator, which invites it and goes online with `PeerGroupConnect`
+/// at the `[net] port` of its home; the member, which joins, checks the argument rules, links
+/// to the creator with `PeerGroupConnectByAddress` (IPv4-mapped loopback) and checks events,
+/// connections, status and members; a stranger, turned away at `::1` (IPv4-mapped loopback on
+/// a host without IPv6). The creator hears the member come and go, then the stranger fail.
+fn connect_between_processes(valgrind: bool) {
+    let port = free_port();
+    let creator_home = Home::with_global(&format!("[global]\nenabled = false\n[net]\nport = {port}\n"));
+    let (member_home, stranger_home) = (Home::new(), Home::new());
+    let connect = program("connect", &creator_home);
+    let cmd = |home: &Home| if valgrind { home.valgrind(&connect) } else { home.command(&connect) };
+
+    let xml = member_home.bin().join("member.xml");
+    let out = run("connect identity", cmd(&member_home).arg("identity").arg(&xml));
+    let member = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+    let invitation = creator_home.bin().join("invitation.xml");
+    let mut creator = Registrar::spawn(cmd(&creator_home).arg("creator").arg(&xml).arg(&invitation));
+    assert_eq!(creator.next_line(), "LISTENING");
+
+    let port = port.to_string();
+    let out = run(
+        "connect member",
+        cmd(&member_home).args(["member", &member]).arg(&invitation).args(["::ffff:127.0.0.1", &port]),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("connect member: ok"));
+    assert_eq!(creator.next_line(), "CONNECTED");
+    assert_eq!(creator.next_line(), "DISCONNECTED");
+
+    let stranger_at = if UdpSocket::bind("[::1]:0").is_ok() { "::1" } else { "::ffff:127.0.0.1" };
+    let out = run("connect stranger", cmd(&stranger_home).args(["stranger", stranger_at, &port]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("connect stranger: ok"));
+    assert_eq!(creator.next_line(), "REFUSED");
+    assert_eq!(creator.finish(), "connect creator: ok");
+}
+
+#[test]
+fn connect_between_processes_natively() {
+    connect_between_processes(false);
+}
+
+#[test]
+fn connect_between_processes_under_valgrind() {
+    if !valgrind_available("connect_between_processes_under_valgrind") {
+        return;
+    }
+    connect_between_processes(true);
 }

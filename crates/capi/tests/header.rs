@@ -107,6 +107,9 @@ fn header_declares_exactly_the_exported_functions() {
         "PeerGroupRegisterEvent",
         "PeerGroupUnregisterEvent",
         "PeerGroupGetEventData",
+        "PeerGroupConnect",
+        "PeerGroupConnectByAddress",
+        "PeerGroupEnumConnections",
     ] {
         assert!(declared.contains(name), "{name} is missing");
     }
@@ -121,12 +124,16 @@ fn header_hresults_are_the_facade_codes() {
         let (Some(name), Some(value)) = (parts.next(), parts.next()) else { continue };
         let Some(hex) = value.strip_prefix("((HRESULT)0x").and_then(|v| v.strip_suffix(')')) else { continue };
         let bits = u32::from_str_radix(hex, 16).unwrap();
-        let known = peergroup::Hresult::from_name(name).unwrap_or_else(|| panic!("{name} is not a facade code"));
-        assert_eq!(known.bits(), bits, "{name}");
+        // A facade code, or a reason only the connection events carry.
+        let reason = CONNECTION_FAILURE_CODES.iter().find(|(n, _)| *n == name).map(|(_, hr)| *hr as u32);
+        let known = peergroup::Hresult::from_name(name).map(|hr| hr.bits()).or(reason);
+        let known = known.unwrap_or_else(|| panic!("{name} is neither a facade code nor a connection failure code"));
+        assert_eq!(known, bits, "{name}");
         seen.insert(name.to_owned());
     }
-    for (name, _) in peergroup::hresult::ALL {
-        assert!(seen.contains(*name), "{name} is missing from include/p2p.h");
+    let every = peergroup::hresult::ALL.iter().map(|(n, _)| *n).chain(CONNECTION_FAILURE_CODES.iter().map(|(n, _)| *n));
+    for name in every {
+        assert!(seen.contains(name), "{name} is missing from include/p2p.h");
     }
 }
 
@@ -159,6 +166,7 @@ fn struct_layouts_match_the_c_compiler() {
         PEER_RECORD { dwSize, r#type, id, dwVersion, dwFlags, pwzCreatorId, pwzModifiedById, pwzAttributes,
             ftCreation, ftExpiration, ftLastModified, securityData, data }
         PEER_ADDRESS { dwSize, sin6 }
+        PEER_CONNECTION_INFO { dwSize, dwFlags, ullConnectionId, ullNodeId, pwzPeerId, address }
         PEER_CREDENTIAL_INFO { dwSize, dwFlags, pwzFriendlyName, pPublicKey, pwzIssuerPeerName,
             pwzIssuerFriendlyName, ftValidityStart, ftValidityEnd, cRoles, pRoles }
         PEER_MEMBER { dwSize, dwFlags, pwzIdentity, pwzAttributes, ullNodeId, cAddresses, pAddresses,
@@ -202,6 +210,7 @@ fn struct_layouts_match_the_c_compiler() {
         ("PEER_NAME_PAIR", 24),
         ("PEER_DATA", 16),
         ("PEER_ADDRESS", 32),
+        ("PEER_CONNECTION_INFO", 64),
         ("PEER_EVENT_INCOMING_DATA", 48),
         ("PEER_EVENT_RECORD_CHANGE_DATA", 40),
         ("PEER_EVENT_CONNECTION_CHANGE_DATA", 40),
@@ -252,4 +261,44 @@ fn header_compiles_as_cpp() {
         .output()
         .unwrap();
     assert_success("c++ -fsyntax-only", &out);
+}
+
+/// The header's enumeration values that the Rust side also names are the same numbers.
+#[test]
+fn header_constants_are_the_rust_constants() {
+    let constants: &[(&str, i64)] = &[
+        ("PEER_GROUP_EVENT_STATUS_CHANGED", PEER_GROUP_EVENT_STATUS_CHANGED.into()),
+        ("PEER_GROUP_EVENT_NEIGHBOR_CONNECTION", PEER_GROUP_EVENT_NEIGHBOR_CONNECTION.into()),
+        ("PEER_GROUP_EVENT_MEMBER_CHANGED", PEER_GROUP_EVENT_MEMBER_CHANGED.into()),
+        ("PEER_GROUP_EVENT_CONNECTION_FAILED", PEER_GROUP_EVENT_CONNECTION_FAILED.into()),
+        ("PEER_GROUP_EVENT_AUTHENTICATION_FAILED", PEER_GROUP_EVENT_AUTHENTICATION_FAILED.into()),
+        ("PEER_MEMBER_CONNECTED", PEER_MEMBER_CONNECTED.into()),
+        ("PEER_MEMBER_DISCONNECTED", PEER_MEMBER_DISCONNECTED.into()),
+        ("PEER_MEMBER_UPDATED", PEER_MEMBER_UPDATED.into()),
+        ("PEER_MEMBER_PRESENT", PEER_MEMBER_PRESENT.into()),
+        ("PEER_CONNECTED", PEER_CONNECTED.into()),
+        ("PEER_DISCONNECTED", PEER_DISCONNECTED.into()),
+        ("PEER_CONNECTION_FAILED", PEER_CONNECTION_FAILED.into()),
+        ("PEER_CONNECTION_NEIGHBOR", PEER_CONNECTION_NEIGHBOR.into()),
+        ("PEER_CONNECTION_DIRECT", PEER_CONNECTION_DIRECT.into()),
+        ("PEER_E_NO_MEMBERS_FOUND", PEER_E_NO_MEMBERS_FOUND.into()),
+        ("PEER_E_NO_MEMBER_CONNECTIONS", PEER_E_NO_MEMBER_CONNECTIONS.into()),
+        ("PEER_E_UNABLE_TO_LISTEN", PEER_E_UNABLE_TO_LISTEN.into()),
+    ];
+    let mut c = String::from("#include <stdio.h>\n#include \"p2p.h\"\nint main(void) {\n");
+    for (name, _) in constants {
+        c.push_str(&format!("    printf(\"%lld\\n\", (long long){name});\n"));
+    }
+    c.push_str("    return 0;\n}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("constants.c");
+    std::fs::write(&source, c).unwrap();
+    let exe = compile(&source, dir.path(), Link::Shared);
+    let out = Command::new(&exe).output().unwrap();
+    assert_success("constants", &out);
+    let printed: Vec<i64> = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(printed.len(), constants.len());
+    for ((name, rust), c) in constants.iter().zip(printed) {
+        assert_eq!(*rust, c, "{name}: Rust {rust}, C {c}");
+    }
 }

@@ -430,7 +430,17 @@ fn the_demo_runs() {
     let out = Command::new(BIN).arg("demo").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for code in ["PEER_E_NO_CLOUD", "PEER_E_CLOUD_NAME_AMBIGUOUS", "PEER_E_NO_KEY_ACCESS", "watcher process received"] {
+    for code in [
+        "PEER_E_NO_CLOUD",
+        "PEER_E_CLOUD_NAME_AMBIGUOUS",
+        "PEER_E_NO_KEY_ACCESS",
+        "watcher process received",
+        // Online: bob's group becomes ready over loopback, records cross both ways.
+        "bob's group is ready: 3 records arrived",
+        "bob's status: connected",
+        "(from the network)",
+        "bob's event: member disconnected",
+    ] {
         assert!(stdout.contains(code), "{code} missing from the demo:\n{stdout}");
     }
     // Readable text only: no Rust `Debug` forms of our types.

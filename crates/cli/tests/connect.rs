@@ -5,67 +5,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use common::{cmd, home_with_config, run};
+use common::{Running, home_with_config, run};
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(15);
+const WAIT: Duration = common::WAIT;
 const RECORD_TYPE: &str = "00000000-0000-0000-0000-00000000c0de";
-
-/// A child process whose standard output lines arrive on a channel (read on a thread, so a
-/// silent child fails the test after [`WAIT`] instead of hanging it).
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-}
-
-impl Running {
-    fn spawn(home: &Path, args: &[&str]) -> Self {
-        let mut child = cmd(home, args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// The first line that `want` picks, within [`WAIT`].
-    fn expect<T>(&self, what: &str, mut want: impl FnMut(&str) -> Option<T>) -> T {
-        let start = Instant::now();
-        loop {
-            let left = WAIT.checked_sub(start.elapsed()).unwrap_or_else(|| panic!("{what}: not within {WAIT:?}"));
-            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| panic!("{what}: not within {WAIT:?}"));
-            if let Some(found) = want(&line) {
-                return found;
-            }
-        }
-    }
-
-    fn interrupt(&mut self) {
-        // SIGINT, as Ctrl-C: the command closes the group and exits 0.
-        let status = std::process::Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-        assert!(self.child.wait().unwrap().success());
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn ok(home: &Path, args: &[&str]) -> String {
     let out = run(home, args);

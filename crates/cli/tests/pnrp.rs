@@ -2,7 +2,7 @@
 //! name registered by one home, resolved from another, withdrawn on interrupt.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
 
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -26,16 +26,6 @@ fn home(dir: &Path, server: &Bind, secret: Option<&str>) -> PathBuf {
     home_with_config(dir, &config)
 }
 
-fn nsupdate(server: &Bind, script: &str) {
-    let mut child = Command::new("nsupdate")
-        .args(["-y", &format!("hmac-sha256:{BIND_KEY_NAME}:{}", server.secret())])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-}
-
 #[test]
 fn register_resolve_and_withdraw_on_interrupt() {
     let test = "register_resolve_and_withdraw_on_interrupt";
@@ -43,13 +33,7 @@ fn register_resolve_and_withdraw_on_interrupt() {
         return;
     }
     let server = Bind::start("corp.example").unwrap();
-    let port = server.addr().port();
-    nsupdate(
-        &server,
-        &format!(
-            "server 127.0.0.1 {port}\nzone corp.example\nupdate add _peergroup._udp.corp.example. 300 SRV 0 0 3587 seed.corp.example.\nsend\n"
-        ),
-    );
+    server.add_cloud_descriptor();
     let tmp = tempfile::tempdir().unwrap();
     let alice = home(&tmp.path().join("alice"), &server, Some(server.secret()));
     let bob = home(&tmp.path().join("bob"), &server, None);

@@ -58,6 +58,16 @@ pub enum NetError {
         /// What the state layer reported.
         reason: String,
     },
+    /// The link went away during an exchange: the connection was lost, timed out or was
+    /// closed by the other side. Nobody misbehaved: not penalised. Maps to
+    /// `PEER_E_CONNECTION_FAILED`.
+    #[error("the link with {addr} was lost: {reason}")]
+    Lost {
+        /// The peer's address.
+        addr: SocketAddr,
+        /// What the connection reported.
+        reason: String,
+    },
     /// The other side broke the link protocol (a malformed or oversized message, no answer
     /// within the handshake's time). Maps to `PEER_E_CONNECTION_FAILED`.
     #[error("protocol error with {addr}: {reason}")]
@@ -79,7 +89,7 @@ impl NetError {
         match self {
             Self::Bind { .. } => "PEER_E_SERVICE_NOT_AVAILABLE",
             Self::Identity { .. } => "PEER_E_NO_KEY_ACCESS",
-            Self::Connect { .. } | Self::Protocol { .. } => "PEER_E_CONNECTION_FAILED",
+            Self::Connect { .. } | Self::Lost { .. } | Self::Protocol { .. } => "PEER_E_CONNECTION_FAILED",
             Self::Refused { .. } => "PEER_E_CONNECTION_REFUSED",
             Self::NotMember { .. } => "PEER_E_CONNECTION_NOT_AUTHENTICATED",
             Self::Store { .. } => "E_FAIL",
@@ -98,6 +108,7 @@ impl NetError {
             Self::Refused { addr, reason: s() },
             Self::NotMember { addr, reason: s() },
             Self::Store { reason: s() },
+            Self::Lost { addr, reason: s() },
             Self::Protocol { addr, reason: s() },
         ]
     }

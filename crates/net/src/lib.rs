@@ -34,7 +34,7 @@ mod replicate;
 mod tls;
 
 pub use error::{NetError, Result};
-pub use link::{Accepting, CLOSED, HANDSHAKE_TIMEOUT, Link, MAX_HANDSHAKES, MemberEndpoint, REFUSED};
+pub use link::{Accepting, CLOSED, HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, Link, MAX_HANDSHAKES, MemberEndpoint, REFUSED};
 pub use presence::{MAX_REDIAL, Neighbor, PENALTY, Presence, PresenceConfig, PresenceEvent};
 pub use proof::{MAX_PROOF_LEN, MembershipProof, PROOF_MAGIC, PeerMember};
 pub use replicate::{

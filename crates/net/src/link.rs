@@ -30,6 +30,14 @@ pub const CLOSED: quinn::VarInt = quinn::VarInt::from_u32(0);
 /// proofs.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a link may go without a packet from the other side before it is lost: a member
+/// cut off is noticed, and its neighbours replaced, after this. Keep-alives every
+/// [`KEEP_ALIVE`] keep a quiet link open.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often a quiet link sends a keep-alive: three chances before [`IDLE_TIMEOUT`].
+const KEEP_ALIVE: Duration = Duration::from_secs(3);
+
 /// The longest refusal reason sent in a close frame.
 const MAX_REASON: usize = 200;
 
@@ -119,7 +127,9 @@ fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(MAX_STREAMS))
         .max_concurrent_uni_streams(quinn::VarInt::from_u32(MAX_STREAMS))
-        .keep_alive_interval(Some(Duration::from_secs(5)));
+        .keep_alive_interval(Some(KEEP_ALIVE))
+        // 10 s fits QUIC's idle timeout (a variable-length integer of milliseconds).
+        .max_idle_timeout(quinn::IdleTimeout::try_from(IDLE_TIMEOUT).ok());
     Arc::new(t)
 }
 
@@ -168,7 +178,7 @@ impl MemberEndpoint {
         let connecting =
             self.endpoint.connect_with(self.client.clone(), addr, SERVER_NAME).map_err(|e| failed(e.to_string()))?;
         let connection = connecting.await.map_err(|e| failed(e.to_string()))?;
-        let lost = |e: String| refusal(&connection, addr).unwrap_or(NetError::Protocol { addr, reason: e });
+        let lost = |e: String| stream_failure(&connection, addr, e);
         let (mut send, mut recv) = connection.open_bi().await.map_err(|e| lost(e.to_string()))?;
         send.write_all(&self.own.proof).await.map_err(|e| lost(e.to_string()))?;
         send.finish().map_err(|e| lost(e.to_string()))?;
@@ -206,15 +216,18 @@ impl MemberEndpoint {
 async fn accept_inner(incoming: quinn::Incoming, own: &Own) -> Result<Link> {
     let addr = incoming.remote_address();
     let connection = incoming.await.map_err(|e| NetError::Connect { addr, reason: e.to_string() })?;
-    let protocol = |reason: String| NetError::Protocol { addr, reason };
-    let (mut send, mut recv) = connection.accept_bi().await.map_err(|e| protocol(e.to_string()))?;
+    let failure = |reason: String| stream_failure(&connection, addr, reason);
+    let (mut send, mut recv) = connection.accept_bi().await.map_err(|e| failure(e.to_string()))?;
     let hello = recv.read_to_end(MAX_PROOF_LEN).await.map_err(|e| {
-        connection.close(REFUSED, b"a malformed or oversized proof");
-        protocol(e.to_string())
+        let failure = failure(e.to_string());
+        if matches!(failure, NetError::Protocol { .. }) {
+            connection.close(REFUSED, b"a malformed or oversized proof");
+        }
+        failure
     })?;
     let peer = check(own, &connection, addr, &hello)?;
-    send.write_all(&own.proof).await.map_err(|e| protocol(e.to_string()))?;
-    send.finish().map_err(|e| protocol(e.to_string()))?;
+    send.write_all(&own.proof).await.map_err(|e| failure(e.to_string()))?;
+    send.finish().map_err(|e| failure(e.to_string()))?;
     Ok(Link { connection, peer: Arc::new(peer) })
 }
 
@@ -243,6 +256,17 @@ fn peer_certificate(connection: &quinn::Connection) -> Option<Vec<u8>> {
     let identity = connection.peer_identity()?;
     let certs = identity.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok()?;
     certs.first().map(|c| c.to_vec())
+}
+
+/// What a failed stream operation on `connection` means: the other side's refusal, a link
+/// that went away (nobody to blame), or, on a live connection, a peer that broke the protocol
+/// (a stream ended early, a message too long).
+pub(crate) fn stream_failure(connection: &quinn::Connection, addr: SocketAddr, reason: String) -> NetError {
+    match refusal(connection, addr) {
+        Some(refused) => refused,
+        None if connection.close_reason().is_some() => NetError::Lost { addr, reason },
+        None => NetError::Protocol { addr, reason },
+    }
 }
 
 /// The refusal the other side closed the connection with, if that is what happened.

@@ -9,6 +9,12 @@
 //! breaks the protocol is closed and penalised: its address is refused for
 //! [`PENALTY`], and nothing it sent was stored unless it passed the trust path.
 //!
+//! One link per member: two members that dial each other at once, or a member reached at
+//! several addresses, end up with one link. Of two links dialled in opposite directions, the
+//! one dialled by the member with the smaller peer name stays (both sides reach the same
+//! verdict alone); of two dialled by this side, the older. A kept address whose member is
+//! linked through another address waits, without dialling, until that link drops.
+//!
 //! The facade elects which process holds the presence (a lock) and publishes what this reports
 //! (status, neighbours) to every process; this module knows nothing of processes.
 
@@ -119,6 +125,8 @@ struct Shared {
     group: PeerName,
     store: MembershipStore,
     links: Mutex<HashMap<u64, LinkState>>,
+    /// Signalled whenever a link drops, for the dialled addresses that wait for one.
+    link_dropped: Notify,
     dialled: Mutex<HashMap<SocketAddr, ()>>,
     next_id: AtomicU64,
     events: broadcast::Sender<PresenceEvent>,
@@ -150,6 +158,7 @@ impl Presence {
             group,
             store,
             links: Mutex::new(HashMap::new()),
+            link_dropped: Notify::new(),
             dialled: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             events,
@@ -175,11 +184,24 @@ impl Presence {
     }
 
     /// Keeps a link to the member at `addr`: dials it now and again whenever the link drops.
-    /// An address already kept is left as it is.
-    pub fn dial(&self, addr: SocketAddr) {
-        if lock(&self.shared.dialled).insert(addr, ()).is_none() {
-            tokio::spawn(keep_dialled(Arc::clone(&self.shared), addr));
-        }
+    /// An address already kept is left as it is; whether it was new.
+    pub fn dial(&self, addr: SocketAddr) -> bool {
+        self.dial_any(&[addr])
+    }
+
+    /// Keeps a link to the member reachable at any of `addrs` (one registration's endpoints):
+    /// tries them in order and keeps the first that links. Whether they were new: addresses
+    /// of which one is kept already are left as they are.
+    pub fn dial_any(&self, addrs: &[SocketAddr]) -> bool {
+        let addrs: Vec<SocketAddr> = {
+            let mut dialled = lock(&self.shared.dialled);
+            if addrs.is_empty() || addrs.iter().any(|a| dialled.contains_key(a)) {
+                return false;
+            }
+            addrs.iter().filter(|a| dialled.insert(**a, ()).is_none()).copied().collect()
+        };
+        tokio::spawn(keep_dialled(Arc::clone(&self.shared), addrs));
+        true
     }
 
     /// The live links.
@@ -256,6 +278,23 @@ impl Shared {
         }
     }
 
+    /// Returns once no link to `member` is left, or the presence closed.
+    async fn while_linked(&self, member: &PeerName) {
+        loop {
+            let dropped = self.link_dropped.notified();
+            tokio::pin!(dropped);
+            // Registered before the check, so a drop between the two is not missed.
+            dropped.as_mut().enable();
+            if self.is_closed() || !lock(&self.links).values().any(|l| &l.neighbor.peer == member) {
+                return;
+            }
+            tokio::select! {
+                () = dropped => {}
+                () = self.stop.notified() => return,
+            }
+        }
+    }
+
     /// Reports a failed link attempt or a broken link, penalising a peer that misbehaved.
     fn failed(&self, addr: SocketAddr, error: &NetError) {
         match error {
@@ -270,6 +309,10 @@ impl Shared {
                 self.penalise(addr);
                 self.emit(PresenceEvent::ConnectionFailed { addr, reason: error.to_string() });
             }
+            // The other side closed a link still in its handshake: it answered, so this is no
+            // failure to connect. Most often it settled two links between the same members
+            // and kept the other one; a member that went away fails the next dial instead.
+            NetError::Lost { .. } => {}
             _ => self.emit(PresenceEvent::ConnectionFailed { addr, reason: error.to_string() }),
         }
     }
@@ -293,19 +336,30 @@ async fn accept_loop(shared: Arc<Shared>) {
     }
 }
 
-/// Keeps a link to `addr` while the presence lives.
-async fn keep_dialled(shared: Arc<Shared>, addr: SocketAddr) {
+/// Keeps a link to the member at one of `addrs` while the presence lives.
+async fn keep_dialled(shared: Arc<Shared>, addrs: Vec<SocketAddr>) {
     let mut wait = FIRST_REDIAL;
     while !shared.is_closed() {
         let started = Instant::now();
-        match shared.endpoint.connect(addr).await {
-            Ok(link) if link.peer().identity == shared.me => {
-                // Our own address (a resolution finds our own registration too): never again.
-                link.close();
-                return;
+        let mut member = None;
+        for &addr in &addrs {
+            match shared.endpoint.connect(addr).await {
+                Ok(link) if link.peer().identity == shared.me => {
+                    // Our own address (a resolution finds our own registration too): never again.
+                    link.close();
+                    return;
+                }
+                Ok(link) => {
+                    member = Some(link.peer().identity.clone());
+                    run_link(Arc::clone(&shared), link, true).await;
+                    break;
+                }
+                Err(e) => shared.failed(addr, &e),
             }
-            Ok(link) => run_link(Arc::clone(&shared), link, true).await,
-            Err(e) => shared.failed(addr, &e),
+        }
+        if let Some(member) = member {
+            // Linked through another address, or from the other side: wait for that link.
+            shared.while_linked(&member).await;
         }
         if started.elapsed() >= STABLE {
             wait = FIRST_REDIAL;
@@ -315,6 +369,34 @@ async fn keep_dialled(shared: Arc<Shared>, addr: SocketAddr) {
             () = shared.stop.notified() => return,
         }
         wait = (wait * 2).min(MAX_REDIAL);
+    }
+}
+
+/// What becomes of a new link to a member already linked.
+#[derive(Debug, PartialEq, Eq)]
+enum Admission {
+    /// The first link to the member, or a second one that the dialler will settle.
+    Keep,
+    /// The new link stays; the old one (this id) closes.
+    Replace(u64),
+    /// The new link closes.
+    Refuse,
+}
+
+/// The verdict on a new link to `peer` (`outgoing`: dialled by this side), given the link to
+/// it already kept (`existing_outgoing`), when there is one.
+fn admit(me: &PeerName, peer: &PeerName, outgoing: bool, existing: Option<(u64, bool)>) -> Admission {
+    match existing {
+        None => Admission::Keep,
+        // Opposite directions: the smaller peer name's dial stays, the same verdict on both sides.
+        Some((id, existing_outgoing)) if existing_outgoing != outgoing => {
+            let mine_stays = me.to_string() < peer.to_string();
+            if outgoing == mine_stays { Admission::Replace(id) } else { Admission::Refuse }
+        }
+        // Two dials of this side: the older stays.
+        Some(_) if outgoing => Admission::Refuse,
+        // Two dials of the other side: it closes the newer one itself.
+        Some(_) => Admission::Keep,
     }
 }
 
@@ -328,8 +410,25 @@ async fn run_link(shared: Arc<Shared>, link: Link, outgoing: bool) {
         // The dialler starts the first sync.
         changed.notify_one();
     }
-    lock(&shared.links)
-        .insert(id, LinkState { neighbor: neighbor.clone(), link: link.clone(), changed: Arc::clone(&changed) });
+    let replaced = {
+        let mut links = lock(&shared.links);
+        let existing =
+            links.values().find(|l| l.neighbor.peer == neighbor.peer).map(|l| (l.neighbor.id, l.neighbor.outgoing));
+        let replaced = match admit(&shared.me, &neighbor.peer, outgoing, existing) {
+            Admission::Refuse => {
+                drop(links);
+                link.close();
+                return;
+            }
+            Admission::Replace(old) => links.get(&old).map(|l| l.link.clone()),
+            Admission::Keep => None,
+        };
+        links.insert(id, LinkState { neighbor: neighbor.clone(), link: link.clone(), changed: Arc::clone(&changed) });
+        replaced
+    };
+    if let Some(old) = replaced {
+        old.close();
+    }
     if shared.is_closed() {
         link.close();
     }
@@ -368,6 +467,7 @@ async fn run_link(shared: Arc<Shared>, link: Link, outgoing: bool) {
         link.close();
     }
     lock(&shared.links).remove(&id);
+    shared.link_dropped.notify_waiters();
     shared.emit(PresenceEvent::NeighborDisconnected(neighbor));
 }
 
@@ -429,4 +529,33 @@ fn follow_feed(shared: Arc<Shared>, mut watcher: peergroup_state::Watcher) -> Re
         })
         .map(drop)
         .map_err(|e| store_error(format!("cannot start the feed follower: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A secure peer name whose authority is `digit` repeated (the order of names follows it).
+    fn name(digit: char, classifier: &str) -> PeerName {
+        format!("{}.{classifier}", digit.to_string().repeat(40)).parse().unwrap()
+    }
+
+    #[test]
+    fn opposite_dials_settle_on_the_smaller_names_dial_on_both_sides() {
+        let (small, large) = (name('0', "a"), name('1', "b"));
+        // Whichever arrives second, the small side keeps its own dial ...
+        assert_eq!(admit(&small, &large, true, Some((7, false))), Admission::Replace(7));
+        assert_eq!(admit(&small, &large, false, Some((7, true))), Admission::Refuse);
+        // ... and the large side keeps the small side's dial.
+        assert_eq!(admit(&large, &small, false, Some((7, true))), Admission::Replace(7));
+        assert_eq!(admit(&large, &small, true, Some((7, false))), Admission::Refuse);
+    }
+
+    #[test]
+    fn the_dialler_settles_two_dials_of_its_own() {
+        let (me, peer) = (name('0', "a"), name('1', "b"));
+        assert_eq!(admit(&me, &peer, true, None), Admission::Keep);
+        assert_eq!(admit(&me, &peer, true, Some((3, true))), Admission::Refuse);
+        assert_eq!(admit(&me, &peer, false, Some((3, false))), Admission::Keep);
+    }
 }

@@ -20,7 +20,7 @@ use peergroup_state::{Applied, Applier, GroupDb, Origin, SyncItem, SyncKind};
 use peergroup_sync::{Item, ItemKey, ItemKind, Link as SyncLink, Output, Replica, SetIndex};
 
 use crate::error::{NetError, Result};
-use crate::link::Link;
+use crate::link::{Link, stream_failure};
 
 /// Most records held back at once waiting for their signer's member entry.
 pub const MAX_PENDING: usize = 1_000_000;
@@ -164,6 +164,16 @@ impl StoreReplica {
         Ok(Some(self.refused - before))
     }
 
+    /// Ends the sync's wait for members: records still waiting for their signer's member
+    /// entry never get it (the sync is over and no member of that name arrived), so they are
+    /// dropped and count as refused against the peer. Returns how many.
+    pub fn settle(&mut self) -> u64 {
+        let dropped = self.pending.len() as u64;
+        self.pending.clear();
+        self.refused += dropped;
+        dropped
+    }
+
     /// Batches handed to the applier and not collected yet.
     pub fn in_flight(&self) -> usize {
         self.applier.in_flight()
@@ -220,13 +230,13 @@ const TAG_TIMEOUT: Duration = Duration::from_secs(10);
 /// when the link closes, or when the tag does not come within 10 s.
 pub async fn accept_stream(link: &Link) -> Result<IncomingStream> {
     let addr = link.remote_address();
-    let protocol = |reason: String| NetError::Protocol { addr, reason };
-    let (send, mut recv) = link.connection().accept_bi().await.map_err(|e| protocol(e.to_string()))?;
+    let failure = |reason: String| stream_failure(link.connection(), addr, reason);
+    let (send, mut recv) = link.connection().accept_bi().await.map_err(|e| failure(e.to_string()))?;
     let mut tag = [0; 4];
     tokio::time::timeout(TAG_TIMEOUT, recv.read_exact(&mut tag))
         .await
-        .map_err(|_| protocol("a stream without its tag".into()))?
-        .map_err(|e| protocol(e.to_string()))?;
+        .map_err(|_| NetError::Protocol { addr, reason: "a stream without its tag".into() })?
+        .map_err(|e| failure(e.to_string()))?;
     Ok(IncomingStream { tag, send, recv })
 }
 
@@ -236,12 +246,12 @@ pub async fn accept_stream(link: &Link) -> Result<IncomingStream> {
 /// completion and everything received is stored) with the replica back.
 pub async fn sync_over(link: &Link, role: Role, replica: StoreReplica) -> Result<(SyncSummary, StoreReplica)> {
     let addr = link.remote_address();
-    let protocol = |reason: String| NetError::Protocol { addr, reason };
+    let failure = |reason: String| stream_failure(link.connection(), addr, reason);
     let stream = match role {
         Role::Initiator => {
-            let (mut send, recv) = link.connection().open_bi().await.map_err(|e| protocol(e.to_string()))?;
+            let (mut send, recv) = link.connection().open_bi().await.map_err(|e| failure(e.to_string()))?;
             // A stream is announced to the peer by its first bytes: say which protocol it is.
-            send.write_all(SYNC_STREAM).await.map_err(|e| protocol(e.to_string()))?;
+            send.write_all(SYNC_STREAM).await.map_err(|e| failure(e.to_string()))?;
             IncomingStream { tag: *SYNC_STREAM, send, recv }
         }
         Role::Responder => accept_stream(link).await?,
@@ -264,7 +274,8 @@ pub async fn sync_on(
     }
     let IncomingStream { mut send, mut recv, .. } = stream;
     let (to_peer, mut outgoing) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE_OUT);
-    let (incoming, from_peer) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUE_IN);
+    // A frame, or why the stream could not be read (the driver ends the sync with it).
+    let (incoming, from_peer) = tokio::sync::mpsc::channel::<std::result::Result<Vec<u8>, String>>(QUEUE_IN);
     let writer = tokio::spawn(async move {
         while let Some(frame) = outgoing.recv().await {
             if send.write_all(&(frame.len() as u32).to_be_bytes()).await.is_err()
@@ -279,27 +290,41 @@ pub async fn sync_on(
         loop {
             let mut len = [0; 4];
             if recv.read_exact(&mut len).await.is_err() {
-                return Ok(());
+                return;
             }
             let len = u32::from_be_bytes(len) as usize;
-            if len > peergroup_sync::wire::MAX_MESSAGE_LEN {
-                return Err(format!("a sync message of {len} bytes"));
-            }
-            let mut frame = vec![0; len];
-            recv.read_exact(&mut frame).await.map_err(|e| e.to_string())?;
-            if incoming.send(frame).await.is_err() {
-                return Ok(());
+            let frame = if len > peergroup_sync::wire::MAX_MESSAGE_LEN {
+                Err(format!(
+                    "a sync message of {len} bytes (at most {} are read)",
+                    peergroup_sync::wire::MAX_MESSAGE_LEN
+                ))
+            } else {
+                let mut frame = vec![0; len];
+                match recv.read_exact(&mut frame).await {
+                    Ok(()) => Ok(frame),
+                    Err(e) => Err(format!("a sync message cut short: {e}")),
+                }
+            };
+            let failed = frame.is_err();
+            if incoming.send(frame).await.is_err() || failed {
+                return;
             }
         }
     });
     let runtime = tokio::runtime::Handle::current();
     let driven = tokio::task::spawn_blocking(move || drive(&runtime, role, replica, to_peer, from_peer, addr))
         .await
-        .map_err(|e| NetError::Protocol { addr, reason: format!("the sync driver stopped: {e}") })?;
+        .map_err(|e| NetError::Store { reason: format!("the sync driver stopped: {e}") })?;
     // The writer ends when the driver dropped its sender (finishing the stream).
     let _ = writer.await;
     reader.abort();
-    driven
+    // A sync cut short because the link went away is nobody's fault.
+    driven.map_err(|e| match e {
+        NetError::Protocol { reason, .. } if link.connection().close_reason().is_some() => {
+            NetError::Lost { addr, reason }
+        }
+        e => e,
+    })
 }
 
 /// The first bytes of a sync stream.
@@ -312,11 +337,12 @@ fn drive(
     role: Role,
     mut replica: StoreReplica,
     to_peer: tokio::sync::mpsc::Sender<Vec<u8>>,
-    mut from_peer: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    mut from_peer: tokio::sync::mpsc::Receiver<std::result::Result<Vec<u8>, String>>,
     addr: SocketAddr,
 ) -> Result<(SyncSummary, StoreReplica)> {
     let misbehaved = |e: peergroup_sync::LinkError| NetError::Protocol { addr, reason: format!("sync: {e}") };
     let gone = || NetError::Protocol { addr, reason: "the other side closed the sync".into() };
+    let unreadable = |reason: String| NetError::Protocol { addr, reason };
     let mut link = SyncLink::new(role, &replica);
     let mut sent = 0u64;
     loop {
@@ -325,7 +351,8 @@ fn drive(
             link.refused(refused).map_err(misbehaved)?;
             progressed = true;
         }
-        while let Ok(bytes) = from_peer.try_recv() {
+        while let Ok(frame) = from_peer.try_recv() {
+            let bytes = frame.map_err(unreadable)?;
             link.handle_bytes(&replica, &bytes).map_err(misbehaved)?;
             progressed = true;
         }
@@ -360,10 +387,16 @@ fn drive(
                         addr,
                         reason: format!("no sync message within {} s", SYNC_IDLE_TIMEOUT.as_secs()),
                     })?
-                    .ok_or_else(gone)?;
+                    .ok_or_else(gone)?
+                    .map_err(unreadable)?;
                 link.handle_bytes(&replica, &bytes).map_err(misbehaved)?;
             }
         }
+    }
+    // Records signed by no member the sync brought count against the peer too.
+    let unsigned = replica.settle();
+    if unsigned > 0 {
+        link.refused(unsigned).map_err(misbehaved)?;
     }
     let summary = SyncSummary { stored: replica.stored(), refused: replica.refused(), messages_sent: sent };
     Ok((summary, replica))

@@ -37,6 +37,8 @@ pub struct Context {
     pub(crate) dht: std::sync::OnceLock<Arc<peergroup_pnrp::DhtMedium>>,
     /// The `[net]` settings of the presences.
     net: NetConfig,
+    /// The group names members connected through this context may prove in clouds.
+    group_signers: Arc<crate::pnrp::GroupSigners>,
 }
 
 impl std::fmt::Debug for Context {
@@ -105,7 +107,13 @@ impl Context {
             global: GlobalConfig { enabled: false, ..GlobalConfig::default() },
             dht: std::sync::OnceLock::new(),
             net: NetConfig::default(),
+            group_signers: Arc::default(),
         }
+    }
+
+    /// The group names this context's members may prove in clouds (shared by its clones).
+    pub(crate) fn group_signers(&self) -> Arc<crate::pnrp::GroupSigners> {
+        Arc::clone(&self.group_signers)
     }
 
     /// The same context with these `[net]` settings (the presences' port and the addresses

@@ -45,8 +45,13 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// no neighbour.
 const RESOLVE_EVERY: Duration = Duration::from_secs(5);
 
-/// The most endpoints taken from one resolution.
+/// The most registrations taken from one resolution.
 const MAX_RESOLVED: usize = 16;
+
+/// How many neighbours a presence connected through its cloud looks for; below that it
+/// resolves the group's name again every [`RESOLVE_EVERY`] and dials members it is not linked
+/// to (which also heals a partition once the cloud shows both sides).
+pub const TARGET_NEIGHBORS: usize = 4;
 
 /// This process's network runtime: two worker threads, made on the first connect.
 pub(crate) fn runtime() -> Result<&'static tokio::runtime::Runtime> {
@@ -217,7 +222,9 @@ fn start(hub: &Arc<Hub>, db: &GroupDb, intent: &Intent) -> Result<Online> {
     for addr in &intent.addresses {
         presence.dial(*addr);
     }
+    let (report, reports) = std::sync::mpsc::channel();
     let supervisor = Supervisor {
+        report,
         presence: Arc::clone(&presence),
         db: parts.memberships.groups(parts.identity.peer_name())?.open(db.group_peer_name())?,
         view,
@@ -228,12 +235,15 @@ fn start(hub: &Arc<Hub>, db: &GroupDb, intent: &Intent) -> Result<Online> {
         discovery: None,
         creator: membership.is_owner_chain(),
     };
-    supervisor.spawn(rt.handle())?;
+    supervisor.spawn(rt.handle(), reports)?;
     Ok(Online { presence, stop })
 }
 
 /// Publishes what the presence reports and follows the intent.
 struct Supervisor {
+    /// Where the presence's events and discovery's failures go (`None`: read the neighbours
+    /// again).
+    report: std::sync::mpsc::Sender<Option<PresenceEvent>>,
     presence: Arc<NetPresence>,
     db: GroupDb,
     view: NetView,
@@ -247,8 +257,12 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn spawn(mut self, rt: &tokio::runtime::Handle) -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::channel();
+    fn spawn(
+        mut self,
+        rt: &tokio::runtime::Handle,
+        rx: std::sync::mpsc::Receiver<Option<PresenceEvent>>,
+    ) -> Result<()> {
+        let tx = self.report.clone();
         let mut events = self.presence.subscribe();
         rt.spawn(async move {
             loop {
@@ -368,26 +382,60 @@ impl Supervisor {
         let presence = Arc::clone(&self.presence);
         let stop = Arc::clone(&self.stop);
         let Ok(local) = self.presence.local_addr() else { return };
+        // The group's name is proven by this member: its identity signs, its chain shows the
+        // group admitted it.
+        if let Ok(membership) = self.parts.memberships.get(self.parts.identity.peer_name(), &self.parts.group) {
+            context.group_signers().allow(&self.parts.group, self.parts.identity.clone(), membership.chain.to_der());
+        }
+        let report = self.report.clone();
         self.discovery = Some(rt.spawn(async move {
-            let endpoints = context.advertised_endpoints(&cloud, local.port()).await.unwrap_or_default();
+            let failed = |reason: String| {
+                let addr = local;
+                let _ = report.send(Some(PresenceEvent::ConnectionFailed { addr, reason }));
+            };
+            let endpoints = match context.advertised_endpoints(&cloud, local.port()).await {
+                Ok(e) if !e.is_empty() => e,
+                Ok(_) => {
+                    failed(format!("this host has no address in {cloud} to register (PEER_E_UNABLE_TO_LISTEN)"));
+                    Vec::new()
+                }
+                Err(e) => {
+                    failed(format!("cannot list this host's addresses in {cloud}: {e}"));
+                    Vec::new()
+                }
+            };
             let _registration = if endpoints.is_empty() {
                 None
             } else {
-                context.pnrp_register(&group, &cloud, endpoints.clone(), "").await.ok()
-            };
-            while !stop.load(Ordering::Acquire) {
-                if presence.neighbors().is_empty()
-                    && let Ok(found) = context.pnrp_resolve(&group, &cloud, MAX_RESOLVED, RESOLVE_EVERY).await
-                {
-                    for info in found {
-                        for addr in info.addresses {
-                            if !endpoints.contains(&addr) && addr != local {
-                                presence.dial(addr);
-                            }
-                        }
+                match context.pnrp_register(&group, &cloud, endpoints.clone(), "").await {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        failed(format!("cannot register {group} in {cloud}: {e}"));
+                        None
                     }
                 }
-                tokio::time::sleep(RESOLVE_EVERY).await;
+            };
+            // Quick at first (the other members may be registering right now), then every
+            // RESOLVE_EVERY.
+            let mut pause = Duration::from_millis(250);
+            while !stop.load(Ordering::Acquire) {
+                let wanted = TARGET_NEIGHBORS.saturating_sub(presence.neighbors().len());
+                if wanted > 0 {
+                    let mut dialled = 0;
+                    // One registration is one member: its endpoints are tried in turn, one link kept.
+                    let mut found = |info: peergroup_pnrp::EndpointInfo| {
+                        let theirs: Vec<SocketAddr> =
+                            info.addresses.into_iter().filter(|a| !endpoints.contains(a) && *a != local).collect();
+                        if dialled < wanted && presence.dial_any(&theirs) {
+                            dialled += 1;
+                        }
+                    };
+                    // Each endpoint is dialled as it is found; none is not an error here (the
+                    // member that finds nobody is told after CONNECT_TIMEOUT).
+                    let _ = context.pnrp_resolve_each(&group, &cloud, MAX_RESOLVED, RESOLVE_EVERY, &mut found).await;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RESOLVE_EVERY);
             }
         }));
     }

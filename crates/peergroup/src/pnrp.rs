@@ -9,11 +9,12 @@
 //! peer name asked for (whose authority is the hash of the certificate's key), and the
 //! signature verifies with that key.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use peergroup_identity::{IdentityInfo, Keystore, PeerName};
+use peergroup_identity::{Identity, IdentityInfo, Keystore, PeerName};
 use peergroup_pnrp::{
     CloudMedia, CloudName, DhtMedium, DnsMedium, EndpointInfo, MdnsMedium, Medium, ProofError, ProofSigner,
     ProofVerifier, Publication, Registration,
@@ -22,22 +23,99 @@ use peergroup_pnrp::{
 use crate::context::Context;
 use crate::error::{Error, Result};
 
+/// The first two bytes of a group name's proof (an identity proof starts with its
+/// certificate's length, which is never 0xFFFF: a proof is at most 4 KiB).
+const GROUP_PROOF: [u8; 2] = [0xFF, 0xFF];
+
+/// The group peer names this process may prove, each by a member: its identity (which signs)
+/// and its membership chain (which shows that the group's root admitted that identity).
+#[derive(Default)]
+pub(crate) struct GroupSigners(Mutex<HashMap<String, Signer>>);
+
+/// A member that proves a group's name: its identity and its membership chain (DER, root first).
+type Signer = (Identity, Vec<Vec<u8>>);
+
+impl std::fmt::Debug for GroupSigners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let groups = self.0.lock().map(|g| g.len()).unwrap_or(0);
+        f.debug_struct("GroupSigners").field("groups", &groups).finish()
+    }
+}
+
+impl GroupSigners {
+    /// Lets `identity` prove `group`'s name with its membership `chain` (DER, root first).
+    pub(crate) fn allow(&self, group: &PeerName, identity: Identity, chain: Vec<Vec<u8>>) {
+        // A poisoned map holds whole entries only.
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(group.to_string(), (identity, chain));
+    }
+
+    fn get(&self, group: &str) -> Option<Signer> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(group).cloned()
+    }
+}
+
 /// Signs with the identities of a keystore: a secure peer name is provable when the keystore
-/// holds its identity and its key is usable.
+/// holds its identity and its key is usable, and a group's peer name when a member of it on
+/// this host connected it (the member's identity signs; its membership chain goes with the
+/// signature).
 #[derive(Debug, Clone)]
 pub struct KeystoreProofs {
     keystore: Keystore,
+    groups: Arc<GroupSigners>,
 }
 
 impl KeystoreProofs {
     /// Proofs made with the identities of `keystore`.
     pub fn new(keystore: Keystore) -> Self {
-        Self { keystore }
+        Self { keystore, groups: Arc::default() }
     }
+
+    pub(crate) fn with_groups(keystore: Keystore, groups: Arc<GroupSigners>) -> Self {
+        Self { keystore, groups }
+    }
+}
+
+/// A group name's proof: the marker, the chain (a count, then each certificate behind its
+/// 2-byte length), then the member's signature.
+fn group_proof(identity: &Identity, chain: &[Vec<u8>], message: &[u8]) -> std::result::Result<Vec<u8>, ProofError> {
+    let count = u8::try_from(chain.len()).map_err(|_| ProofError { reason: "a chain too long".into() })?;
+    let mut proof = GROUP_PROOF.to_vec();
+    proof.push(count);
+    for cert in chain {
+        let len = u16::try_from(cert.len())
+            .map_err(|_| ProofError { reason: format!("a certificate of {} bytes", cert.len()) })?;
+        proof.extend_from_slice(&len.to_be_bytes());
+        proof.extend_from_slice(cert);
+    }
+    proof.extend_from_slice(&identity.sign(message).map_err(|e| ProofError { reason: e.to_string() })?);
+    Ok(proof)
+}
+
+/// Checks a group name's proof: the chain holds for the group now, and its last certificate's
+/// key made the signature.
+fn check_group_proof(peer_name: &str, message: &[u8], proof: &[u8]) -> bool {
+    let Ok(group) = PeerName::parse(peer_name) else { return false };
+    let Some((&count, mut rest)) = proof.split_first() else { return false };
+    let mut chain = Vec::with_capacity(usize::from(count));
+    for _ in 0..count {
+        let Some((len, tail)) = rest.split_first_chunk::<2>() else { return false };
+        let Some((cert, tail)) = tail.split_at_checked(usize::from(u16::from_be_bytes(*len))) else { return false };
+        chain.push(cert);
+        rest = tail;
+    }
+    let Ok(chain) = peergroup_security::validate_chain(&chain, Some(&group), Some(std::time::SystemTime::now())) else {
+        return false;
+    };
+    let Ok(key) = peergroup_identity::default_provider().verifying_key(&chain.leaf().public_key) else { return false };
+    key.verify(message, rest).is_ok()
 }
 
 impl ProofSigner for KeystoreProofs {
     fn prove(&self, peer_name: &str, message: &[u8]) -> std::result::Result<Vec<u8>, ProofError> {
+        if let Some((identity, chain)) = self.groups.get(peer_name) {
+            return group_proof(&identity, &chain, message);
+        }
         let fail = |e: peergroup_identity::IdentityError| ProofError { reason: e.to_string() };
         let name = PeerName::parse(peer_name).map_err(fail)?;
         let identity = self.keystore.get(&name).map_err(fail)?;
@@ -60,6 +138,9 @@ pub struct CertificateProofs;
 impl ProofVerifier for CertificateProofs {
     fn verify(&self, peer_name: &str, message: &[u8], proof: &[u8]) -> bool {
         let Some((len, rest)) = proof.split_first_chunk::<2>() else { return false };
+        if *len == GROUP_PROOF {
+            return check_group_proof(peer_name, message, rest);
+        }
         let Some((cert, signature)) = rest.split_at_checked(usize::from(u16::from_be_bytes(*len))) else {
             return false;
         };
@@ -74,7 +155,7 @@ impl Context {
     pub fn dns_medium(&self) -> DnsMedium {
         DnsMedium::new(
             self.resolver().config().clone(),
-            Arc::new(KeystoreProofs::new(self.keystore().clone())),
+            Arc::new(KeystoreProofs::with_groups(self.keystore().clone(), self.group_signers())),
             Arc::new(CertificateProofs),
         )
     }
@@ -85,7 +166,7 @@ impl Context {
         self.mdns
             .get_or_init(|| {
                 Arc::new(MdnsMedium::new(
-                    Arc::new(KeystoreProofs::new(self.keystore().clone())),
+                    Arc::new(KeystoreProofs::with_groups(self.keystore().clone(), self.group_signers())),
                     Arc::new(CertificateProofs),
                 ))
             })

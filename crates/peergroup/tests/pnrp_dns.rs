@@ -27,22 +27,6 @@ fn home(dir: &std::path::Path, server: &Bind, secret: Option<&str>) -> Context {
     Context::open(dir).unwrap()
 }
 
-/// The cloud's descriptor, so that `corp.example.` resolves to a cloud.
-fn add_descriptor(server: &Bind) {
-    let script = format!(
-        "server 127.0.0.1 {}\nzone corp.example\nupdate add _peergroup._udp.corp.example. 300 SRV 0 0 3587 seed.corp.example.\nsend\n",
-        server.addr().port()
-    );
-    let mut child = std::process::Command::new("nsupdate")
-        .args(["-y", &format!("hmac-sha256:{BIND_KEY_NAME}:{}", server.secret())])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_and_resolve_a_secure_name_in_a_dns_cloud() {
     let test = "register_and_resolve_a_secure_name_in_a_dns_cloud";
@@ -50,7 +34,7 @@ async fn register_and_resolve_a_secure_name_in_a_dns_cloud() {
         return;
     }
     let server = Bind::start("corp.example").unwrap();
-    add_descriptor(&server);
+    server.add_cloud_descriptor();
     let tmp = tempfile::tempdir().unwrap();
     let alice = home(&tmp.path().join("alice"), &server, Some(server.secret()));
     let bob = home(&tmp.path().join("bob"), &server, None);

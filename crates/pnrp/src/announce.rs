@@ -261,9 +261,15 @@ impl Announcement {
     }
 }
 
-/// Appends `key=value` strings, the value cut at character boundaries so each fits 255 bytes.
+/// Room left in a continued string for the number multicast DNS adds to its key: DNS-SD has
+/// one value per key, so `p`, `p`, `p` go out as `p`, `p.1`, `p.2` (`.` and two digits: the
+/// longest value, a 4096-byte proof, takes 22 strings).
+const CONTINUATION_SUFFIX: usize = 3;
+
+/// Appends `key=value` strings, the value cut at character boundaries so each fits 255 bytes,
+/// even once multicast DNS has numbered the key.
 fn push_chunks(out: &mut Vec<String>, key: &str, value: &str) {
-    let room = MAX_STRING - key.len() - 1;
+    let room = MAX_STRING - key.len() - CONTINUATION_SUFFIX - 1;
     let mut rest = value;
     loop {
         let mut cut = rest.len().min(room);

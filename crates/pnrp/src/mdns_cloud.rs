@@ -464,6 +464,22 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_proof_fits_dns_sd_properties_once_numbered() {
+        let a = Announcement {
+            peer_name: "0.x".into(),
+            endpoints: vec!["[fe80::1]:5".parse().unwrap()],
+            comment: String::new(),
+            expires: 9,
+            proof: vec![0xA5; 4096],
+        };
+        let props = txt_to_properties(&a.to_txt());
+        assert!(props.len() > 20, "{} properties", props.len());
+        for (key, value) in &props {
+            assert!(key.len() + 1 + value.len() <= 255, "{key}: {} bytes", key.len() + 1 + value.len());
+        }
+    }
+
+    #[test]
     fn a_key_without_value_and_an_oversized_record_stay_refusable() {
         let strings = properties_to_txt([("v", Some(&b"pg1"[..])), ("flag", None), ("a.b", Some(&b"1"[..]))]);
         assert_eq!(strings, [b"v=pg1".to_vec(), b"flag".to_vec(), b"a.b=1".to_vec()]);

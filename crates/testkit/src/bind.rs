@@ -168,6 +168,32 @@ impl Bind {
         self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).join("\n")
     }
 
+    /// Runs `script` through `nsupdate`, signed with this server's key. Panics when nsupdate
+    /// cannot run or refuses the update: the test cannot go on without it.
+    #[allow(clippy::expect_used)]
+    pub fn nsupdate(&self, script: &str) {
+        use std::io::Write as _;
+        let mut child = Command::new("nsupdate")
+            .args(["-y", &format!("hmac-sha256:{BIND_KEY_NAME}:{}", self.secret)])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("run nsupdate");
+        let mut stdin = child.stdin.take().expect("nsupdate's standard input");
+        stdin.write_all(script.as_bytes()).expect("write to nsupdate");
+        drop(stdin);
+        assert!(child.wait().expect("wait for nsupdate").success(), "nsupdate refused:\n{script}");
+    }
+
+    /// Publishes the descriptor of the cloud named by the zone (its `_peergroup._udp` SRV
+    /// record), so that the zone's name resolves to one cloud.
+    pub fn add_cloud_descriptor(&self) {
+        let zone = &self.zone;
+        self.nsupdate(&format!(
+            "server 127.0.0.1 {}\nzone {zone}\nupdate add _peergroup._udp.{zone}. 300 SRV 0 0 3587 seed.{zone}.\nsend\n",
+            self.addr.port()
+        ));
+    }
+
     /// `dig +short <name> <type>` against this server (TCP, so answers are never cut), its
     /// lines sorted. Panics when dig cannot run: the test cannot check anything without it.
     #[allow(clippy::expect_used)]

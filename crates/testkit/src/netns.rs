@@ -69,6 +69,35 @@ impl Netns {
         other.ip(&["link", "set", "dev", b, "addrgenmode", "none"]);
     }
 
+    /// A bridge `name`, up, with no address: the switch of a link that several hosts share.
+    /// Multicast snooping is off, so multicast DNS reaches every port without a querier.
+    pub fn bridge(&self, name: &str) {
+        self.ip(&["link", "add", name, "type", "bridge", "mcast_snooping", "0"]);
+        self.ip(&["link", "set", "dev", name, "addrgenmode", "none"]);
+        self.ip(&["link", "set", name, "up"]);
+    }
+
+    /// Plugs host `host` into bridge `bridge` of this namespace: a veth pair, `port` here on
+    /// the bridge and `dev` in `host`, up with `addrs`. Returns nothing; [`Self::unplug`] and
+    /// [`Self::plug`] partition the host and heal the partition without taking its interface
+    /// down (its addresses and clouds stay; frames stop crossing the switch).
+    pub fn attach(&self, bridge: &str, port: &str, host: &Netns, dev: &str, addrs: &[&str]) {
+        self.veth_to(host, port, dev);
+        self.plug(port, bridge);
+        host.up_with(dev, addrs);
+    }
+
+    /// Puts `port` on `bridge` (up).
+    pub fn plug(&self, port: &str, bridge: &str) {
+        self.ip(&["link", "set", "dev", port, "master", bridge]);
+        self.ip(&["link", "set", port, "up"]);
+    }
+
+    /// Takes `port` off its bridge: the host behind it is cut off, its carrier still up.
+    pub fn unplug(&self, port: &str) {
+        self.ip(&["link", "set", "dev", port, "nomaster"]);
+    }
+
     /// Takes `dev` down.
     pub fn down(&self, dev: &str) {
         self.ip(&["link", "set", dev, "down"]);

@@ -3,6 +3,7 @@
 #![allow(non_snake_case)]
 
 pub mod common;
+pub mod connect;
 pub mod events;
 pub mod group;
 pub mod identity;
