@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
-use peergroup_benches::{fixture_dir, test_mode};
+use peergroup_benches::{cached_fixture, test_mode};
 use peergroup_identity::{Identity, Keystore, PeerName, testing};
 use peergroup_state::{
     Attribute, Attributes, Durability, GroupDb, GroupProperties, GroupStore, NewRecord, Record, SCHEMA_VERSION,
@@ -37,13 +37,8 @@ fn far_future() -> Timestamp {
 /// them without re-signing, since signing a million records would take longer than the run.
 fn fixture(n: usize) -> (PathBuf, Identity, GroupStore) {
     // The schema version in the name: a fixture of an older schema is never reused.
-    let dir = fixture_dir(&format!("state-v{SCHEMA_VERSION}-{n}"));
-    let root = dir.join("home");
-    let done = dir.join("complete");
-    if !done.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("fixture dir");
-        let keystore = Keystore::open(&root).expect("keystore");
+    let dir = cached_fixture(&format!("state-v{SCHEMA_VERSION}-{n}"), |root| {
+        let keystore = Keystore::open(root).expect("keystore");
         let me = keystore.create_with_key("bench", None, &testing::key(0)).expect("identity");
         let store = GroupStore::new(&keystore, me.peer_name()).expect("store");
         let props = GroupProperties::new(group_name(), me.peer_name().clone(), "Bench");
@@ -80,9 +75,8 @@ fn fixture(n: usize) -> (PathBuf, Identity, GroupStore) {
             i += batch;
         }
         db.with_connection(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")).expect("checkpoint");
-        drop(db);
-        std::fs::write(&done, b"").expect("marker");
-    }
+    });
+    let root = dir.join("home");
     let keystore = Keystore::open(&root).expect("keystore");
     let me = keystore.get(keystore.list().expect("identities")[0].peer_name()).expect("identity");
     let store = GroupStore::new(&keystore, me.peer_name()).expect("store");

@@ -10,126 +10,16 @@
 #![allow(clippy::expect_used)] // A benchmark whose setup fails has nothing to measure: abort.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
-use peergroup_benches::{fixture_dir, test_mode};
-use peergroup_identity::{Identity, Keystore, PeerName, testing};
+use peergroup_benches::{fixture, fresh_copy, open, test_mode};
+use peergroup_identity::{Keystore, PeerName};
 use peergroup_net::{MemberEndpoint, StoreReplica, sync_over};
-use peergroup_security::{InvitationRequest, NewGroup, Role};
-use peergroup_state::{
-    Attribute, Attributes, GroupDb, MembershipStore, Origin, Record, SCHEMA_VERSION, SyncKind, Timestamp,
-};
+use peergroup_state::{GroupDb, MembershipStore, Origin, Record, SyncKind};
 use peergroup_sync::{Link, Output, Role as LinkRole};
-use uuid::Uuid;
 
 const BATCH: usize = 1000;
-const RECORD_TYPE: Uuid = Uuid::from_u128(0x5eed);
-
-/// A keystore where Alice (key 0) created a group holding `n` records she signed (each
-/// distinct, 100 bytes of data and two attributes), and Bob (key 1) joined it; built once and
-/// cached under `target/bench-fixtures/` (signing takes about 250 µs a record, on two threads).
-fn fixture(n: usize) -> Fixture {
-    // "f2": fixtures made since groups sign their properties at creation (a fixture made
-    // before holds one item less); bump it whenever what the fixture holds changes.
-    let dir = fixture_dir(&format!("sync-store-v{SCHEMA_VERSION}-f2-{n}"));
-    let root = dir.join("home");
-    let done = dir.join("complete");
-    if !done.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("fixture dir");
-        let keystore = Keystore::open(&root).expect("keystore");
-        let alice = keystore.create_with_key("alice", None, &testing::key(0)).expect("alice");
-        let bob = keystore.create_with_key("bob", None, &testing::key(1)).expect("bob");
-        let store = MembershipStore::for_keystore(&keystore);
-        let now = SystemTime::now();
-        let db = store
-            .create_group_with_key(&alice, &NewGroup::new("bench", "Bench"), testing::key(50), now)
-            .expect("group");
-        let group = db.group_peer_name().clone();
-        let request = InvitationRequest { roles: vec![Role::Member], expiration: None };
-        let text = store.create_invitation(&alice, &group, bob.info(), &request, now).expect("invitation");
-        store.join(&bob, &text, now).expect("join");
-        let records = sign_records(&alice, n);
-        for chunk in records.chunks(10_000) {
-            db.bulk_insert_unchecked(chunk).expect("insert");
-        }
-        std::fs::write(dir.join("group"), group.to_string()).expect("group name");
-        std::fs::write(dir.join("alice"), alice.peer_name().to_string()).expect("alice's name");
-        std::fs::write(dir.join("bob"), bob.peer_name().to_string()).expect("bob's name");
-        std::fs::write(&done, b"").expect("marker");
-    }
-    let name = |file: &str| PeerName::parse(&std::fs::read_to_string(dir.join(file)).expect("name")).expect("name");
-    Fixture { root, group: name("group"), alice: name("alice"), bob: name("bob") }
-}
-
-/// Where a fixture is and who is in it.
-struct Fixture {
-    root: PathBuf,
-    group: PeerName,
-    alice: PeerName,
-    bob: PeerName,
-}
-
-/// `n` records by `alice`, signed on two threads.
-fn sign_records(alice: &Identity, n: usize) -> Vec<Record> {
-    let expires = Timestamp::now().saturating_add(Duration::from_secs(10 * 365 * 86_400));
-    let template = Record {
-        record_type: RECORD_TYPE,
-        id: Uuid::nil(),
-        version: 1,
-        flags: 0,
-        creator: alice.peer_name().clone(),
-        modifier: alice.peer_name().clone(),
-        attributes: Attributes::empty(),
-        created: Timestamp::now(),
-        modified: Timestamp::now(),
-        expires,
-        data: Vec::new(),
-        signature: Vec::new(),
-    };
-    let half = n.div_ceil(2);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = [0..half, half..n]
-            .into_iter()
-            .map(|range| {
-                let template = template.clone();
-                s.spawn(move || {
-                    range
-                        .map(|i| {
-                            let mut r = template.clone();
-                            r.id = Uuid::now_v7();
-                            r.attributes = Attributes::new(vec![
-                                Attribute::string("category", &format!("c{}", i % 1000)),
-                                Attribute::int("n", i as i64),
-                            ])
-                            .expect("attributes");
-                            r.data = vec![(i % 251) as u8; 100];
-                            r.sign(alice).expect("sign");
-                            r
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("signer")).collect()
-    })
-}
-
-fn open(root: &Path, who: &PeerName, group: &PeerName) -> GroupDb {
-    MembershipStore::open(root).groups(who).expect("groups").open(group).expect("open")
-}
-
-/// A copy of the fixture's keystore (Bob's database holds only his membership), so that every
-/// run starts from the same empty receiver.
-fn fresh_copy(root: &Path, into: &Path) {
-    let status = std::process::Command::new("cp").arg("-a").arg(root).arg(into).status().expect("cp");
-    assert!(status.success(), "cp -a {} {}", root.display(), into.display());
-    // Flush the copy now, so that its write-back does not land in the timed run's fsyncs.
-    let status = std::process::Command::new("sync").status().expect("sync");
-    assert!(status.success(), "sync");
-}
 
 /// Sends everything Alice holds to Bob in batches of [`BATCH`] (reading the entries and the
 /// bodies from Alice's database as the protocol would); returns the records stored.

@@ -27,6 +27,7 @@
 //! ```
 
 mod error;
+mod flooding;
 mod link;
 mod presence;
 mod proof;
@@ -34,6 +35,7 @@ mod replicate;
 mod tls;
 
 pub use error::{NetError, Result};
+pub use flooding::{FLOOD_STREAM, MAX_FLOOD_MESSAGE};
 pub use link::{Accepting, CLOSED, HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, Link, MAX_HANDSHAKES, MemberEndpoint, REFUSED};
 pub use presence::{MAX_REDIAL, Neighbor, PENALTY, Presence, PresenceConfig, PresenceEvent};
 pub use proof::{MAX_PROOF_LEN, MembershipProof, PROOF_MAGIC, PeerMember};

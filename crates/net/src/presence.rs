@@ -1,8 +1,11 @@
 //! The network presence of one identity in one group on a host: one QUIC endpoint that listens
 //! for the group's members and links to the ones it is told of, a sync on every new link, and
-//! a sync again on each link whenever the group database changes on this host (in any
-//! process: the presence follows the database's change feed, so the records of every
-//! application with the group open reach the network through the store).
+//! the flood (`flooding.rs`) of every change made on this host (in any process: the presence
+//! follows the database's change feed, so the records of every application with the group
+//! open reach the network through the store). What a sync brought is reconciled on the other
+//! links too (a healed partition's difference reaches the members behind them), and a link
+//! whose dialler saw the database change since its last sync reconciles again every
+//! [`ANTI_ENTROPY`], which repairs whatever the flood missed.
 //!
 //! Links to addresses the presence was given are kept: a link that drops is dialled again,
 //! with a backoff from 250 ms doubling to 30 s. A peer that fails the membership check or
@@ -26,12 +29,16 @@ use std::time::{Duration, Instant};
 
 use peergroup_identity::{Identity, PeerName};
 use peergroup_security::Membership;
-use peergroup_state::{Change, MembershipStore, Origin};
+use peergroup_state::{Change, MembershipStore, Origin, SyncKind};
 use tokio::sync::{Notify, broadcast};
 
 use crate::error::{NetError, Result};
+use crate::flooding::{FLOOD_ORIGIN, FLOOD_STREAM, FloodHandle, Input, LINK_QUEUE, MAX_FLOOD_MESSAGE};
 use crate::link::{Link, MemberEndpoint};
 use crate::replicate::{IncomingStream, Role, SYNC_STREAM, StoreReplica, accept_stream, sync_on, sync_over};
+
+/// How often a link reconciles again while the database changed since its last sync.
+pub const ANTI_ENTROPY: Duration = Duration::from_secs(10);
 
 /// How long a misbehaving peer's address is refused.
 pub const PENALTY: Duration = Duration::from_secs(60);
@@ -134,6 +141,9 @@ struct Shared {
     synchronized: AtomicBool,
     closed: AtomicBool,
     stop: Notify,
+    flood: FloodHandle,
+    /// Counts the changes of the database (of any origin), for the anti-entropy syncs.
+    generation: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -152,21 +162,41 @@ impl Presence {
         let synchronized = membership.synchronized;
         let endpoint = MemberEndpoint::bind(listen, &identity, membership)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let shared = Arc::new(Shared {
-            endpoint,
-            me: identity.peer_name().clone(),
-            group,
-            store,
-            links: Mutex::new(HashMap::new()),
-            link_dropped: Notify::new(),
-            dialled: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
-            events,
-            penalties: Mutex::new(HashMap::new()),
-            synchronized: AtomicBool::new(synchronized),
-            closed: AtomicBool::new(false),
-            stop: Notify::new(),
+        let open = |store: &MembershipStore| store.groups(identity.peer_name()).and_then(|g| g.open(&group));
+        let (checker, writer) = (open(&store).map_err(store_error)?, open(&store).map_err(store_error)?);
+        let mut failed_start = None;
+        let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
+            let weak = weak.clone();
+            let misbehaved: crate::flooding::OnMisbehaved = Arc::new(move |id, reason| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.misbehaved(id, reason);
+                }
+            });
+            let flood = FloodHandle::start(checker, writer, misbehaved).unwrap_or_else(|e| {
+                failed_start = Some(e);
+                FloodHandle::stopped()
+            });
+            Shared {
+                endpoint,
+                me: identity.peer_name().clone(),
+                group: group.clone(),
+                store: store.clone(),
+                links: Mutex::new(HashMap::new()),
+                link_dropped: Notify::new(),
+                dialled: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                events,
+                penalties: Mutex::new(HashMap::new()),
+                synchronized: AtomicBool::new(synchronized),
+                closed: AtomicBool::new(false),
+                stop: Notify::new(),
+                flood,
+                generation: AtomicU64::new(0),
+            }
         });
+        if let Some(e) = failed_start {
+            return Err(e);
+        }
         let watcher = shared.open_db()?.watch().map_err(store_error)?;
         tokio::spawn(accept_loop(Arc::clone(&shared)));
         follow_feed(Arc::clone(&shared), watcher)?;
@@ -216,6 +246,11 @@ impl Presence {
         lock(&self.shared.links).get(&id).map(|l| l.link.clone())
     }
 
+    /// The flood's counters so far (pushes received, duplicates, ...).
+    pub fn flood_stats(&self) -> peergroup_sync::flood::Stats {
+        self.shared.flood.stats()
+    }
+
     /// Whether the group is synchronised for this member.
     pub fn is_synchronized(&self) -> bool {
         self.shared.synchronized.load(Ordering::Acquire)
@@ -260,6 +295,15 @@ impl Shared {
 
     fn penalise(&self, addr: SocketAddr) {
         lock(&self.penalties).insert(addr, Instant::now() + PENALTY);
+    }
+
+    /// Link `id` broke the protocol beside the sync (its flood stream): it is closed and its
+    /// peer penalised.
+    fn misbehaved(&self, id: u64, reason: String) {
+        let Some(link) = lock(&self.links).get(&id).map(|l| l.link.clone()) else { return };
+        let addr = link.remote_address();
+        self.failed(addr, &NetError::Protocol { addr, reason });
+        link.close();
     }
 
     fn is_penalised(&self, addr: SocketAddr) -> bool {
@@ -433,12 +477,29 @@ async fn run_link(shared: Arc<Shared>, link: Link, outgoing: bool) {
         link.close();
     }
     shared.emit(PresenceEvent::NeighborConnected(neighbor.clone()));
+    let (to_flood, flood_out) = tokio::sync::mpsc::channel(LINK_QUEUE);
+    tokio::spawn(write_flood(link.clone(), flood_out));
+    shared.flood.give(Input::LinkUp(id, to_flood)).await;
 
     let initiate = {
         let (shared, link) = (Arc::clone(&shared), link.clone());
         async move {
+            let mut synced_at = None;
             loop {
-                changed.notified().await;
+                if outgoing {
+                    // The dialler reconciles again now and then while the database changes.
+                    tokio::select! {
+                        () = changed.notified() => {}
+                        () = tokio::time::sleep(ANTI_ENTROPY) => {
+                            if synced_at == Some(shared.generation.load(Ordering::Acquire)) {
+                                continue;
+                            }
+                        }
+                    }
+                } else {
+                    changed.notified().await;
+                }
+                synced_at = Some(shared.generation.load(Ordering::Acquire));
                 let replica = replica_for(&shared, &link).await?;
                 let (summary, _) = sync_over(&link, Role::Initiator, replica).await?;
                 synced(&shared, &link, summary.stored);
@@ -450,6 +511,10 @@ async fn run_link(shared: Arc<Shared>, link: Link, outgoing: bool) {
         async move {
             loop {
                 let stream = accept_stream(&link).await?;
+                if stream.tag == *FLOOD_STREAM {
+                    tokio::spawn(read_flood(Arc::clone(&shared), link.clone(), id, stream));
+                    continue;
+                }
                 respond(&shared, &link, stream).await?;
             }
         }
@@ -467,8 +532,59 @@ async fn run_link(shared: Arc<Shared>, link: Link, outgoing: bool) {
         link.close();
     }
     lock(&shared.links).remove(&id);
+    shared.flood.give(Input::LinkDown(id)).await;
     shared.link_dropped.notify_waiters();
     shared.emit(PresenceEvent::NeighborDisconnected(neighbor));
+}
+
+/// Carries this side's flood messages to the member of `link`, on a stream of their own.
+async fn write_flood(link: Link, mut messages: tokio::sync::mpsc::Receiver<Vec<u8>>) {
+    let Ok((mut send, _recv)) = link.connection().open_bi().await else { return };
+    if send.write_all(FLOOD_STREAM).await.is_err() {
+        return;
+    }
+    while let Some(message) = messages.recv().await {
+        let Ok(len) = u32::try_from(message.len()) else { continue };
+        if send.write_all(&len.to_be_bytes()).await.is_err() || send.write_all(&message).await.is_err() {
+            return;
+        }
+    }
+    let _ = send.finish();
+}
+
+/// Reads the flood messages the member of link `id` sends, for the flood; a malformed or
+/// oversized one ends the link and penalises its peer.
+async fn read_flood(shared: Arc<Shared>, link: Link, id: u64, stream: IncomingStream) {
+    let mut recv = stream.into_recv();
+    loop {
+        let mut len = [0; 4];
+        if recv.read_exact(&mut len).await.is_err() {
+            return;
+        }
+        let len = u32::from_be_bytes(len) as usize;
+        if len > MAX_FLOOD_MESSAGE {
+            shared.misbehaved(id, format!("a flood message of {len} bytes (at most {MAX_FLOOD_MESSAGE})"));
+            return;
+        }
+        let mut bytes = vec![0; len];
+        if recv.read_exact(&mut bytes).await.is_err() {
+            return;
+        }
+        match peergroup_sync::flood::Message::decode(&bytes) {
+            Ok(message) => {
+                if !shared.flood.give(Input::Message(id, message)).await {
+                    return;
+                }
+            }
+            Err(e) => {
+                shared.misbehaved(id, format!("flood: {e}"));
+                return;
+            }
+        }
+        if link.connection().close_reason().is_some() {
+            return;
+        }
+    }
 }
 
 /// Serves a stream the other side opened.
@@ -509,19 +625,35 @@ fn synced(shared: &Shared, link: &Link, stored: u64) {
 }
 
 /// Follows the group's change feed on a thread of its own: a change made on this host (by any
-/// process) starts a sync on every link; one that replication stored, on every link but to the
-/// member it came from. A sync that finds nothing to exchange stores nothing, so the wave
-/// stops where everyone holds the change.
+/// process) is read from the store and handed to the flood; one that a sync stored starts a
+/// sync on every link but to the member it came from (what a healed partition exchanged over
+/// one link reaches the members behind the others; a sync that finds nothing to exchange
+/// stores nothing, so the wave stops where everyone holds it); what the flood stored, the
+/// flood forwards itself.
 fn follow_feed(shared: Arc<Shared>, mut watcher: peergroup_state::Watcher) -> Result<()> {
+    let db = shared.open_db()?;
     std::thread::Builder::new()
         .name("peergroup-presence-feed".into())
         .spawn(move || {
             while !shared.is_closed() {
                 match watcher.recv_timeout(FEED_TICK) {
-                    Ok(Some(event)) if !matches!(event.change, Change::StatusChanged) => match &event.origin {
-                        Origin::Local => shared.changed(None),
-                        Origin::Remote(peer) => shared.changed(Some(peer)),
-                    },
+                    Ok(Some(event)) if !matches!(event.change, Change::StatusChanged) => {
+                        shared.generation.fetch_add(1, Ordering::AcqRel);
+                        match &event.origin {
+                            Origin::Local => {
+                                let Some(key) = item_of(&event.change) else { continue };
+                                // Gone again, or unreadable: the next reconciliation carries it.
+                                if let Ok(items) = db.sync_items(&[key])
+                                    && !items.is_empty()
+                                    && !shared.flood.give_blocking(Input::Local(items))
+                                {
+                                    return;
+                                }
+                            }
+                            Origin::Remote(peer) if peer == FLOOD_ORIGIN => {}
+                            Origin::Remote(peer) => shared.changed(Some(peer)),
+                        }
+                    }
                     Ok(_) => {}
                     Err(_) => std::thread::sleep(FEED_TICK),
                 }
@@ -529,6 +661,18 @@ fn follow_feed(shared: Arc<Shared>, mut watcher: peergroup_state::Watcher) -> Re
         })
         .map(drop)
         .map_err(|e| store_error(format!("cannot start the feed follower: {e}")))
+}
+
+/// The replicated item a change names, if it names one (an expiry is every member's own).
+fn item_of(change: &Change) -> Option<(SyncKind, Vec<u8>)> {
+    match change {
+        Change::RecordAdded { id, .. } | Change::RecordUpdated { id, .. } | Change::RecordDeleted { id, .. } => {
+            Some((SyncKind::Record, id.as_bytes().to_vec()))
+        }
+        Change::MemberChanged { peer_name } => Some((SyncKind::Member, peer_name.to_string().into_bytes())),
+        Change::PropertiesChanged => Some((SyncKind::Properties, Vec::new())),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

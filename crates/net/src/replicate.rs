@@ -68,7 +68,7 @@ impl std::fmt::Debug for StoreReplica {
     }
 }
 
-fn item_kind(kind: SyncKind) -> ItemKind {
+pub(crate) fn item_kind(kind: SyncKind) -> ItemKind {
     match kind {
         SyncKind::Member => ItemKind::Member,
         SyncKind::Properties => ItemKind::Properties,
@@ -76,7 +76,7 @@ fn item_kind(kind: SyncKind) -> ItemKind {
     }
 }
 
-fn sync_kind(kind: ItemKind) -> SyncKind {
+pub(crate) fn sync_kind(kind: ItemKind) -> SyncKind {
     match kind {
         ItemKind::Member => SyncKind::Member,
         ItemKind::Properties => SyncKind::Properties,
@@ -221,6 +221,13 @@ pub struct IncomingStream {
     pub tag: [u8; 4],
     send: quinn::SendStream,
     recv: quinn::RecvStream,
+}
+
+impl IncomingStream {
+    /// The receiving half, for a protocol that only reads (the sending half is finished).
+    pub(crate) fn into_recv(self) -> quinn::RecvStream {
+        self.recv
+    }
 }
 
 /// How long the opener of a stream may take to send its tag.
