@@ -146,10 +146,11 @@ pub(crate) fn event_data(block: &mut Block, event: &Event) -> Option<*mut PEER_G
             PEER_GROUP_EVENT_RECORD_CHANGED
         }
         Event::PropertyChanged => PEER_GROUP_EVENT_PROPERTY_CHANGED,
-        Event::MemberChanged { peer_name } => {
+        Event::MemberChanged { peer_name } | Event::MemberJoined { peer_name } => {
+            let joined = matches!(event, Event::MemberJoined { .. });
             data.memberChangeData = PEER_EVENT_MEMBER_CHANGE_DATA {
                 dwSize: std::mem::size_of::<PEER_EVENT_MEMBER_CHANGE_DATA>() as DWORD,
-                changeType: PEER_MEMBER_UPDATED,
+                changeType: if joined { PEER_MEMBER_JOINED } else { PEER_MEMBER_UPDATED },
                 pwzIdentity: block.wide(&peer_name.to_string()),
             };
             PEER_GROUP_EVENT_MEMBER_CHANGED
@@ -268,6 +269,12 @@ mod tests {
         let d = unsafe { event_data(&mut block, &event).unwrap().read() };
         // SAFETY: the member this event type fills.
         assert_eq!(unsafe { d.data.memberChangeData.changeType }, PEER_MEMBER_UPDATED);
+        // A member the database did not hold has joined.
+        let event = Event::MemberJoined { peer_name: name("0.bob") };
+        // SAFETY: built just now, alive with `block`.
+        let d = unsafe { event_data(&mut block, &event).unwrap().read() };
+        // SAFETY: the member this event type fills.
+        assert_eq!(unsafe { d.data.memberChangeData.changeType }, PEER_MEMBER_JOINED);
     }
 
     #[test]

@@ -474,9 +474,10 @@ pub const PEER_GROUP_EVENT_RESYNC: DWORD = 0x1000;
 pub const PEER_MEMBER_CONNECTED: DWORD = 1;
 /// `PEER_MEMBER_DISCONNECTED`: a member's last connection with this host's presence went down.
 pub const PEER_MEMBER_DISCONNECTED: DWORD = 2;
-/// `PEER_MEMBER_UPDATED`: a member's data changed in the group database (also a member that
-/// joined: peergroup does not tell joining from updating).
+/// `PEER_MEMBER_UPDATED`: a member's data changed in the group database.
 pub const PEER_MEMBER_UPDATED: DWORD = 3;
+/// `PEER_MEMBER_JOINED`: a member the group database did not hold appeared in it.
+pub const PEER_MEMBER_JOINED: DWORD = 4;
 /// `PEER_MEMBER_PRESENT`.
 pub const PEER_MEMBER_PRESENT: DWORD = 1;
 

@@ -438,6 +438,7 @@ pub fn event_text(e: &Event) -> String {
         }
         Event::PropertyChanged => "properties changed".into(),
         Event::MemberChanged { peer_name } => format!("member changed {peer_name}"),
+        Event::MemberJoined { peer_name } => format!("member joined {peer_name}"),
         Event::StatusChanged { status, deleted } => {
             if *deleted {
                 "group deleted".into()
@@ -465,6 +466,9 @@ pub fn event_json(e: &Event) -> Value {
             "change": change_word(*change), "id": id.to_string(), "type": record_type.to_string()}),
         Event::PropertyChanged => json!({"event": "property_changed"}),
         Event::MemberChanged { peer_name } => json!({"event": "member_changed", "peer_name": peer_name.to_string()}),
+        Event::MemberJoined { peer_name } => {
+            json!({"event": "member_changed", "change": "joined", "peer_name": peer_name.to_string()})
+        }
         Event::StatusChanged { status, deleted } => {
             json!({"event": "status_changed", "status": status, "deleted": deleted})
         }

@@ -152,10 +152,25 @@ fn two_hosts_find_each_other_on_the_link_and_replicate_both_ways() {
     }
 
     let _on_a = a.connect(&group);
+    // A's registration of the group is on the link (multicast DNS probes its names for most of
+    // a second first): from now on a member that connects finds A already online.
+    until("A's registration heard on B's link", common::WAIT, || {
+        b.cmd(&["pnrp", "resolve", "--cloud", "LinkLocal_", &group, "--timeout", "1s"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    });
     let started = Instant::now();
     let on_b = Running::start(b.cmd(&["group", "connect", "--identity", &b.id, "--group", &group]));
-    on_b.expect("B finds A on the link", |l| (l == format!("member connected {}", a.id)).then_some(()));
-    eprintln!("B: connect to first neighbour (found by mDNS) {:?}", started.elapsed());
+    let ((), listening) = on_b.expect_at("B listening", |l| l.starts_with("listening ").then_some(()));
+    let ((), linked) =
+        on_b.expect_at("B finds A on the link", |l| (l == format!("member connected {}", a.id)).then_some(()));
+    eprintln!(
+        "B: first neighbour (found by multicast DNS) {:?} after B's presence listened, {:?} after its process started",
+        linked - listening,
+        linked - started
+    );
     let everything: Vec<String> = (0..5).map(|n| format!("a{n}")).collect();
     until("B ready with every record", common::WAIT, || b.data(&group) == everything);
 

@@ -669,7 +669,9 @@ fn item_of(change: &Change) -> Option<(SyncKind, Vec<u8>)> {
         Change::RecordAdded { id, .. } | Change::RecordUpdated { id, .. } | Change::RecordDeleted { id, .. } => {
             Some((SyncKind::Record, id.as_bytes().to_vec()))
         }
-        Change::MemberChanged { peer_name } => Some((SyncKind::Member, peer_name.to_string().into_bytes())),
+        Change::MemberChanged { peer_name } | Change::MemberJoined { peer_name } => {
+            Some((SyncKind::Member, peer_name.to_string().into_bytes()))
+        }
         Change::PropertiesChanged => Some((SyncKind::Properties, Vec::new())),
         _ => None,
     }

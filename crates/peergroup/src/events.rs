@@ -106,8 +106,16 @@ pub enum Event {
     },
     /// The group properties changed.
     PropertyChanged,
-    /// A member was added, changed or removed.
+    /// A member changed or was removed (`PEER_GROUP_EVENT_MEMBER_CHANGED` with
+    /// `PEER_MEMBER_UPDATED`).
     MemberChanged {
+        /// The member's identity peer name.
+        peer_name: PeerName,
+    },
+    /// A member the group database did not hold appeared in it: it joined, or its entry
+    /// arrived from another member (`PEER_GROUP_EVENT_MEMBER_CHANGED` with
+    /// `PEER_MEMBER_JOINED`).
+    MemberJoined {
         /// The member's identity peer name.
         peer_name: PeerName,
     },
@@ -162,7 +170,9 @@ impl Event {
         match self {
             Self::RecordChanged { .. } => EventType::RecordChanged,
             Self::PropertyChanged => EventType::PropertyChanged,
-            Self::MemberChanged { .. } | Self::MemberPresence { .. } => EventType::MemberChanged,
+            Self::MemberChanged { .. } | Self::MemberJoined { .. } | Self::MemberPresence { .. } => {
+                EventType::MemberChanged
+            }
             Self::NeighborConnection { .. } => EventType::NeighborConnection,
             Self::ConnectionFailed { .. } => EventType::ConnectionFailed,
             Self::AuthenticationFailed { .. } => EventType::AuthenticationFailed,
@@ -182,6 +192,7 @@ impl Event {
             Change::RecordExpired { id, record_type } => record(RecordChange::Expired, id, record_type),
             Change::PropertiesChanged => Self::PropertyChanged,
             Change::MemberChanged { peer_name } => Self::MemberChanged { peer_name: peer_name.clone() },
+            Change::MemberJoined { peer_name } => Self::MemberJoined { peer_name: peer_name.clone() },
             Change::GroupDeleted => Self::StatusChanged { status: 0, deleted: true },
             Change::Resync { .. } => Self::Resync,
             // `StatusChanged`: the reader reads the status itself (the presence lock decides

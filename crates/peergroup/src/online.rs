@@ -404,9 +404,12 @@ impl Supervisor {
                     Vec::new()
                 }
             };
-            let _registration = if endpoints.is_empty() {
-                None
-            } else {
+            // Registering may take a while (multicast DNS probes for its names first); the
+            // other members' registrations are resolved meanwhile.
+            let register = async {
+                if endpoints.is_empty() {
+                    return None;
+                }
                 match context.pnrp_register(&group, &cloud, endpoints.clone(), "").await {
                     Ok(r) => Some(r),
                     Err(e) => {
@@ -415,28 +418,34 @@ impl Supervisor {
                     }
                 }
             };
-            // Quick at first (the other members may be registering right now), then every
-            // RESOLVE_EVERY.
-            let mut pause = Duration::from_millis(250);
-            while !stop.load(Ordering::Acquire) {
-                let wanted = TARGET_NEIGHBORS.saturating_sub(presence.neighbors().len());
-                if wanted > 0 {
-                    let mut dialled = 0;
-                    // One registration is one member: its endpoints are tried in turn, one link kept.
-                    let mut found = |info: peergroup_pnrp::EndpointInfo| {
-                        let theirs: Vec<SocketAddr> =
-                            info.addresses.into_iter().filter(|a| !endpoints.contains(a) && *a != local).collect();
-                        if dialled < wanted && presence.dial_any(&theirs) {
-                            dialled += 1;
-                        }
-                    };
-                    // Each endpoint is dialled as it is found; none is not an error here (the
-                    // member that finds nobody is told after CONNECT_TIMEOUT).
-                    let _ = context.pnrp_resolve_each(&group, &cloud, MAX_RESOLVED, RESOLVE_EVERY, &mut found).await;
+            let resolve = async {
+                // Quick at first (the other members may be registering right now), then every
+                // RESOLVE_EVERY.
+                let mut pause = Duration::from_millis(250);
+                while !stop.load(Ordering::Acquire) {
+                    let wanted = TARGET_NEIGHBORS.saturating_sub(presence.neighbors().len());
+                    if wanted > 0 {
+                        let mut dialled = 0;
+                        // One registration is one member: its endpoints are tried in turn, one
+                        // link kept.
+                        let mut found = |info: peergroup_pnrp::EndpointInfo| {
+                            let theirs: Vec<SocketAddr> =
+                                info.addresses.into_iter().filter(|a| !endpoints.contains(a) && *a != local).collect();
+                            if dialled < wanted && presence.dial_any(&theirs) {
+                                dialled += 1;
+                            }
+                        };
+                        // Each endpoint is dialled as it is found; none is not an error here
+                        // (the member that finds nobody is told after CONNECT_TIMEOUT).
+                        let _ =
+                            context.pnrp_resolve_each(&group, &cloud, MAX_RESOLVED, RESOLVE_EVERY, &mut found).await;
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RESOLVE_EVERY);
                 }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(RESOLVE_EVERY);
-            }
+            };
+            // The registration lives as long as the resolution: until the presence stops.
+            let (_registration, ()) = tokio::join!(register, resolve);
         }));
     }
 }

@@ -57,8 +57,15 @@ pub enum Change {
     },
     /// The group properties changed (`PEER_GROUP_EVENT_PROPERTY_CHANGED`).
     PropertiesChanged,
-    /// A member was added, replaced or removed (`PEER_GROUP_EVENT_MEMBER_CHANGED`).
+    /// A member was replaced or removed (`PEER_GROUP_EVENT_MEMBER_CHANGED`,
+    /// `PEER_MEMBER_UPDATED`).
     MemberChanged {
+        /// The member's identity peer name.
+        peer_name: PeerName,
+    },
+    /// A member this database did not hold was added (`PEER_GROUP_EVENT_MEMBER_CHANGED`,
+    /// `PEER_MEMBER_JOINED`): it joined, or its entry arrived from another member.
+    MemberJoined {
         /// The member's identity peer name.
         peer_name: PeerName,
     },
@@ -88,6 +95,7 @@ impl Change {
             Self::MemberChanged { peer_name } => (6, None, None, Some(peer_name.to_string())),
             Self::GroupDeleted => (7, None, None, None),
             Self::StatusChanged => (8, None, None, None),
+            Self::MemberJoined { peer_name } => (9, None, None, Some(peer_name.to_string())),
             Self::Resync { .. } => return None,
         })
     }
@@ -112,9 +120,11 @@ impl Change {
                 }
             }
             5 => Self::PropertiesChanged,
-            6 => Self::MemberChanged {
-                peer_name: peer.as_deref().and_then(|p| PeerName::parse(p).ok()).ok_or_else(|| bad("peer name"))?,
-            },
+            6 | 9 => {
+                let peer_name =
+                    peer.as_deref().and_then(|p| PeerName::parse(p).ok()).ok_or_else(|| bad("peer name"))?;
+                if kind == 6 { Self::MemberChanged { peer_name } } else { Self::MemberJoined { peer_name } }
+            }
             7 => Self::GroupDeleted,
             8 => Self::StatusChanged,
             _ => return Err(bad("unknown kind")),

@@ -366,7 +366,7 @@ fn the_feed_marks_where_each_change_came_from() {
     assert_eq!(
         got,
         [
-            (Change::MemberChanged { peer_name: alice_name }, remote("link-7")),
+            (Change::MemberJoined { peer_name: alice_name }, remote("link-7")),
             (Change::RecordAdded { id: a.id, record_type: a.record_type }, remote("link-7")),
             (Change::RecordAdded { id: b.id, record_type: b.record_type }, Origin::Local),
         ]

@@ -87,13 +87,24 @@ fn members_put_get_list_remove() {
     let s = setup();
     let bob = s.keystore.create_with_key("bob", None, &peergroup_identity::testing::key(1)).unwrap();
     let db = s.store.open(&s.group).unwrap();
+    let mut feed = db.watch().unwrap();
     db.put_member(&member_of(&bob)).unwrap();
     assert_eq!(db.member(bob.peer_name()).unwrap(), member_of(&bob));
     assert_eq!(db.members().unwrap().len(), 2);
+    // The first entry of a member is a join; putting it again, an update; removing it too.
+    db.put_member(&member_of(&bob)).unwrap();
+    let name = bob.peer_name().clone();
+    let changes: Vec<Change> = feed.poll().unwrap().into_iter().map(|e| e.change).collect();
+    assert_eq!(
+        changes,
+        [Change::MemberJoined { peer_name: name.clone() }, Change::MemberChanged { peer_name: name.clone() }]
+    );
     let mut forged = member_of(&bob);
     forged.public_key = s.alice.public_key_der().to_vec();
     assert!(matches!(db.put_member(&forged), Err(StateError::InvalidMember { .. })));
     db.remove_member(bob.peer_name()).unwrap();
+    let changes: Vec<Change> = feed.poll().unwrap().into_iter().map(|e| e.change).collect();
+    assert_eq!(changes, [Change::MemberChanged { peer_name: name }]);
     assert!(matches!(db.member(bob.peer_name()), Err(StateError::MemberNotFound { .. })));
     assert!(matches!(db.remove_member(bob.peer_name()), Err(StateError::MemberNotFound { .. })));
 }
@@ -141,7 +152,8 @@ fn record_lifecycle() {
     assert_eq!(db.records(None).unwrap(), vec![other]);
 
     let changes: Vec<Change> = db.changes_since(0).unwrap().into_iter().map(|c| c.change).collect();
-    let records: Vec<&Change> = changes.iter().filter(|c| !matches!(c, Change::MemberChanged { .. })).collect();
+    let records: Vec<&Change> =
+        changes.iter().filter(|c| !matches!(c, Change::MemberChanged { .. } | Change::MemberJoined { .. })).collect();
     assert_eq!(
         records,
         vec![

@@ -98,7 +98,7 @@ typedef struct {
     DWORD status;
     int neighbors_up, neighbors_down;
     ULONGLONG connection_id; /* of the last neighbour that came up */
-    int watched_connected, watched_disconnected;
+    int watched_connected, watched_disconnected, watched_joined;
     int connection_failures, authentication_failures;
     HRESULT authentication_reason;
 } Feed;
@@ -141,10 +141,11 @@ static void take(Feed *f, const PEER_GROUP_EVENT_DATA *e) {
         const PEER_EVENT_MEMBER_CHANGE_DATA *m = &e->memberChangeData;
         CHECK(m->dwSize == sizeof(PEER_EVENT_MEMBER_CHANGE_DATA) && m->pwzIdentity != NULL);
         CHECK(m->changeType == PEER_MEMBER_CONNECTED || m->changeType == PEER_MEMBER_DISCONNECTED ||
-              m->changeType == PEER_MEMBER_UPDATED);
+              m->changeType == PEER_MEMBER_UPDATED || m->changeType == PEER_MEMBER_JOINED);
         if (f->watched != NULL && weq(m->pwzIdentity, f->watched)) {
             if (m->changeType == PEER_MEMBER_CONNECTED) f->watched_connected++;
             if (m->changeType == PEER_MEMBER_DISCONNECTED) f->watched_disconnected++;
+            if (m->changeType == PEER_MEMBER_JOINED) f->watched_joined++;
         }
         break;
     }
@@ -325,8 +326,8 @@ static int creator(const char *xml_path, const char *invitation_path) {
     OK(PeerGroupConnect(group));
     say("LISTENING");
 
-    /* The member links to this presence. */
-    WAIT_FOR(&feed, feed.neighbors_up >= 1 && feed.watched_connected >= 1);
+    /* The member links to this presence, and its member entry, new to this database, arrives. */
+    WAIT_FOR(&feed, feed.neighbors_up >= 1 && feed.watched_connected >= 1 && feed.watched_joined >= 1);
     PEER_CONNECTION_INFO seen;
     HPEERENUM e = NULL;
     WAIT_FOR(&feed, connections(group, PEER_CONNECTION_NEIGHBOR, &seen) == 1);

@@ -15,6 +15,7 @@ use crate::sqlite::map_err;
 
 impl GroupDb {
     /// Adds or replaces a member (the key must own the member's peer name). Watchers see
+    /// [`Change::MemberJoined`] for a member this database did not hold, else
     /// [`Change::MemberChanged`].
     pub fn put_member(&self, member: &Member) -> Result<()> {
         member.validate()?;
@@ -94,6 +95,11 @@ pub(super) fn put_member_tx(tx: &Connection, path: &Path, member: &Member) -> Re
 /// [`put_member_tx`] of an entry that came from `origin`.
 pub(super) fn put_member_from(tx: &Connection, path: &Path, member: &Member, origin: &Origin) -> Result<()> {
     let roles: Vec<u8> = member.roles.iter().flat_map(|r| *r.as_bytes()).collect();
+    let held: bool = tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM members WHERE peer_name = ?1)", [member.peer_name.to_string()], |r| {
+            r.get(0)
+        })
+        .map_err(|e| map_err(path, e))?;
     tx.execute(
         "INSERT OR REPLACE INTO members (peer_name, friendly_name, public_key, certificate, roles, flags)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -107,5 +113,7 @@ pub(super) fn put_member_from(tx: &Connection, path: &Path, member: &Member, ori
         ],
     )
     .map_err(|e| map_err(path, e))?;
-    push_change_from(tx, path, &Change::MemberChanged { peer_name: member.peer_name.clone() }, origin)
+    let peer_name = member.peer_name.clone();
+    let change = if held { Change::MemberChanged { peer_name } } else { Change::MemberJoined { peer_name } };
+    push_change_from(tx, path, &change, origin)
 }
