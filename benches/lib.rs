@@ -145,3 +145,42 @@ pub fn fresh_copy(root: &Path, into: &Path) {
     let status = std::process::Command::new("sync").status().expect("sync");
     assert!(status.success(), "sync");
 }
+
+/// The presence of `who` in `group`, from the keystore at `root`, listening on `listen`. Runs
+/// in a Tokio runtime (enter one first).
+pub fn start_presence(root: &Path, who: &PeerName, group: &PeerName, listen: &str) -> peergroup_net::Presence {
+    let keystore = Keystore::open(root).expect("keystore");
+    let store = MembershipStore::for_keystore(&keystore);
+    peergroup_net::Presence::start(peergroup_net::PresenceConfig {
+        listen: listen.parse().expect("addr"),
+        identity: keystore.get(who).expect("identity"),
+        membership: store.get(who, group).expect("membership"),
+        store,
+    })
+    .expect("presence")
+}
+
+/// Waits for the first event `want` picks, at most ten minutes (a benchmark must not hang).
+pub async fn next_event(
+    events: &mut tokio::sync::broadcast::Receiver<peergroup_net::PresenceEvent>,
+    want: impl Fn(&peergroup_net::PresenceEvent) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv()).await.expect("in time").expect("event");
+        if want(&event) {
+            return;
+        }
+    }
+}
+
+/// A memory line of `/proc/self/status` (`VmRSS:`, `VmHWM:`, `RssAnon:`), in MiB (Linux).
+pub fn status_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}

@@ -15,44 +15,12 @@
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use peergroup_benches::{fixture, fresh_copy, open, test_mode};
-use peergroup_identity::{Keystore, PeerName};
-use peergroup_net::{Presence, PresenceConfig, PresenceEvent};
-use peergroup_state::MembershipStore;
+use peergroup_benches::{fixture, fresh_copy, next_event, open, start_presence, status_mib, test_mode};
+use peergroup_identity::PeerName;
+use peergroup_net::{Presence, PresenceEvent};
 
-/// A presence of `who` on 127.0.0.1, from the keystore at `root`.
 fn presence(root: &std::path::Path, who: &PeerName, group: &PeerName) -> Presence {
-    let keystore = Keystore::open(root).expect("keystore");
-    let store = MembershipStore::for_keystore(&keystore);
-    Presence::start(PresenceConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        identity: keystore.get(who).expect("identity"),
-        membership: store.get(who, group).expect("membership"),
-        store,
-    })
-    .expect("presence")
-}
-
-/// Waits for the first event `want` picks (bounded: a benchmark must not hang).
-async fn next(events: &mut tokio::sync::broadcast::Receiver<PresenceEvent>, want: impl Fn(&PresenceEvent) -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
-    loop {
-        let event = tokio::time::timeout_at(deadline, events.recv()).await.expect("in time").expect("event");
-        if want(&event) {
-            return;
-        }
-    }
-}
-
-/// The resident memory of this process, in MiB (Linux).
-fn resident_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
+    start_presence(root, who, group, "127.0.0.1:0")
 }
 
 fn first_neighbour(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
@@ -67,7 +35,7 @@ fn first_neighbour(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
             let bob = presence(&root, &fx.bob, &fx.group);
             let mut events = bob.subscribe();
             bob.dial(addr);
-            rt.block_on(next(&mut events, |e| matches!(e, PresenceEvent::NeighborConnected(_))));
+            rt.block_on(next_event(&mut events, |e| matches!(e, PresenceEvent::NeighborConnected(_))));
             bob.close();
         });
     });
@@ -78,13 +46,13 @@ fn ready(n: usize, rt: &tokio::runtime::Runtime) {
     let work = tempfile::tempdir().expect("tempdir");
     let root = work.path().join("home");
     fresh_copy(&fx.root, &root);
-    let before = resident_mib();
+    let before = status_mib("VmRSS:");
     let alice = presence(&root, &fx.alice, &fx.group);
     let bob = presence(&root, &fx.bob, &fx.group);
     let mut events = bob.subscribe();
     let start = Instant::now();
     bob.dial(alice.local_addr().expect("addr"));
-    rt.block_on(next(&mut events, |e| *e == PresenceEvent::Ready));
+    rt.block_on(next_event(&mut events, |e| *e == PresenceEvent::Ready));
     let took = start.elapsed();
     let held = open(&root, &fx.bob, &fx.group).records(None).expect("records").len();
     assert_eq!(held, n, "Bob holds every record");
@@ -93,7 +61,7 @@ fn ready(n: usize, rt: &tokio::runtime::Runtime) {
          (both presences; {:.0} MiB before they started)",
         took.as_secs_f64(),
         took.as_secs_f64() * 1e6 / n as f64,
-        resident_mib(),
+        status_mib("VmRSS:"),
         before
     );
 }

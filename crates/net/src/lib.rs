@@ -10,10 +10,13 @@
 //!    ([`NetError::Refused`]); the refusing side reports [`NetError::NotMember`].
 //!
 //! Over a link, [`sync_over`] runs a whole synchronisation of the group database
-//! (`peergroup-sync`'s protocol; [`StoreReplica`] is the store side).
+//! (`peergroup-sync`'s protocol; [`StoreReplica`] is the store side). A [`Presence`] is a
+//! member online in its group: it listens, keeps links to the members it is told of (one link
+//! per member), syncs on every new link, floods every change made on this host
+//! (`peergroup-sync`'s Plumtree), and penalises peers that break the protocol.
 //!
-//! `docs/connect.md` describes the handshake and the sync. The presence (one endpoint per
-//! identity and group on a host), flooding and the group's events build on this crate.
+//! `docs/connect.md` describes the handshake, the sync, the presence and the flood. The
+//! facade elects which process of a host runs the presence of a group.
 //!
 //! ```no_run
 //! # async fn example(alice: peergroup_identity::Identity, membership: peergroup_security::Membership)
