@@ -383,9 +383,14 @@ async fn accept_loop(shared: Arc<Shared>) {
 /// Keeps a link to the member at one of `addrs` while the presence lives.
 async fn keep_dialled(shared: Arc<Shared>, addrs: Vec<SocketAddr>) {
     let mut wait = FIRST_REDIAL;
+    // The member these addresses reached last: while it is linked through another address
+    // (or from its side: after a takeover it dials from a new endpoint), they are not dialled.
+    let mut member: Option<PeerName> = None;
     while !shared.is_closed() {
+        if let Some(member) = &member {
+            shared.while_linked(member).await;
+        }
         let started = Instant::now();
-        let mut member = None;
         for &addr in &addrs {
             match shared.endpoint.connect(addr).await {
                 Ok(link) if link.peer().identity == shared.me => {
@@ -400,10 +405,6 @@ async fn keep_dialled(shared: Arc<Shared>, addrs: Vec<SocketAddr>) {
                 }
                 Err(e) => shared.failed(addr, &e),
             }
-        }
-        if let Some(member) = member {
-            // Linked through another address, or from the other side: wait for that link.
-            shared.while_linked(&member).await;
         }
         if started.elapsed() >= STABLE {
             wait = FIRST_REDIAL;
@@ -427,13 +428,21 @@ enum Admission {
     Refuse,
 }
 
-/// The verdict on a new link to `peer` (`outgoing`: dialled by this side), given the link to
-/// it already kept (`existing_outgoing`), when there is one.
-fn admit(me: &PeerName, peer: &PeerName, outgoing: bool, existing: Option<(u64, bool)>) -> Admission {
+/// The link already kept to a member: its id, whether this side dialled it, and the port of
+/// the member's endpoint it reaches.
+type Kept = (u64, bool, u16);
+
+/// The verdict on a new link to `peer` (`outgoing`: dialled by this side) whose other end is
+/// the member's endpoint at `port`, given the link to it already kept, when there is one.
+fn admit(me: &PeerName, peer: &PeerName, outgoing: bool, port: u16, existing: Option<Kept>) -> Admission {
     match existing {
         None => Admission::Keep,
+        // Another endpoint of the member (each presence has one UDP port): its presence was
+        // started again or taken over by another process, and the old link is dead even if its
+        // idle timeout has not said so yet.
+        Some((id, _, old_port)) if old_port != port => Admission::Replace(id),
         // Opposite directions: the smaller peer name's dial stays, the same verdict on both sides.
-        Some((id, existing_outgoing)) if existing_outgoing != outgoing => {
+        Some((id, existing_outgoing, _)) if existing_outgoing != outgoing => {
             let mine_stays = me.to_string() < peer.to_string();
             if outgoing == mine_stays { Admission::Replace(id) } else { Admission::Refuse }
         }
@@ -456,9 +465,11 @@ async fn run_link(shared: Arc<Shared>, link: Link, outgoing: bool) {
     }
     let replaced = {
         let mut links = lock(&shared.links);
-        let existing =
-            links.values().find(|l| l.neighbor.peer == neighbor.peer).map(|l| (l.neighbor.id, l.neighbor.outgoing));
-        let replaced = match admit(&shared.me, &neighbor.peer, outgoing, existing) {
+        let existing = links
+            .values()
+            .find(|l| l.neighbor.peer == neighbor.peer)
+            .map(|l| (l.neighbor.id, l.neighbor.outgoing, l.neighbor.addr.port()));
+        let replaced = match admit(&shared.me, &neighbor.peer, outgoing, neighbor.addr.port(), existing) {
             Admission::Refuse => {
                 drop(links);
                 link.close();
@@ -690,18 +701,30 @@ mod tests {
     fn opposite_dials_settle_on_the_smaller_names_dial_on_both_sides() {
         let (small, large) = (name('0', "a"), name('1', "b"));
         // Whichever arrives second, the small side keeps its own dial ...
-        assert_eq!(admit(&small, &large, true, Some((7, false))), Admission::Replace(7));
-        assert_eq!(admit(&small, &large, false, Some((7, true))), Admission::Refuse);
+        assert_eq!(admit(&small, &large, true, 9, Some((7, false, 9))), Admission::Replace(7));
+        assert_eq!(admit(&small, &large, false, 9, Some((7, true, 9))), Admission::Refuse);
         // ... and the large side keeps the small side's dial.
-        assert_eq!(admit(&large, &small, false, Some((7, true))), Admission::Replace(7));
-        assert_eq!(admit(&large, &small, true, Some((7, false))), Admission::Refuse);
+        assert_eq!(admit(&large, &small, false, 9, Some((7, true, 9))), Admission::Replace(7));
+        assert_eq!(admit(&large, &small, true, 9, Some((7, false, 9))), Admission::Refuse);
     }
 
     #[test]
     fn the_dialler_settles_two_dials_of_its_own() {
         let (me, peer) = (name('0', "a"), name('1', "b"));
-        assert_eq!(admit(&me, &peer, true, None), Admission::Keep);
-        assert_eq!(admit(&me, &peer, true, Some((3, true))), Admission::Refuse);
-        assert_eq!(admit(&me, &peer, false, Some((3, false))), Admission::Keep);
+        assert_eq!(admit(&me, &peer, true, 9, None), Admission::Keep);
+        assert_eq!(admit(&me, &peer, true, 9, Some((3, true, 9))), Admission::Refuse);
+        assert_eq!(admit(&me, &peer, false, 9, Some((3, false, 9))), Admission::Keep);
+    }
+
+    #[test]
+    fn a_link_from_another_endpoint_of_the_member_replaces_the_old_one() {
+        // The member's presence moved (restarted, or taken over by another process): whatever
+        // the directions and the names, the link to its new endpoint stays.
+        let (small, large) = (name('0', "a"), name('1', "b"));
+        for (me, peer) in [(&small, &large), (&large, &small)] {
+            for (outgoing, old_outgoing) in [(true, true), (true, false), (false, true), (false, false)] {
+                assert_eq!(admit(me, peer, outgoing, 10, Some((4, old_outgoing, 9))), Admission::Replace(4));
+            }
+        }
     }
 }
