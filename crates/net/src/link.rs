@@ -31,8 +31,8 @@ pub const CLOSED: quinn::VarInt = quinn::VarInt::from_u32(0);
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a link may go without a packet from the other side before it is lost: a member
-/// cut off is noticed, and its neighbours replaced, after this. Keep-alives every
-/// [`KEEP_ALIVE`] keep a quiet link open.
+/// cut off is noticed, and its neighbours replaced, after this. Keep-alives every 3 s keep a
+/// quiet link open.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often a quiet link sends a keep-alive: three chances before [`IDLE_TIMEOUT`].
