@@ -12,16 +12,15 @@ use std::time::{Duration, Instant};
 
 use peergroup_benches::{fixture, fresh_copy, next_event, open, start_presence, status_mib, test_mode};
 use peergroup_identity::PeerName;
-use peergroup_net::{Presence, PresenceEvent};
+use peergroup_net::PresenceEvent;
 
 /// The environment variable that makes this binary Alice's process: `ROOT GROUP ALICE`.
 const CHILD: &str = "NET_MEMORY_ALICE";
 
-fn presence(root: &std::path::Path, who: &PeerName, group: &PeerName) -> Presence {
-    start_presence(root, who, group, "127.0.0.1:0")
-}
-
 /// Alice's process: her presence, its port, its memory idle, then its peak once told.
+/// Where the presences listen.
+const LOOPBACK: &str = "127.0.0.1:0";
+
 fn alice(args: &str) {
     let mut parts = args.split(' ');
     let mut next = || parts.next().expect("ROOT GROUP ALICE");
@@ -30,7 +29,7 @@ fn alice(args: &str) {
     let who = PeerName::parse(next()).expect("alice");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let _guard = rt.enter();
-    let presence = presence(&root, &who, &group);
+    let presence = start_presence(&root, &who, &group, LOOPBACK);
     println!("port {}", presence.local_addr().expect("addr").port());
     println!("idle {:.0} anonymous {:.0}", status_mib("VmRSS:"), status_mib("RssAnon:"));
     // The peak of anonymous memory (the heap: what the presence holds), sampled: `VmHWM`
@@ -87,7 +86,7 @@ fn main() {
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let _guard = rt.enter();
-    let bob = presence(&root, &fx.bob, &fx.group);
+    let bob = start_presence(&root, &fx.bob, &fx.group, LOOPBACK);
     let mut events = bob.subscribe();
     let start = Instant::now();
     bob.dial(std::net::SocketAddr::from(([127, 0, 0, 1], port)));

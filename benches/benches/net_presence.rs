@@ -16,23 +16,21 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use peergroup_benches::{fixture, fresh_copy, next_event, open, start_presence, status_mib, test_mode};
-use peergroup_identity::PeerName;
-use peergroup_net::{Presence, PresenceEvent};
+use peergroup_net::PresenceEvent;
 
-fn presence(root: &std::path::Path, who: &PeerName, group: &PeerName) -> Presence {
-    start_presence(root, who, group, "127.0.0.1:0")
-}
+/// Where the presences listen.
+const LOOPBACK: &str = "127.0.0.1:0";
 
 fn first_neighbour(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     let fx = fixture(0);
     let work = tempfile::tempdir().expect("tempdir");
     let root = work.path().join("home");
     fresh_copy(&fx.root, &root);
-    let alice = presence(&root, &fx.alice, &fx.group);
+    let alice = start_presence(&root, &fx.alice, &fx.group, LOOPBACK);
     let addr = alice.local_addr().expect("addr");
     c.bench_function("presence_first_neighbour_by_address", |b| {
         b.iter(|| {
-            let bob = presence(&root, &fx.bob, &fx.group);
+            let bob = start_presence(&root, &fx.bob, &fx.group, LOOPBACK);
             let mut events = bob.subscribe();
             bob.dial(addr);
             rt.block_on(next_event(&mut events, |e| matches!(e, PresenceEvent::NeighborConnected(_))));
@@ -47,8 +45,8 @@ fn ready(n: usize, rt: &tokio::runtime::Runtime) {
     let root = work.path().join("home");
     fresh_copy(&fx.root, &root);
     let before = status_mib("VmRSS:");
-    let alice = presence(&root, &fx.alice, &fx.group);
-    let bob = presence(&root, &fx.bob, &fx.group);
+    let alice = start_presence(&root, &fx.alice, &fx.group, LOOPBACK);
+    let bob = start_presence(&root, &fx.bob, &fx.group, LOOPBACK);
     let mut events = bob.subscribe();
     let start = Instant::now();
     bob.dial(alice.local_addr().expect("addr"));

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Running, home_with_config, run};
+use common::{Running, home_with_config, run, until};
 use serde_json::Value;
 
 const WAIT: Duration = common::WAIT;
@@ -29,15 +29,6 @@ fn json(home: &Path, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     serde_json::from_str(ok(home, &all).trim()).unwrap()
-}
-
-/// Waits, bounded, until `ok` holds.
-fn until(what: &str, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < WAIT, "{what}: not within {WAIT:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 struct Pair {
@@ -121,7 +112,7 @@ fn a_member_connects_to_the_creator_and_records_flow_between_processes() {
         (v["event"] == "member_changed" && v["change"] == "connected").then_some(v)
     });
     assert_eq!(event["peer_name"], p.alice_id.as_str());
-    until("Bob has every record", || records(&p.bob, &p.bob_id, &p.group) == 5);
+    until("Bob has every record", WAIT, || records(&p.bob, &p.bob_id, &p.group) == 5);
     // Alice hears of Bob twice, in either order: his link, and his member entry, which her
     // database did not hold (he joined with an invitation she issued offline).
     let (mut connected, mut joined) = (false, false);
@@ -133,9 +124,9 @@ fn a_member_connects_to_the_creator_and_records_flow_between_processes() {
 
     // A record added by another process of either home crosses.
     add(&p.alice, &p.alice_id, &p.group, "from alice");
-    until("Alice's record at Bob", || records(&p.bob, &p.bob_id, &p.group) == 6);
+    until("Alice's record at Bob", WAIT, || records(&p.bob, &p.bob_id, &p.group) == 6);
     add(&p.bob, &p.bob_id, &p.group, "from bob");
-    until("Bob's record at Alice", || records(&p.alice, &p.alice_id, &p.group) == 7);
+    until("Bob's record at Alice", WAIT, || records(&p.alice, &p.alice_id, &p.group) == 7);
 
     for (home, id, other) in [(&p.alice, &p.alice_id, &p.bob_id), (&p.bob, &p.bob_id, &p.alice_id)] {
         let status = json(home, &["group", "status", "--identity", id, "--group", &p.group]);
@@ -190,7 +181,7 @@ fn another_process_takes_the_presence_over_after_a_sigkill() {
     // The status names its writer: until the new holder wrote its own, a reader may still see
     // the old holder's (the lock is taken before the new presence has started).
     let old_pid = u64::from(holder.child.id());
-    until("a new holder", || {
+    until("a new holder", WAIT, || {
         after = json(&p.alice, &["group", "status", "--identity", &p.alice_id, "--group", &p.group]);
         after["status"] == "connected" && after["presence_pid"].as_u64() != Some(old_pid)
     });
@@ -200,8 +191,8 @@ fn another_process_takes_the_presence_over_after_a_sigkill() {
     eprintln!("presence taken over and linked again {took:?} after the SIGKILL");
     // Records still replicate, both ways.
     add(&p.alice, &p.alice_id, &p.group, "after the takeover");
-    until("Alice's record at Bob", || records(&p.bob, &p.bob_id, &p.group) == 1);
+    until("Alice's record at Bob", WAIT, || records(&p.bob, &p.bob_id, &p.group) == 1);
     add(&p.bob, &p.bob_id, &p.group, "to the new holder");
-    until("Bob's record at Alice", || records(&p.alice, &p.alice_id, &p.group) == 2);
+    until("Bob's record at Alice", WAIT, || records(&p.alice, &p.alice_id, &p.group) == 2);
     drop(bob);
 }

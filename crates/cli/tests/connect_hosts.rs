@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Running, home_with_config};
+use common::{BIN, Running, home_with_config, until};
 use peergroup_testkit::Netns;
 use serde_json::Value;
 
@@ -125,15 +125,6 @@ impl Host {
         let present = self.json(&["group", "members", "--identity", &self.id, "--group", group, "--present"]);
         present.as_array().unwrap().iter().map(|m| m["peer_name"].as_str().unwrap().to_owned()).collect()
     }
-}
-
-fn until(what: &str, bound: Duration, mut ok: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < bound, "{what}: not within {bound:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    start.elapsed()
 }
 
 #[test]

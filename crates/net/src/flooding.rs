@@ -20,11 +20,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use peergroup_state::{Applier, GroupDb, Origin, SyncItem, SyncKind};
+use peergroup_sync::Entry;
 use peergroup_sync::flood::{Config, Flood, InEvent, Message, OutEvent, Stats, Timer, Verdict};
-use peergroup_sync::{Entry, Item};
 
 use crate::error::{NetError, Result};
-use crate::replicate::{item_kind, sync_kind};
+use crate::replicate::{to_item, to_sync_item};
 
 /// The first bytes of a flood stream.
 pub const FLOOD_STREAM: &[u8; 4] = b"PGF1";
@@ -274,12 +274,4 @@ impl Driver {
             }
         }
     }
-}
-
-fn to_item(item: SyncItem) -> Item {
-    Item { kind: item_kind(item.kind), id: item.id, stamp: item.stamp, body: item.body }
-}
-
-fn to_sync_item(item: Item) -> SyncItem {
-    SyncItem { kind: sync_kind(item.kind), id: item.id, stamp: item.stamp, body: item.body }
 }

@@ -21,7 +21,7 @@
 //! The facade elects which process holds the presence (a lock) and publishes what this reports
 //! (status, neighbours) to every process; this module knows nothing of processes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -134,7 +134,7 @@ struct Shared {
     links: Mutex<HashMap<u64, LinkState>>,
     /// Signalled whenever a link drops, for the dialled addresses that wait for one.
     link_dropped: Notify,
-    dialled: Mutex<HashMap<SocketAddr, ()>>,
+    dialled: Mutex<HashSet<SocketAddr>>,
     next_id: AtomicU64,
     events: broadcast::Sender<PresenceEvent>,
     penalties: Mutex<HashMap<SocketAddr, Instant>>,
@@ -183,7 +183,7 @@ impl Presence {
                 store: store.clone(),
                 links: Mutex::new(HashMap::new()),
                 link_dropped: Notify::new(),
-                dialled: Mutex::new(HashMap::new()),
+                dialled: Mutex::new(HashSet::new()),
                 next_id: AtomicU64::new(1),
                 events,
                 penalties: Mutex::new(HashMap::new()),
@@ -225,10 +225,10 @@ impl Presence {
     pub fn dial_any(&self, addrs: &[SocketAddr]) -> bool {
         let addrs: Vec<SocketAddr> = {
             let mut dialled = lock(&self.shared.dialled);
-            if addrs.is_empty() || addrs.iter().any(|a| dialled.contains_key(a)) {
+            if addrs.is_empty() || addrs.iter().any(|a| dialled.contains(a)) {
                 return false;
             }
-            addrs.iter().filter(|a| dialled.insert(**a, ()).is_none()).copied().collect()
+            addrs.iter().filter(|a| dialled.insert(**a)).copied().collect()
         };
         tokio::spawn(keep_dialled(Arc::clone(&self.shared), addrs));
         true

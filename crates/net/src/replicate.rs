@@ -68,7 +68,7 @@ impl std::fmt::Debug for StoreReplica {
     }
 }
 
-pub(crate) fn item_kind(kind: SyncKind) -> ItemKind {
+fn item_kind(kind: SyncKind) -> ItemKind {
     match kind {
         SyncKind::Member => ItemKind::Member,
         SyncKind::Properties => ItemKind::Properties,
@@ -76,12 +76,22 @@ pub(crate) fn item_kind(kind: SyncKind) -> ItemKind {
     }
 }
 
-pub(crate) fn sync_kind(kind: ItemKind) -> SyncKind {
+fn sync_kind(kind: ItemKind) -> SyncKind {
     match kind {
         ItemKind::Member => SyncKind::Member,
         ItemKind::Properties => SyncKind::Properties,
         ItemKind::Record => SyncKind::Record,
     }
+}
+
+/// An item of the store as the sync protocol carries it.
+pub(crate) fn to_item(item: SyncItem) -> Item {
+    Item { kind: item_kind(item.kind), id: item.id, stamp: item.stamp, body: item.body }
+}
+
+/// An item of the sync protocol as the store takes it.
+pub(crate) fn to_sync_item(item: Item) -> SyncItem {
+    SyncItem { kind: sync_kind(item.kind), id: item.id, stamp: item.stamp, body: item.body }
 }
 
 fn store_error(e: impl std::fmt::Display) -> NetError {
@@ -122,18 +132,12 @@ impl StoreReplica {
         let wanted: Vec<(SyncKind, Vec<u8>)> =
             keys.iter().filter_map(|k| self.held.get(k)).map(|(kind, id, _)| (*kind, id.clone())).collect();
         let items = self.db.sync_items(&wanted).map_err(store_error)?;
-        Ok(items
-            .into_iter()
-            .map(|i| Item { kind: item_kind(i.kind), id: i.id, stamp: i.stamp, body: i.body })
-            .collect())
+        Ok(items.into_iter().map(to_item).collect())
     }
 
     /// Hands received items to the applier.
     pub fn submit(&mut self, items: Vec<Item>) -> Result<()> {
-        let batch = items
-            .into_iter()
-            .map(|i| SyncItem { kind: sync_kind(i.kind), id: i.id, stamp: i.stamp, body: i.body })
-            .collect();
+        let batch = items.into_iter().map(to_sync_item).collect();
         self.applier.submit(batch).map_err(store_error)
     }
 

@@ -230,6 +230,21 @@ static ULONG connections(HGROUP group, DWORD flags, PEER_CONNECTION_INFO *first)
     return got;
 }
 
+/* The neighbour connections, read item by item: exactly one, to `peer`, then the end. */
+static void only_neighbour(HGROUP group, PCWSTR peer) {
+    HPEERENUM e = NULL;
+    OK(PeerGroupEnumConnections(group, PEER_CONNECTION_NEIGHBOR, &e));
+    ULONG n = 4;
+    PEER_CONNECTION_INFO **items = NULL;
+    OK(PeerGetNextItem(e, &n, (PVOID **)&items));
+    CHECK(n == 1 && weq(items[0]->pwzPeerId, peer));
+    PeerFreeData(items);
+    n = 4;
+    OK(PeerGetNextItem(e, &n, (PVOID **)&items));
+    CHECK(n == 0 && items == NULL);
+    OK(PeerEndEnumeration(e));
+}
+
 /* Whether the members present (PEER_MEMBER_PRESENT) include both `a` and `b`; a joined copy
    not synchronised yet (PEER_E_GROUP_NOT_READY) has none. */
 static int both_present(HGROUP group, PCWSTR a, PCWSTR b) {
@@ -329,16 +344,9 @@ static int creator(const char *xml_path, const char *invitation_path) {
     /* The member links to this presence, and its member entry, new to this database, arrives. */
     WAIT_FOR(&feed, feed.neighbors_up >= 1 && feed.watched_connected >= 1 && feed.watched_joined >= 1);
     PEER_CONNECTION_INFO seen;
-    HPEERENUM e = NULL;
     WAIT_FOR(&feed, connections(group, PEER_CONNECTION_NEIGHBOR, &seen) == 1);
     CHECK(seen.ullConnectionId == feed.connection_id);
-    OK(PeerGroupEnumConnections(group, PEER_CONNECTION_NEIGHBOR, &e));
-    ULONG n = 1;
-    PEER_CONNECTION_INFO **items = NULL;
-    OK(PeerGetNextItem(e, &n, (PVOID **)&items));
-    CHECK(n == 1 && weq(items[0]->pwzPeerId, member));
-    PeerFreeData(items);
-    OK(PeerEndEnumeration(e));
+    only_neighbour(group, member);
     CHECK(connections(group, PEER_CONNECTION_DIRECT, NULL) == 0);
     OK(PeerGroupGetStatus(group, &status));
     CHECK(status == (PEER_GROUP_STATUS_LISTENING | PEER_GROUP_STATUS_HAS_CONNECTIONS));
@@ -359,6 +367,7 @@ static int creator(const char *xml_path, const char *invitation_path) {
 
     feed_end(&feed);
     OK(PeerGroupClose(group));
+    HPEERENUM e = NULL;
     EXPECT(PeerGroupEnumConnections(group, 0, &e), E_HANDLE);
     free(member);
     PeerFreeData(me);
@@ -443,17 +452,7 @@ static int member(const char *name, const char *invitation_path, const char *ip6
     CHECK(connections(group, 0, NULL) == 1);
     CHECK(connections(group, PEER_CONNECTION_NEIGHBOR | PEER_CONNECTION_DIRECT, NULL) == 1);
     CHECK(connections(group, PEER_CONNECTION_DIRECT, NULL) == 0);
-    HPEERENUM e = NULL;
-    OK(PeerGroupEnumConnections(group, PEER_CONNECTION_NEIGHBOR, &e));
-    ULONG n = 4;
-    PEER_CONNECTION_INFO **items = NULL;
-    OK(PeerGetNextItem(e, &n, (PVOID **)&items));
-    CHECK(n == 1 && weq(items[0]->pwzPeerId, creator_name));
-    PeerFreeData(items);
-    n = 4;
-    OK(PeerGetNextItem(e, &n, (PVOID **)&items));
-    CHECK(n == 0 && items == NULL);
-    OK(PeerEndEnumeration(e));
+    only_neighbour(group, creator_name);
     DWORD status = 0;
     OK(PeerGroupGetStatus(group, &status));
     CHECK(status == (PEER_GROUP_STATUS_LISTENING | PEER_GROUP_STATUS_HAS_CONNECTIONS));

@@ -99,3 +99,13 @@ impl Drop for Running {
         let _ = self.child.wait();
     }
 }
+
+/// Waits until `ok` holds, at most `bound` (then fails the test with `what`); how long it took.
+pub fn until(what: &str, bound: Duration, mut ok: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < bound, "{what}: not within {bound:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
