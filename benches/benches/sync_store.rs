@@ -224,7 +224,7 @@ fn linked_sync(sides: [StoreReplica; 2]) -> (usize, u64, u64) {
                     }
                     Output::NeedItems(keys) => {
                         let items = sides[side].read(&keys).expect("read");
-                        links[side].items_read(items).expect("items read");
+                        links[side].items_read(&sides[side], items).expect("items read");
                     }
                     Output::Apply(items) => {
                         sides[side].submit(items).expect("submit");

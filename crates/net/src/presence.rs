@@ -613,9 +613,11 @@ async fn respond(shared: &Arc<Shared>, link: &Link, stream: IncomingStream) -> R
 async fn replica_for(shared: &Arc<Shared>, link: &Link) -> Result<StoreReplica> {
     let s = Arc::clone(shared);
     let peer = link.peer().identity.to_string();
-    tokio::task::spawn_blocking(move || StoreReplica::new(s.open_db()?, s.open_db()?, &peer))
-        .await
-        .map_err(|e| store_error(format!("the store task stopped: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        Ok(StoreReplica::new(s.open_db()?, s.open_db()?, &peer)?.with_writer(s.open_db()?))
+    })
+    .await
+    .map_err(|e| store_error(format!("the store task stopped: {e}")))?
 }
 
 /// After a sync: reports it, and marks the group synchronised for this member after its first.

@@ -10,6 +10,7 @@
 //! and is submitted again once member entries are stored; every other refusal counts against
 //! the peer.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use peergroup_security::VersionStamp;
 use peergroup_state::{Applied, Applier, GroupDb, Origin, SyncItem, SyncKind};
-use peergroup_sync::{Item, ItemKey, ItemKind, Link as SyncLink, Output, Replica, SetIndex};
+use peergroup_sync::{Item, ItemKey, ItemKind, Link as SyncLink, Output, Replica, SetIndex, Tag};
 
 use crate::error::{NetError, Result};
 use crate::link::{Link, stream_failure};
@@ -32,8 +33,9 @@ pub const SYNC_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// peer that sends faster than this side handles waits on QUIC flow control).
 const QUEUE_IN: usize = 4;
 
-/// Frames handed to the stream writer and not yet written.
-const QUEUE_OUT: usize = 16;
+/// Frames handed to the stream writer and not yet written: items leave in frames of about
+/// 1 MiB, and QUIC buffers more behind them (its send window), so a few keep the stream busy.
+const QUEUE_OUT: usize = 4;
 
 /// Which side of the sync this member plays: the one that opened the link starts it.
 pub use peergroup_sync::Role;
@@ -51,20 +53,35 @@ pub struct SyncSummary {
 
 /// One member's side of a sync: its group database (two handles: one reads and writes, one
 /// checks), the applier, and the reconciled set built from what the database holds.
+///
+/// It holds the reconciled set and no more: per record its key, its version's digest and its
+/// id (in the index's tag, 80 bytes), per member entry and the properties their ids. Versions
+/// and bodies are read from the database when the sync needs them, so a presence of a
+/// million-record group serving a whole sync holds about 130 MB (`docs/PERFORMANCE.md`).
 pub struct StoreReplica {
     db: Arc<GroupDb>,
-    applier: Applier,
+    /// Started with the first items received: a side that only serves keeps its database
+    /// handles as they are (an applier gives the writer a page cache of 32 MiB).
+    applier: Option<Applier>,
+    /// The writer's and the checker's handles until the applier starts, and the peer's name
+    /// for the feed.
+    start: Option<(Arc<GroupDb>, GroupDb, String)>,
     pending: Vec<SyncItem>,
     members_arrived: bool,
     refused: u64,
     stored: u64,
     index: SetIndex,
-    held: HashMap<ItemKey, (SyncKind, Vec<u8>, VersionStamp)>,
+    /// Member entries and the properties (few): their kinds and ids. Records are the index's
+    /// other entries, their ids in the tags.
+    others: HashMap<ItemKey, (SyncKind, Vec<u8>)>,
+    /// The first error of a read the sync protocol made through [`Replica::stamp`], which
+    /// cannot return one: the driver ends the sync with it.
+    failure: RefCell<Option<NetError>>,
 }
 
 impl std::fmt::Debug for StoreReplica {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreReplica").field("held", &self.held.len()).finish_non_exhaustive()
+        f.debug_struct("StoreReplica").field("held", &self.index.len()).finish_non_exhaustive()
     }
 }
 
@@ -103,55 +120,91 @@ impl StoreReplica {
     /// member in the change feed.
     pub fn new(db: GroupDb, checker: GroupDb, peer: &str) -> Result<Self> {
         let db = Arc::new(db);
-        let applier =
-            Applier::new(Arc::new(checker), Arc::clone(&db), Origin::Remote(peer.into())).map_err(store_error)?;
         let mut replica = Self {
-            db,
-            applier,
+            db: Arc::clone(&db),
+            applier: None,
+            start: Some((Arc::clone(&db), checker, peer.to_owned())),
             pending: Vec::new(),
             members_arrived: false,
             refused: 0,
             stored: 0,
             index: SetIndex::new(),
-            held: HashMap::new(),
+            others: HashMap::new(),
+            failure: RefCell::new(None),
         };
-        for e in replica.db.sync_entries().map_err(store_error)? {
-            replica.learn(e.kind, e.id, e.stamp);
-        }
+        let built = RefCell::new((SetIndex::new(), HashMap::new()));
+        db.sync_digests_with(
+            |kind, id, digest| {
+                let (index, others) = &mut *built.borrow_mut();
+                learn(index, others, kind, id, digest);
+            },
+            || *built.borrow_mut() = (SetIndex::new(), HashMap::new()),
+        )
+        .map_err(store_error)?;
+        (replica.index, replica.others) = built.into_inner();
+        replica.index.shrink_to_fit();
         Ok(replica)
     }
 
-    fn learn(&mut self, kind: SyncKind, id: Vec<u8>, stamp: VersionStamp) {
-        let key = ItemKey::of(item_kind(kind), &id);
-        self.index.insert(peergroup_sync::Entry { key, digest: stamp.digest });
-        self.held.insert(key, (kind, id, stamp));
+    /// Writes what the sync brings through `writer`, a third handle of the database, instead
+    /// of the one that reads: an applier gives its writer a page cache of 32 MiB, which reads
+    /// of a whole group to send would otherwise fill (a presence serving a million records
+    /// stays under 200 MB with it apart).
+    #[must_use]
+    pub fn with_writer(mut self, writer: GroupDb) -> Self {
+        if let Some((_, checker, peer)) = self.start.take() {
+            self.start = Some((Arc::new(writer), checker, peer));
+        }
+        self
+    }
+
+    /// The kind and id of the item held under `key`.
+    fn locate(&self, key: &ItemKey) -> Option<(SyncKind, Vec<u8>)> {
+        if let Some((kind, id)) = self.others.get(key) {
+            return Some((*kind, id.clone()));
+        }
+        self.index.tag(key).map(|tag| (SyncKind::Record, tag.to_vec()))
     }
 
     /// The items `keys` name, read from the database in the order asked.
     pub fn read(&self, keys: &[ItemKey]) -> Result<Vec<Item>> {
-        let wanted: Vec<(SyncKind, Vec<u8>)> =
-            keys.iter().filter_map(|k| self.held.get(k)).map(|(kind, id, _)| (*kind, id.clone())).collect();
+        let wanted: Vec<(SyncKind, Vec<u8>)> = keys.iter().filter_map(|k| self.locate(k)).collect();
         let items = self.db.sync_items(&wanted).map_err(store_error)?;
         Ok(items.into_iter().map(to_item).collect())
+    }
+
+    fn applier(&mut self) -> Result<&mut Applier> {
+        if let Some((writer, checker, peer)) = self.start.take() {
+            let applier = Applier::new(Arc::new(checker), writer, Origin::Remote(peer)).map_err(store_error)?;
+            self.applier = Some(applier);
+        }
+        // Set just above, or by an earlier call (the handles are taken once).
+        self.applier.as_mut().ok_or_else(|| store_error("the applier could not start"))
+    }
+
+    /// The error of a read made for the sync protocol, if one failed (the sync must end).
+    pub fn take_failure(&self) -> Option<NetError> {
+        self.failure.borrow_mut().take()
     }
 
     /// Hands received items to the applier.
     pub fn submit(&mut self, items: Vec<Item>) -> Result<()> {
         let batch = items.into_iter().map(to_sync_item).collect();
-        self.applier.submit(batch).map_err(store_error)
+        self.applier()?.submit(batch).map_err(store_error)
     }
 
     /// Takes in what the applier wrote (waiting for it when `wait`); returns the refusals
     /// that count against the peer, or `None` when nothing was ready.
     pub fn collect(&mut self, wait: bool) -> Result<Option<u64>> {
-        let applied = if wait { self.applier.wait_next() } else { self.applier.try_next() };
+        let Some(applier) = &mut self.applier else { return Ok(None) };
+        let applied = if wait { applier.wait_next() } else { applier.try_next() };
         let Some(applied) = applied else { return Ok(None) };
         let Applied { items, outcome } = applied.map_err(store_error)?;
         let before = self.refused;
         for e in outcome.stored {
             self.members_arrived |= e.kind == SyncKind::Member;
             self.stored += 1;
-            self.learn(e.kind, e.id, e.stamp);
+            learn(&mut self.index, &mut self.others, e.kind, &e.id, &e.stamp.digest);
         }
         for r in outcome.refused {
             if r.awaits_member() && self.pending.len() < MAX_PENDING {
@@ -163,7 +216,7 @@ impl StoreReplica {
         if self.members_arrived && !self.pending.is_empty() {
             self.members_arrived = false;
             let pending = std::mem::take(&mut self.pending);
-            self.applier.submit(pending).map_err(store_error)?;
+            self.applier()?.submit(pending).map_err(store_error)?;
         }
         Ok(Some(self.refused - before))
     }
@@ -180,7 +233,7 @@ impl StoreReplica {
 
     /// Batches handed to the applier and not collected yet.
     pub fn in_flight(&self) -> usize {
-        self.applier.in_flight()
+        self.applier.as_ref().map_or(0, Applier::in_flight)
     }
 
     /// Records still waiting for their signer's member entry.
@@ -200,7 +253,33 @@ impl StoreReplica {
 
     /// How many items of `kind` this side holds.
     pub fn count(&self, kind: SyncKind) -> usize {
-        self.held.values().filter(|(k, _, _)| *k == kind).count()
+        let others = self.others.values().filter(|(k, _)| *k == kind).count();
+        match kind {
+            SyncKind::Record => self.index.len() as usize - self.others.len(),
+            _ => others,
+        }
+    }
+}
+
+/// Enters an item held into the reconciled set: a record's id (16 bytes) in the index's tag,
+/// any other item's id beside it.
+fn learn(
+    index: &mut SetIndex,
+    others: &mut HashMap<ItemKey, (SyncKind, Vec<u8>)>,
+    kind: SyncKind,
+    id: &[u8],
+    digest: &[u8; 32],
+) {
+    let key = ItemKey::of(item_kind(kind), id);
+    let entry = peergroup_sync::Entry { key, digest: *digest };
+    match <Tag>::try_from(id) {
+        Ok(tag) if kind == SyncKind::Record => {
+            index.insert_tagged(entry, tag);
+        }
+        _ => {
+            index.insert(entry);
+            others.insert(key, (kind, id.to_vec()));
+        }
     }
 }
 
@@ -210,11 +289,21 @@ impl Replica for StoreReplica {
     }
 
     fn stamp(&self, key: &ItemKey) -> Option<VersionStamp> {
-        self.held.get(key).map(|(_, _, stamp)| stamp.clone())
+        let wanted = self.locate(key)?;
+        match self.db.sync_items(std::slice::from_ref(&wanted)) {
+            Ok(mut items) => items.pop().map(|item| item.stamp),
+            Err(e) => {
+                self.failure.borrow_mut().get_or_insert(store_error(e));
+                None
+            }
+        }
     }
 
     fn kind(&self, key: &ItemKey) -> Option<ItemKind> {
-        self.held.get(key).map(|(kind, _, _)| item_kind(*kind))
+        match self.others.get(key) {
+            Some((kind, _)) => Some(item_kind(*kind)),
+            None => self.index.get(key).map(|_| ItemKind::Record),
+        }
     }
 }
 
@@ -354,6 +443,7 @@ fn drive(
     let misbehaved = |e: peergroup_sync::LinkError| NetError::Protocol { addr, reason: format!("sync: {e}") };
     let gone = || NetError::Protocol { addr, reason: "the other side closed the sync".into() };
     let unreadable = |reason: String| NetError::Protocol { addr, reason };
+    let failed = |replica: &StoreReplica| replica.take_failure().map_or(Ok(()), Err);
     let mut link = SyncLink::new(role, &replica);
     let mut sent = 0u64;
     loop {
@@ -365,6 +455,7 @@ fn drive(
         while let Ok(frame) = from_peer.try_recv() {
             let bytes = frame.map_err(unreadable)?;
             link.handle_bytes(&replica, &bytes).map_err(misbehaved)?;
+            failed(&replica)?;
             progressed = true;
         }
         while let Some(output) = link.poll() {
@@ -376,7 +467,7 @@ fn drive(
                 }
                 Output::NeedItems(keys) => {
                     let items = replica.read(&keys)?;
-                    link.items_read(items).map_err(misbehaved)?;
+                    link.items_read(&replica, items).map_err(misbehaved)?;
                 }
                 Output::Apply(items) => replica.submit(items)?,
                 Output::Complete => {}
@@ -401,6 +492,7 @@ fn drive(
                     .ok_or_else(gone)?
                     .map_err(unreadable)?;
                 link.handle_bytes(&replica, &bytes).map_err(misbehaved)?;
+                failed(&replica)?;
             }
         }
     }

@@ -51,7 +51,7 @@ impl SyncLink {
                 Output::Send(m) => send.push(wire::encode(&m)),
                 Output::NeedItems(keys) => {
                     let items = keys.iter().filter_map(|k| store.get_any(k).cloned()).collect();
-                    if self.link.items_read(items).is_err() {
+                    if self.link.items_read(store, items).is_err() {
                         self.failed = true;
                     }
                 }

@@ -156,6 +156,23 @@ fn a_new_member_receives_everything_and_holds_the_same_entries() {
 }
 
 #[test]
+fn digests_lent_one_by_one_are_the_entries_held() {
+    let w = world();
+    let db = w.db(&w.alice);
+    let a = db.add_record(&w.alice, new_record(1, b"a")).unwrap();
+    let b = db.add_record(&w.alice, new_record(2, b"b")).unwrap();
+    db.delete_record(&w.alice, b.id).unwrap();
+    db.update_record(&w.alice, a.id, edit(&a, b"a2")).unwrap();
+    let mut lent = Vec::new();
+    db.sync_digests_with(|kind, id, digest| lent.push((kind, id.to_vec(), *digest)), || panic!("no restart")).unwrap();
+    let mut held: Vec<_> = db.sync_entries().unwrap().into_iter().map(|e| (e.kind, e.id, e.stamp.digest)).collect();
+    lent.sort();
+    held.sort();
+    assert_eq!(lent, held);
+    assert_eq!(lent.iter().filter(|(k, _, _)| *k == SyncKind::Record).count(), 2, "the record and the tombstone");
+}
+
+#[test]
 fn concurrent_updates_of_one_record_converge_whatever_the_order() {
     let w = world();
     let (alice_db, bob_db) = (w.db(&w.alice), w.db(&w.bob));

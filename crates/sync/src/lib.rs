@@ -69,7 +69,7 @@
 //!                 }
 //!                 Output::NeedItems(keys) => {
 //!                     let items = keys.iter().filter_map(|k| members[side].items.get(k).cloned()).collect();
-//!                     links[side].items_read(items)?;
+//!                     links[side].items_read(&members[side], items)?;
 //!                 }
 //!                 Output::Apply(items) => {
 //!                     for item in items { members[side].put(item); }
@@ -91,9 +91,10 @@ pub mod flood;
 pub mod item;
 pub mod link;
 pub mod reconcile;
+mod seen;
 pub mod wire;
 
 pub use item::{Entry, Item, ItemKey, ItemKind};
 pub use link::{Link, LinkError, Misbehaviour, Output, Replica, Role};
-pub use reconcile::SetIndex;
+pub use reconcile::{SetIndex, Tag};
 pub use wire::{Frame, FrameError, Message, WireError};

@@ -28,6 +28,14 @@
 //!   ([`Misbehaviour::Refused`]).
 //! - An item whose body does not hash to its stamp's digest ends the link.
 //! - Each key is acted on once per sync, whatever the peer repeats.
+//!
+//! # Memory
+//! Per key acted on, a sync holds about 20 bytes in the set of keys seen and, for a record to
+//! send, 16 more until its item is read (keys are held by their first 16 bytes: two that
+//! share them take about 2^64 hashes to find; a record's is looked up in the index again when
+//! it is read). Reads are asked [`MAX_READS_OUT`] at a time, so the items in flight stay
+//! bounded whatever the difference: serving a whole group of a million records to a new
+//! member holds about 37 MB here, beside the replica's index.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -36,6 +44,7 @@ use thiserror::Error;
 
 use crate::item::{Item, ItemKey, ItemKind};
 use crate::reconcile::{self, Learned, SetIndex};
+use crate::seen::{Seen, short};
 use crate::wire::{self, MAX_ITEMS, MAX_STAMPS, Message, StampEntry, WireError};
 
 /// At most this many reconciliation messages received in one sync: a difference of `d`
@@ -48,6 +57,9 @@ pub const ITEMS_BATCH_BYTES: usize = 1024 * 1024;
 /// Most keys in one [`Output::NeedItems`] (a reconciliation round that finds more asks in
 /// several reads, answered in order).
 pub const MAX_READ: usize = 2048;
+/// At most this many [`Output::NeedItems`] unanswered: the next is asked once one is
+/// answered, so that one read is ready while the items of the other leave.
+pub const MAX_READS_OUT: usize = 2;
 
 /// What the driver gives the link: the local set and the versions held.
 pub trait Replica {
@@ -155,13 +167,16 @@ pub struct Link {
     outputs: VecDeque<Output>,
     reconciled: bool,
     /// Keys already acted on in this sync.
-    seen: HashSet<ItemKey>,
+    seen: Seen,
     /// Keys whose peer stamp we wait for.
     awaiting: HashSet<ItemKey>,
     /// `NeedItems` not yet answered.
     reads: usize,
-    /// Keys to send that wait for the reconciliation to end (see `need`).
-    deferred: Vec<ItemKey>,
+    /// Member entries and properties to send, not asked of the driver yet.
+    signers: VecDeque<ItemKey>,
+    /// Records to send, not asked of the driver yet, by their first 16 bytes; asked once the
+    /// reconciliation ended (see `need`).
+    records: VecDeque<u128>,
     sent_done: bool,
     received_done: bool,
     complete: bool,
@@ -176,10 +191,11 @@ impl Link {
             role,
             outputs: VecDeque::new(),
             reconciled: false,
-            seen: HashSet::new(),
+            seen: Seen::default(),
             awaiting: HashSet::new(),
             reads: 0,
-            deferred: Vec::new(),
+            signers: VecDeque::new(),
+            records: VecDeque::new(),
             sent_done: false,
             received_done: false,
             complete: false,
@@ -262,12 +278,12 @@ impl Link {
                 self.received_done = true;
             }
         }
-        self.progress();
+        self.progress(replica);
         Ok(())
     }
 
     /// The items read for the oldest unanswered [`Output::NeedItems`].
-    pub fn items_read(&mut self, items: Vec<Item>) -> Result<(), LinkError> {
+    pub fn items_read(&mut self, replica: &impl Replica, items: Vec<Item>) -> Result<(), LinkError> {
         self.open()?;
         if self.reads == 0 {
             return Err(LinkError::NoRequest);
@@ -292,7 +308,7 @@ impl Link {
         if !batch.is_empty() {
             self.outputs.insert(at, Output::Send(Message::Items(batch)));
         }
-        self.progress();
+        self.progress(replica);
         Ok(())
     }
 
@@ -317,19 +333,20 @@ impl Link {
         Err(LinkError::Peer(why))
     }
 
+    /// Marks `key` acted on; whether it was not yet.
+    fn first_time(&mut self, key: &ItemKey) -> bool {
+        self.seen.insert(key)
+    }
+
     fn learn(&mut self, replica: &impl Replica, learned: Learned) {
-        let mut send = Vec::new();
         let mut stamps = Vec::new();
-        for key in learned.peer_lacks {
-            if self.seen.insert(key) {
-                send.push(key);
-            }
-        }
-        for key in learned.we_lack {
-            self.seen.insert(key);
+        let mut send = learned.peer_lacks;
+        send.retain(|key| self.first_time(key));
+        for key in &learned.we_lack {
+            self.first_time(key);
         }
         for key in learned.differ {
-            if self.seen.insert(key) {
+            if self.first_time(&key) {
                 self.awaiting.insert(key);
                 stamps.push(StampEntry { key, stamp: replica.stamp(&key) });
             }
@@ -347,7 +364,7 @@ impl Link {
                 // The peer found a difference we did not (our set changed in between): it
                 // waits for our stamp, so it gets it; we act on the key once.
                 answer.push(StampEntry { key, stamp: ours.clone() });
-                if !self.seen.insert(key) {
+                if !self.first_time(&key) {
                     continue;
                 }
             }
@@ -374,37 +391,55 @@ impl Link {
         }
     }
 
-    fn need(&mut self, replica: &impl Replica, keys: Vec<ItemKey>) {
+    fn need(&mut self, replica: &impl Replica, mut keys: Vec<ItemKey>) {
         // Signers first: member entries, then properties, then records (see
         // `Replica::kind`). The reconciliation finds keys range by range, so a signer may be
         // found rounds after its records; records therefore wait until it has ended (a few
         // round trips, and the time the peer's store would have spent on records it cannot
         // check yet), while member entries and properties leave at once.
-        let rank = |key: &ItemKey| match replica.kind(key) {
-            Some(ItemKind::Member) => 0u8,
-            Some(ItemKind::Properties) => 1,
-            Some(ItemKind::Record) | None => 2,
-        };
-        self.deferred.extend(keys);
-        let mut keys = if self.reconciled {
-            std::mem::take(&mut self.deferred)
-        } else {
-            let (signers, records) = self.deferred.drain(..).partition(|key| rank(key) < 2);
-            self.deferred = records;
-            signers
-        };
+        let mut signers = Vec::new();
+        keys.retain(|key| match replica.kind(key) {
+            Some(kind @ (ItemKind::Member | ItemKind::Properties)) => {
+                signers.push((kind == ItemKind::Properties, *key));
+                false
+            }
+            Some(ItemKind::Record) | None => true,
+        });
         // Stable: key order within a kind.
-        keys.sort_by_cached_key(rank);
-        // In reads of at most `MAX_READ` keys, so that the first items leave while the rest
-        // are read and the peer's store starts work early.
-        for chunk in keys.chunks(MAX_READ) {
+        signers.sort_by_key(|(properties, _)| *properties);
+        self.signers.extend(signers.into_iter().map(|(_, key)| key));
+        self.records.extend(keys.iter().map(short));
+        self.ask(replica);
+    }
+
+    /// Asks the driver for the next items to send, in reads of at most [`MAX_READ`] keys and
+    /// at most [`MAX_READS_OUT`] at a time, so that the first items leave while the rest are
+    /// read and the peer's store starts work early.
+    fn ask(&mut self, replica: &impl Replica) {
+        while self.reads < MAX_READS_OUT {
+            let chunk: Vec<ItemKey> = if !self.signers.is_empty() {
+                self.signers.drain(..self.signers.len().min(MAX_READ)).collect()
+            } else if self.reconciled && !self.records.is_empty() {
+                let index = replica.index();
+                let n = self.records.len().min(MAX_READ);
+                // A key no longer held is left out, as the driver would.
+                self.records.drain(..n).filter_map(|s| index.key_by_prefix(&s.to_be_bytes())).collect()
+            } else {
+                return;
+            };
             self.reads += 1;
-            self.outputs.push_back(Output::NeedItems(chunk.to_vec()));
+            self.outputs.push_back(Output::NeedItems(chunk));
         }
     }
 
-    fn progress(&mut self) {
-        if !self.sent_done && self.reconciled && self.awaiting.is_empty() && self.reads == 0 && self.deferred.is_empty()
+    fn progress(&mut self, replica: &impl Replica) {
+        self.ask(replica);
+        if !self.sent_done
+            && self.reconciled
+            && self.awaiting.is_empty()
+            && self.reads == 0
+            && self.signers.is_empty()
+            && self.records.is_empty()
         {
             self.sent_done = true;
             self.outputs.push_back(Output::Send(Message::Done));

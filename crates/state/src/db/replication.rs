@@ -11,14 +11,15 @@ use peergroup_identity::PeerName;
 use peergroup_identity::x509::from_pem;
 use peergroup_security::trust::{AcceptedMember, PropertiesClaim, accept_member, accept_properties, accept_record};
 use peergroup_security::{GroupProperties, SecurityError, ValidatedChain, VersionStamp, body_digest, validate_chain};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use super::GroupDb;
 use super::feed::push_change_from;
 use super::members::{put_member_from, read_member_tx};
 use super::properties::{held_signed, store_signed};
 use super::records::{Applied, StampColumns, apply_encoded, record_stamp, stamp_of_row};
+use super::{GroupDb, invalid_db};
 use crate::changes::{Change, MAX_ORIGIN_LEN, Origin};
 use crate::error::{Result, StateError};
 use crate::export::{claim_of, from_store, stored_entry};
@@ -84,7 +85,6 @@ impl GroupDb {
     pub fn sync_entries(&self) -> Result<Vec<SyncEntry>> {
         let now = Timestamp::now().as_micros();
         let path = &self.path;
-        let group = &self.group;
         self.read_snapshot(|conn| {
             let e = |e| map_err(path, e);
             let mut out = Vec::new();
@@ -107,22 +107,71 @@ impl GroupDb {
                 let stamp = stamp_of_row(path, columns, || body_of(conn, path, rowid))?;
                 out.push(SyncEntry { kind: SyncKind::Record, id, stamp });
             }
-            let mut stmt = conn.prepare_cached("SELECT peer_name, certificate FROM members").map_err(e)?;
-            let members = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
-                .map_err(e)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(e)?;
-            for (name, certificate) in members {
-                if let Some(stamp) = stored_member_stamp(group, &certificate) {
-                    out.push(SyncEntry { kind: SyncKind::Member, id: name.into_bytes(), stamp });
-                }
-            }
-            if let Some((_, stamp, _)) = held_signed(conn, path)? {
-                out.push(SyncEntry { kind: SyncKind::Properties, id: Vec::new(), stamp });
-            }
+            out.extend(self.signer_entries(conn)?);
             Ok(out)
         })
+    }
+
+    /// What the reconciled set needs of [`Self::sync_entries`]: each item's kind, natural id
+    /// and version digest, lent to `each` one at a time, with no allocation per record (a
+    /// member of a million records builds its set from them; `sync_entries` would hold them
+    /// all, with their versions). The read is one snapshot; when the database was locked and
+    /// the read starts again, `restart` is called first.
+    pub fn sync_digests_with(
+        &self,
+        mut each: impl FnMut(SyncKind, &[u8], &[u8; 32]),
+        mut restart: impl FnMut(),
+    ) -> Result<()> {
+        let now = Timestamp::now().as_micros();
+        let path = &self.path;
+        let mut started = false;
+        self.read_snapshot(|conn| {
+            if std::mem::replace(&mut started, true) {
+                restart();
+            }
+            let e = |e| map_err(path, e);
+            let not_blob = |what: &str| invalid_db(path, format!("a record's {what} is not a blob"));
+            let mut stmt =
+                conn.prepare_cached("SELECT rowid, id, digest FROM records WHERE expires > ?1").map_err(e)?;
+            let mut rows = stmt.query([now]).map_err(e)?;
+            while let Some(r) = rows.next().map_err(e)? {
+                let id = r.get_ref(1).map_err(e)?.as_blob().map_err(|_| not_blob("id"))?;
+                let digest = match r.get_ref(2).map_err(e)? {
+                    ValueRef::Null => body_digest(&body_of(conn, path, r.get(0).map_err(e)?)?),
+                    ValueRef::Blob(d) => {
+                        <[u8; 32]>::try_from(d).map_err(|_| invalid_db(path, "a record digest is not 32 bytes"))?
+                    }
+                    _ => return Err(not_blob("digest")),
+                };
+                each(SyncKind::Record, id, &digest);
+            }
+            for entry in self.signer_entries(conn)? {
+                each(entry.kind, &entry.id, &entry.stamp.digest);
+            }
+            Ok(())
+        })
+    }
+
+    /// The member entries and the signed properties held (see [`Self::sync_entries`]).
+    fn signer_entries(&self, conn: &Connection) -> Result<Vec<SyncEntry>> {
+        let path = &self.path;
+        let e = |e| map_err(path, e);
+        let mut out = Vec::new();
+        let mut stmt = conn.prepare_cached("SELECT peer_name, certificate FROM members").map_err(e)?;
+        let members = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(e)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(e)?;
+        for (name, certificate) in members {
+            if let Some(stamp) = stored_member_stamp(&self.group, &certificate) {
+                out.push(SyncEntry { kind: SyncKind::Member, id: name.into_bytes(), stamp });
+            }
+        }
+        if let Some((_, stamp, _)) = held_signed(conn, path)? {
+            out.push(SyncEntry { kind: SyncKind::Properties, id: Vec::new(), stamp });
+        }
+        Ok(out)
     }
 
     /// The items held of these `(kind, natural id)` keys, with their bodies, in the order

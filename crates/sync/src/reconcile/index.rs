@@ -1,7 +1,6 @@
 //! [`SetIndex`]: the entries a member holds, with fingerprints of any range kept current.
 //!
-//! Layout: buckets by the first bits of the key, each a sorted `Vec` of entries with their
-//! hashes, and two Fenwick trees over the buckets (their entry counts and their hash sums).
+//! Layout: buckets by the first bits of the key, each a sorted `Vec` of entries, and two Fenwick trees over the buckets (their entry counts and their hash sums).
 //! An empty index has 256 buckets (a few KiB, so a simulator can hold thousands); it doubles
 //! them whenever it holds more than 16 entries per bucket on average, up to 65,536 buckets
 //! (the first two key bytes), rebuilding in `O(n)`: amortised `O(1)` per insert. Keys are
@@ -15,6 +14,12 @@
 //!
 //! A member grinding record ids into one bucket (2^16 hashes per item) only makes that bucket's
 //! work linear in its size; every operation stays bounded by the bucket it touches.
+//!
+//! Memory: 80 bytes per entry (its key, its digest and a 16-byte tag the owner keeps with it,
+//! such as where the item lives in its store), so a member of a million items holds 80 MB
+//! here. The entry hashes the fingerprints add up are not kept: the Fenwick trees hold each
+//! bucket's sum, and the hashes of the entries in the one bucket a bound cuts are computed
+//! again (a few SHA-256 of 64 bytes per fingerprint). Buckets grow by a quarter, not double.
 
 use crate::item::{Entry, ItemKey};
 
@@ -27,10 +32,27 @@ const MAX_BITS: u32 = 16;
 /// More entries than this per bucket on average doubles the buckets.
 const GROW_AT: u64 = 16;
 
+/// A 16-byte value the owner of an index keeps with an entry ([`SetIndex::insert_tagged`]).
+pub type Tag = [u8; 16];
+
 #[derive(Clone, Debug)]
 struct Slot {
     entry: Entry,
-    hash: Accumulator,
+    tag: Tag,
+}
+
+impl Slot {
+    fn hash(&self) -> Accumulator {
+        Accumulator::of(&self.entry)
+    }
+}
+
+/// Makes room for one more slot in `bucket`, by a quarter of its length: buckets hold about
+/// 16 entries, so doubling would leave a third of the index's memory unused on average.
+fn reserve_one(bucket: &mut Vec<Slot>) {
+    if bucket.len() == bucket.capacity() {
+        bucket.reserve_exact(bucket.len() / 4 + 1);
+    }
 }
 
 /// The set of entries one member holds, indexed for reconciliation (see the module doc).
@@ -87,13 +109,14 @@ impl SetIndex {
         self.buckets = vec![Vec::new(); n];
         for slot in old.into_iter().flatten() {
             let b = self.bucket_of(&slot.entry.key);
+            reserve_one(&mut self.buckets[b]);
             self.buckets[b].push(slot);
         }
         self.counts = vec![0; n + 1];
         self.sums = vec![Accumulator::default(); n + 1];
         for (b, bucket) in self.buckets.iter().enumerate() {
             self.counts[b + 1] = bucket.len() as u64;
-            self.sums[b + 1] = bucket.iter().fold(Accumulator::default(), |s, slot| s.wrapping_add(slot.hash));
+            self.sums[b + 1] = bucket.iter().fold(Accumulator::default(), |s, slot| s.wrapping_add(slot.hash()));
         }
         // Linear Fenwick construction: each node passes its value to its parent.
         for i in 1..=n {
@@ -130,19 +153,48 @@ impl SetIndex {
         bucket.binary_search_by(|s| s.entry.key.cmp(key)).ok().map(|i| bucket[i].entry.digest)
     }
 
+    /// The key held whose first 16 bytes are `prefix`, if any (keys are SHA-256 outputs: two
+    /// that share them take about 2^64 hashes to find).
+    pub fn key_by_prefix(&self, prefix: &[u8; 16]) -> Option<ItemKey> {
+        let b = usize::from(u16::from_be_bytes([prefix[0], prefix[1]])) >> (MAX_BITS - self.bits);
+        let bucket = &self.buckets[b];
+        bucket.binary_search_by(|s| s.entry.key.0[..16].cmp(&prefix[..])).ok().map(|i| bucket[i].entry.key)
+    }
+
+    /// Gives back the room buckets hold beyond their entries (after a bulk load: buckets
+    /// grow by a quarter, so up to a fifth of them is unused).
+    pub fn shrink_to_fit(&mut self) {
+        for bucket in &mut self.buckets {
+            bucket.shrink_to_fit();
+        }
+    }
+
+    /// The tag kept with the entry of `key` ([`Self::insert_tagged`]), if it is held.
+    pub fn tag(&self, key: &ItemKey) -> Option<Tag> {
+        let bucket = &self.buckets[self.bucket_of(key)];
+        bucket.binary_search_by(|s| s.entry.key.cmp(key)).ok().map(|i| bucket[i].tag)
+    }
+
     /// Inserts `entry`, or replaces the digest held for its key; returns the digest replaced.
+    /// Its tag is zeros.
     pub fn insert(&mut self, entry: Entry) -> Option<[u8; 32]> {
+        self.insert_tagged(entry, [0; 16])
+    }
+
+    /// [`Self::insert`], keeping `tag` with the entry (replacing the tag held).
+    pub fn insert_tagged(&mut self, entry: Entry, tag: Tag) -> Option<[u8; 32]> {
         let b = self.bucket_of(&entry.key);
         let hash = Accumulator::of(&entry);
         let bucket = &mut self.buckets[b];
         match bucket.binary_search_by(|s| s.entry.key.cmp(&entry.key)) {
             Ok(i) => {
-                let old = std::mem::replace(&mut bucket[i], Slot { entry, hash });
-                self.update(b, 0, hash.wrapping_sub(old.hash), false);
+                let old = std::mem::replace(&mut bucket[i], Slot { entry, tag });
+                self.update(b, 0, hash.wrapping_sub(old.hash()), false);
                 Some(old.entry.digest)
             }
             Err(i) => {
-                bucket.insert(i, Slot { entry, hash });
+                reserve_one(bucket);
+                bucket.insert(i, Slot { entry, tag });
                 self.update(b, 1, hash, false);
                 self.grow();
                 None
@@ -156,7 +208,7 @@ impl SetIndex {
         let bucket = &mut self.buckets[b];
         let i = bucket.binary_search_by(|s| s.entry.key.cmp(key)).ok()?;
         let old = bucket.remove(i);
-        self.update(b, 1, old.hash, true);
+        self.update(b, 1, old.hash(), true);
         Some(old.entry.digest)
     }
 
@@ -201,14 +253,17 @@ impl SetIndex {
             Bound::Key(k) => k,
         };
         let b = self.bucket_of(key);
-        let (mut count, mut sum) = self.buckets_before(b);
+        let (count, before) = self.buckets_before(b);
         let bucket = &self.buckets[b];
         let pos = bucket.partition_point(|s| s.entry.key < *key);
-        for s in &bucket[..pos] {
-            sum = sum.wrapping_add(s.hash);
-        }
-        count += pos as u64;
-        (count, sum)
+        let hashes = |slots: &[Slot]| slots.iter().fold(Accumulator::default(), |s, slot| s.wrapping_add(slot.hash()));
+        // The hashes are computed again: over the smaller side of the cut.
+        let sum = if pos <= bucket.len() / 2 {
+            before.wrapping_add(hashes(&bucket[..pos]))
+        } else {
+            self.buckets_before(b + 1).1.wrapping_sub(hashes(&bucket[pos..]))
+        };
+        (count + pos as u64, sum)
     }
 
     /// How many entries lie below `bound`.

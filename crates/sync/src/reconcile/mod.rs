@@ -37,7 +37,7 @@ mod index;
 
 pub use bound::Bound;
 pub use fingerprint::{Accumulator, FINGERPRINT_LEN, Fingerprint};
-pub use index::{Range as IndexRange, SetIndex};
+pub use index::{Range as IndexRange, SetIndex, Tag};
 
 use crate::item::{Entry, ItemKey};
 

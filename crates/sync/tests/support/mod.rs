@@ -110,7 +110,7 @@ pub fn sync_with(
                         let items: Vec<Item> =
                             keys.iter().filter_map(|k| members[side].items.get(k).cloned()).collect();
                         run.sent_items[side] += items.len() as u64;
-                        links[side].items_read(items)?;
+                        links[side].items_read(&*members[side], items)?;
                     }
                     Output::Apply(items) => {
                         for item in items {
