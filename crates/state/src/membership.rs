@@ -370,12 +370,16 @@ pub(crate) fn update_membership(
     dir: &Path,
     identity: &PeerName,
     group: &PeerName,
-    change: impl FnOnce(&mut Membership) -> bool,
+    change: impl Fn(&mut Membership) -> bool,
 ) -> Result<(Membership, bool)> {
     let lock_path = dir.join(MEMBERSHIP_LOCK_FILE);
     let io = |source| StateError::Io { path: lock_path.clone(), source };
-    // The membership must exist before a lock file is made beside it.
-    read_membership(dir, identity, group)?;
+    // Nothing to change (the common case: marked already, nothing newer) takes no lock and
+    // writes nothing; the membership must exist before a lock file is made beside it.
+    let mut unlocked = read_membership(dir, identity, group)?;
+    if !change(&mut unlocked) {
+        return Ok((unlocked, false));
+    }
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

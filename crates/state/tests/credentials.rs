@@ -25,6 +25,11 @@ struct World {
 /// Alice (key 0) created a group (key 50); Bob (key 1) joined as a member and synchronised;
 /// Alice's database holds Bob's entry; Carol (key 2) is not a member. All in one keystore, each with a database of its own.
 fn world() -> World {
+    world_with(true)
+}
+
+/// [`world`], Bob's membership marked synchronised or not.
+fn world_with(bob_synchronized: bool) -> World {
     let tmp = tempfile::tempdir().unwrap();
     let keystore = Keystore::open(tmp.path().join("home")).unwrap();
     let store = MembershipStore::for_keystore(&keystore);
@@ -36,7 +41,9 @@ fn world() -> World {
     let request = InvitationRequest { roles: vec![Role::Member], expiration: None };
     let text = store.create_invitation(&alice, &group, bob.info(), &request, now).unwrap();
     store.join(&bob, &text, now).unwrap();
-    store.mark_synchronized(bob.peer_name(), &group).unwrap();
+    if bob_synchronized {
+        store.mark_synchronized(bob.peer_name(), &group).unwrap();
+    }
     let w = World { _tmp: tmp, store, alice, bob, carol, group };
     // Alice's database holds Bob once they synchronised.
     w.replicate(&w.bob, &w.alice, &w.bob);
@@ -156,4 +163,35 @@ fn subjects_that_cannot_be_issued() {
     let store = CredentialRequest { store: true, ..CredentialRequest::default() };
     db.issue_credentials(&w.alice, CredentialSubject::Identity(w.carol.info()), &store, now).unwrap();
     assert_eq!(db.member(w.carol.peer_name()).unwrap().roles, [Role::Member.guid()]);
+}
+
+/// The first synchronisation's mark and the adoption of new credentials, in two threads at
+/// once (as the presence's sync and its feed follower may), never undo each other: both
+/// change the membership file under its lock.
+#[test]
+fn marking_and_adopting_at_once_keep_both() {
+    for _ in 0..12 {
+        let w = world_with(false);
+        let now = SystemTime::now();
+        let request = CredentialRequest { store: true, ..promote() };
+        // Alice's copy is ready (she created the group); Bob's is not, yet.
+        w.db(&w.alice)
+            .issue_credentials(&w.alice, CredentialSubject::Member(w.bob.peer_name()), &request, now)
+            .unwrap();
+        w.replicate(&w.alice, &w.bob, &w.bob);
+        let start = std::sync::Barrier::new(2);
+        let (marker, adopter) = (w.db(&w.bob), w.db(&w.bob));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                start.wait();
+                marker.mark_synchronized().unwrap();
+            });
+            s.spawn(|| {
+                start.wait();
+                adopter.adopt_published_membership().unwrap();
+            });
+        });
+        let m = w.store.get(w.bob.peer_name(), &w.group).unwrap();
+        assert!(m.synchronized && m.roles() == [Role::Administrator], "{m:?}");
+    }
 }
