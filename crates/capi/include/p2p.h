@@ -150,6 +150,9 @@ typedef struct _CERT_PUBLIC_KEY_INFO CERT_PUBLIC_KEY_INFO, *PCERT_PUBLIC_KEY_INF
 
 #define PEER_GROUP_VERSION 0x0101 /* MAKEWORD(1, 1) */
 
+/* PEER_GROUP_ISSUE_CREDENTIAL_FLAGS */
+#define PEER_GROUP_STORE_CREDENTIALS 0x1
+
 typedef enum peer_group_event_type_tag {
     PEER_GROUP_EVENT_STATUS_CHANGED = 1,
     PEER_GROUP_EVENT_PROPERTY_CHANGED = 2,
@@ -464,6 +467,10 @@ HRESULT PeerGroupCreate(PPEER_GROUP_PROPERTIES pProperties, HGROUP *phGroup);
 HRESULT PeerGroupCreateInvitation(HGROUP hGroup, PCWSTR pwzIdentityInfo, FILETIME *pftExpiration, ULONG cRoles,
                                   const GUID *pRoles, PWSTR *ppwzInvitation);
 HRESULT PeerGroupParseInvitation(PCWSTR pwzInvitation, PPEER_INVITATION_INFO *ppInvitationInfo);
+/* pwzSubjectIdentity: a member's peer name, or (peergroup) an identity's PeerIdentityGetXML text;
+   pCredentialInfo->pPublicKey must be NULL (see docs/capi.md). */
+HRESULT PeerGroupIssueCredentials(HGROUP hGroup, PCWSTR pwzSubjectIdentity, PEER_CREDENTIAL_INFO *pCredentialInfo,
+                                  DWORD dwFlags, PWSTR *ppwzInvitation);
 HRESULT PeerGroupJoin(PCWSTR pwzIdentity, PCWSTR pwzInvitation, PCWSTR pwzCloud, HGROUP *phGroup);
 HRESULT PeerGroupOpen(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName, PCWSTR pwzCloud, HGROUP *phGroup);
 HRESULT PeerGroupClose(HGROUP hGroup);

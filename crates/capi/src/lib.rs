@@ -47,6 +47,7 @@ mod wide;
 
 pub use api::common::*;
 pub use api::connect::*;
+pub use api::credentials::*;
 pub use api::events::*;
 pub use api::group::*;
 pub use api::identity::*;

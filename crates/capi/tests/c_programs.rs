@@ -71,40 +71,52 @@ fn run(what: &str, cmd: &mut Command) -> Output {
     out
 }
 
+/// `tests/c/<name>.c` runs natively in a home of its own and says `<name>: ok`.
+fn runs(name: &str) {
+    let home = Home::new();
+    let program = program(name, &home);
+    let out = run(name, &mut home.command(&program));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{name}: ok")));
+}
+
+/// `tests/c/<name>.c` runs under valgrind (no error, no leak) in a home of its own.
+fn runs_under_valgrind(name: &str) {
+    if !valgrind_available(&format!("{name}_under_valgrind")) {
+        return;
+    }
+    let home = Home::new();
+    let program = program(name, &home);
+    run(&format!("{name} under valgrind"), &mut home.valgrind(&program));
+}
+
+#[test]
+fn credentials() {
+    runs("credentials");
+}
+
+#[test]
+fn credentials_under_valgrind() {
+    runs_under_valgrind("credentials");
+}
+
 #[test]
 fn open_outcomes() {
-    let home = Home::new();
-    let open = program("open", &home);
-    let out = run("open", &mut home.command(&open));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("open: ok"));
+    runs("open");
 }
 
 #[test]
 fn open_outcomes_under_valgrind() {
-    if !valgrind_available("open_outcomes_under_valgrind") {
-        return;
-    }
-    let home = Home::new();
-    let open = program("open", &home);
-    run("open under valgrind", &mut home.valgrind(&open));
+    runs_under_valgrind("open");
 }
 
 #[test]
 fn lifecycle() {
-    let home = Home::new();
-    let lifecycle = program("lifecycle", &home);
-    let out = run("lifecycle", &mut home.command(&lifecycle));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("lifecycle: ok"));
+    runs("lifecycle");
 }
 
 #[test]
 fn lifecycle_under_valgrind() {
-    if !valgrind_available("lifecycle_under_valgrind") {
-        return;
-    }
-    let home = Home::new();
-    let lifecycle = program("lifecycle", &home);
-    run("lifecycle under valgrind", &mut home.valgrind(&lifecycle));
+    runs_under_valgrind("lifecycle");
 }
 
 /// The chat example, linked statically, runs its whole script.

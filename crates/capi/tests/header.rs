@@ -284,6 +284,7 @@ fn header_constants_are_the_rust_constants() {
         ("PEER_E_NO_MEMBERS_FOUND", PEER_E_NO_MEMBERS_FOUND.into()),
         ("PEER_E_NO_MEMBER_CONNECTIONS", PEER_E_NO_MEMBER_CONNECTIONS.into()),
         ("PEER_E_UNABLE_TO_LISTEN", PEER_E_UNABLE_TO_LISTEN.into()),
+        ("PEER_GROUP_STORE_CREDENTIALS", PEER_GROUP_STORE_CREDENTIALS.into()),
     ];
     let mut c = String::from("#include <stdio.h>\n#include \"p2p.h\"\nint main(void) {\n");
     for (name, _) in constants {

@@ -29,7 +29,7 @@ pub enum Command {
     /// Peer names in clouds: register and resolve (DNS clouds for now).
     #[command(subcommand)]
     Pnrp(PnrpCommand),
-    /// Groups: create, invite, join, open, watch, connect, status, members, delete.
+    /// Groups: create, invite, issue, join, open, watch, connect, status, members, delete.
     #[command(subcommand)]
     Group(GroupCommand),
     /// Records of a group.
@@ -195,6 +195,30 @@ pub enum GroupCommand {
         #[arg(long, value_name = "DURATION")]
         expires: Option<String>,
         /// Write the invitation to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Issues, renews or changes the roles of a member's credentials (administrators only);
+    /// `--store` publishes them in the group database, where the member picks them up when it
+    /// next connects; otherwise the member joins with the invitation printed.
+    Issue {
+        #[arg(long)]
+        identity: String,
+        #[arg(long)]
+        group: String,
+        /// The subject's identity info (`peergroup identity info`).
+        #[arg(long, value_name = "IDENTITY-INFO-FILE")]
+        subject: PathBuf,
+        /// The role to grant; default: the one the subject holds (member for a new one).
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+        /// How long the credentials last (`30d`, `12h`, `90m`, `45s`); default: the issuer's.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// Publish the credentials in the group database (PEER_GROUP_STORE_CREDENTIALS).
+        #[arg(long)]
+        store: bool,
+        /// Write the invitation carrying the credentials to this file.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use peergroup::{
-    Attribute, Attributes, Cloud, CloudState, ConnectionStatus, Context, Event, EventType, GroupProperties,
-    GroupStatus, Identity, IdentityInfo, InvitationRequest, Joined, NewGroup, NewRecord, Record, RecordChange,
-    RecordUpdate, Role, Timestamp,
+    Attribute, Attributes, Cloud, CloudState, ConnectionStatus, Context, CredentialRequest, CredentialSubject, Event,
+    EventType, GroupProperties, GroupStatus, Identity, IdentityInfo, InvitationRequest, Joined, NewGroup, NewRecord,
+    Record, RecordChange, RecordUpdate, Role, Timestamp,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -181,13 +181,7 @@ fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
             out.print(&text.join("\n"), Value::Array(groups.iter().map(properties_json).collect()));
         }
         GroupCommand::Invite { identity, group, invitee, role, expires, out: file } => {
-            let roles = vec![match role {
-                RoleArg::Member => Role::Member,
-                RoleArg::Administrator => Role::Administrator,
-            }];
-            let expiration =
-                expires.as_deref().map(parse_duration).transpose()?.map(|d| std::time::SystemTime::now() + d);
-            let request = InvitationRequest { roles, expiration };
+            let request = InvitationRequest { roles: vec![role_of(*role)], expiration: expiration(expires)? };
             let text = ctx.invite(identity, group, &read_file(invitee)?, &request)?;
             match file {
                 Some(path) => {
@@ -195,6 +189,26 @@ fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
                     out.print(&format!("wrote {}", path.display()), json!({"file": path}));
                 }
                 None => out.print(&text, json!({"invitation": text})),
+            }
+        }
+        GroupCommand::Issue { identity, group, subject, role, expires, store, out: file } => {
+            let info = IdentityInfo::from_xml(&read_file(subject)?)?;
+            let request = CredentialRequest {
+                roles: role.map(role_of).into_iter().collect(),
+                expiration: expiration(expires)?,
+                friendly_name: None,
+                store: *store,
+            };
+            let handle = ctx.open_group_blocking(identity, group, None)?;
+            let text = handle.issue_credentials(CredentialSubject::Identity(&info), &request)?;
+            let stored = json!({"subject": info.peer_name().to_string(), "stored": store});
+            match file {
+                Some(path) => {
+                    write_file(path, &text)?;
+                    out.print(&format!("wrote {}", path.display()), json!({"file": path, "credentials": stored}));
+                }
+                None if *store => out.print(&format!("stored credentials for {}", info.peer_name()), stored),
+                None => out.print(&text, json!({"invitation": text, "credentials": stored})),
             }
         }
         GroupCommand::Join { identity, invitation, cloud } => {
@@ -224,10 +238,18 @@ fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
                     handle.peer_name()
                 ),
             };
-            let text = format!("{head}\ncloud: {}\nstatus: {}\n", cloud_line(handle.cloud()), status_word(&status));
+            let roles: Vec<String> = handle.roles().iter().map(Role::to_string).collect();
+            let leaf = handle.membership().chain.leaf();
+            let text = format!(
+                "{head}\ncloud: {}\nstatus: {}\nroles: {}\n",
+                cloud_line(handle.cloud()),
+                status_word(&status),
+                roles.join(", ")
+            );
             out.print(
                 &text,
-                json!({"group": handle.peer_name().to_string(), "ready": ready,
+                json!({"group": handle.peer_name().to_string(), "ready": ready, "roles": roles,
+                       "valid_from": leaf.not_before, "valid_until": leaf.not_after,
                        "properties": props.as_ref().map(properties_json), "cloud": cloud_json(handle.cloud()),
                        "status": {"flags": status.flags(), "connected": status.is_connected()}}),
             );
@@ -273,6 +295,18 @@ fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
         }
     }
     Ok(())
+}
+
+fn role_of(role: RoleArg) -> Role {
+    match role {
+        RoleArg::Member => Role::Member,
+        RoleArg::Administrator => Role::Administrator,
+    }
+}
+
+/// `--expires DURATION` as a time from now.
+fn expiration(expires: &Option<String>) -> CliResult<Option<std::time::SystemTime>> {
+    Ok(expires.as_deref().map(parse_duration).transpose()?.map(|d| std::time::SystemTime::now() + d))
 }
 
 fn open(ctx: &Context, g: &GroupRef) -> CliResult<peergroup::Group> {

@@ -5,73 +5,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Running, home_with_config, run, until};
+use common::{Running, json, listening_port, ok, pair, run, until};
 use serde_json::Value;
 
 const WAIT: Duration = common::WAIT;
 const RECORD_TYPE: &str = "00000000-0000-0000-0000-00000000c0de";
-const NO_GLOBAL: &str = "[global]\nenabled = false\n";
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let out = run(home, args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn first_line(home: &Path, args: &[&str]) -> String {
-    ok(home, args).lines().next().unwrap().to_owned()
-}
-
-fn json(home: &Path, args: &[&str]) -> Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    serde_json::from_str(ok(home, &all).trim()).unwrap()
-}
-
-struct Pair {
-    _tmp: tempfile::TempDir,
-    alice: PathBuf,
-    bob: PathBuf,
-    alice_id: String,
-    bob_id: String,
-    group: String,
-}
-
-/// Alice created a group in her home, Bob joined it in his.
-fn pair() -> Pair {
-    let tmp = tempfile::tempdir().unwrap();
-    // `Global_` (the groups' cloud) off: a creator that connects without addresses registers
-    // its group there, and a test never reaches the public DHT (the registration fails, with
-    // an event; the presence listens regardless).
-    let alice = home_with_config(&tmp.path().join("alice"), NO_GLOBAL);
-    let bob = home_with_config(&tmp.path().join("bob"), NO_GLOBAL);
-    let alice_id = first_line(&alice, &["identity", "create", "alice"]);
-    let bob_id = first_line(&bob, &["identity", "create", "bob"]);
-    let group = first_line(&alice, &["group", "create", "--identity", &alice_id, "chat"]);
-    let info = tmp.path().join("bob.xml");
-    let invitation = tmp.path().join("bob.invitation");
-    ok(&bob, &["identity", "info", &bob_id, "--out", info.to_str().unwrap()]);
-    ok(
-        &alice,
-        &[
-            "group",
-            "invite",
-            "--identity",
-            &alice_id,
-            "--group",
-            &group,
-            "--invitee",
-            info.to_str().unwrap(),
-            "--out",
-            invitation.to_str().unwrap(),
-        ],
-    );
-    ok(&bob, &["group", "join", "--identity", &bob_id, "--invitation", invitation.to_str().unwrap()]);
-    Pair { _tmp: tmp, alice, bob, alice_id, bob_id, group }
-}
 
 fn add(home: &Path, id: &str, group: &str, text: &str) {
     ok(home, &["record", "add", "--identity", id, "--group", group, "--type", RECORD_TYPE, "--data", text]);
@@ -83,10 +24,6 @@ fn records(home: &Path, id: &str, group: &str) -> usize {
         return 0; // not ready yet
     }
     serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().len()
-}
-
-fn listening_port(running: &Running) -> u16 {
-    running.expect("listening", |l| l.strip_prefix("listening ").map(|p| p.parse().unwrap()))
 }
 
 #[test]

@@ -343,6 +343,8 @@ impl PreparedOpen {
         let slot = Slot::take()?;
         let store = context.groups_of(self.identity.peer_name())?;
         let db = store.open(&self.group)?;
-        Ok(Group::new(slot, context.clone(), self.identity, self.membership, context.memberships.clone(), cloud, db))
+        // Credentials published for this identity and received while no presence ran here.
+        let membership = db.adopt_published_membership()?.unwrap_or(self.membership);
+        Ok(Group::new(slot, context.clone(), self.identity, membership, context.memberships.clone(), cloud, db))
     }
 }

@@ -9,7 +9,10 @@ use peergroup_identity::{Identity, PeerName};
 use peergroup_pnrp::Cloud;
 use peergroup_security::policy::{Action, Actor, authorize};
 use peergroup_security::{GroupProperties, Membership, Role};
-use peergroup_state::{GroupDb, ImportSummary, Member, MembershipStore, NewRecord, Record, RecordUpdate};
+use peergroup_state::{
+    CredentialRequest, CredentialSubject, GroupDb, ImportSummary, Member, MembershipStore, NewRecord, Record,
+    RecordUpdate,
+};
 use uuid::Uuid;
 
 use crate::context::Context;
@@ -163,7 +166,8 @@ impl Group {
         &self.cloud
     }
 
-    /// This identity's roles in the group.
+    /// This identity's roles in the group, as its membership gave them when the handle was
+    /// opened (credentials adopted later show in handles opened after).
     pub fn roles(&self) -> &[Role] {
         self.membership.roles()
     }
@@ -223,6 +227,17 @@ impl Group {
     /// the port it listens on, its connections, and its last failure.
     pub fn network(&self) -> Result<NetView> {
         status::read_view(self.db()?)
+    }
+
+    /// Issues, renews or changes the roles of a member's membership certificate
+    /// (`PeerGroupIssueCredentials`), as the policy allows: administrators, within their own
+    /// role and validity. With [`CredentialRequest::store`] (`PEER_GROUP_STORE_CREDENTIALS`)
+    /// the new chain replaces the subject's member entry, which replicates; the subject adopts
+    /// it when its database receives it (at the latest on its next connect). Returns the
+    /// invitation that carries the credentials, which the subject may also
+    /// [`crate::Context::join`] with. See `docs/security.md`.
+    pub fn issue_credentials(&self, subject: CredentialSubject<'_>, request: &CredentialRequest) -> Result<String> {
+        Ok(self.db()?.issue_credentials(&self.identity, subject, request, std::time::SystemTime::now())?)
     }
 
     /// Goes online (`PeerGroupConnect`, asynchronous): the group's presence on this host (this

@@ -77,8 +77,8 @@ pub use peergroup_security::{
     GLOBAL_CLOUD, GroupProperties, InvitationInfo, InvitationRequest, Membership, NewGroup, Role, SecurityError,
 };
 pub use peergroup_state::{
-    Attribute, AttributeValue, Attributes, Durability, ImportSummary, MAX_RECORD_DATA_LEN, Member, NewRecord, Record,
-    RecordUpdate, StateError, Timestamp,
+    Attribute, AttributeValue, Attributes, CredentialRequest, CredentialSubject, Durability, ImportSummary,
+    MAX_RECORD_DATA_LEN, Member, NewRecord, Record, RecordUpdate, StateError, Timestamp,
 };
 
 #[doc(hidden)]

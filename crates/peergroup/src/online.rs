@@ -192,6 +192,9 @@ fn held_was_live(db: &GroupDb) -> bool {
 fn start(hub: &Arc<Hub>, db: &GroupDb, intent: &Intent) -> Result<Online> {
     let parts = hub.parts().ok_or_else(|| Error::Runtime(std::io::Error::other("the group has no open handle")))?;
     let rt = runtime()?;
+    // Credentials published for this identity since it last read its membership are its
+    // membership from this connect on.
+    db.adopt_published_membership()?;
     let membership = parts.memberships.get(parts.identity.peer_name(), db.group_peer_name())?;
     let port = parts.context.net_port();
     let listen = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
@@ -302,10 +305,16 @@ impl Supervisor {
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                     }
-                    if let Ok(changes) = watcher.poll()
-                        && changes.iter().any(|c| matches!(c.change, Change::StatusChanged))
-                    {
-                        self.follow_intent(&rt);
+                    if let Ok(changes) = watcher.poll() {
+                        if changes.iter().any(|c| matches!(c.change, Change::StatusChanged)) {
+                            self.follow_intent(&rt);
+                        }
+                        if changes.iter().any(|c| self.is_own_entry(&c.change)) {
+                            // New credentials for this identity arrived: its membership takes
+                            // them now (the presence shows them from its next start). A
+                            // failure is tried again on the next open or connect.
+                            let _ = self.db.adopt_published_membership();
+                        }
                     }
                     dirty |= self.check_lonely();
                     if dirty && !self.stop.load(Ordering::Acquire) {
@@ -319,6 +328,12 @@ impl Supervisor {
             })
             .map(drop)
             .map_err(Error::Runtime)
+    }
+
+    /// Whether `change` is of this identity's own member entry.
+    fn is_own_entry(&self, change: &Change) -> bool {
+        matches!(change, Change::MemberChanged { peer_name } | Change::MemberJoined { peer_name }
+            if peer_name == self.parts.identity.peer_name())
     }
 
     /// Takes in one event; whether the view changed.

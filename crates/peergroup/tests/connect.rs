@@ -9,8 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use peergroup::{
-    Attributes, ConnectionStatus, Context, Event, EventStream, EventType, Group, InvitationRequest, NewGroup,
-    NewRecord, PEER_MEMBER_PRESENT, Role, Timestamp, testing_key,
+    Attributes, ConnectionStatus, Context, CredentialRequest, CredentialSubject, Event, EventStream, EventType, Group,
+    InvitationRequest, NewGroup, NewRecord, PEER_MEMBER_PRESENT, Role, Timestamp, testing_key,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -186,4 +186,36 @@ fn connect_by_address_checks_its_addresses() {
         assert_eq!(err.hresult(), peergroup::hresult::E_INVALIDARG, "{err}");
     }
     assert!(!a.status().unwrap().is_connected(), "nothing started");
+}
+
+/// `PeerGroupIssueCredentials` with `PEER_GROUP_STORE_CREDENTIALS` while both are online: the
+/// promotion replicates, Bob's presence adopts it as it arrives, and Bob invites at once
+/// (issuing reads the membership); his handle keeps the roles it was opened with.
+#[test]
+fn a_member_promoted_while_online_invites_at_once() {
+    let p = pair();
+    let a = p.alice.open_group_blocking(&p.alice_name, &p.group, None).unwrap();
+    a.connect_by_address(&[]).unwrap();
+    until("Alice listens", || a.network().unwrap().port.is_some());
+    let b = p.bob.open_group_blocking(&p.bob_name, &p.group, None).unwrap();
+    b.connect_by_address(&[SocketAddr::from((Ipv4Addr::LOCALHOST, port(&a)))]).unwrap();
+    until("Bob ready", || b.is_ready().unwrap());
+    let carol_id = p.alice.keystore().create_with_key("carol", None, &testing_key(3)).unwrap();
+    let carol = carol_id.info().to_xml();
+    let member = InvitationRequest { roles: vec![Role::Member], expiration: None };
+    let refused = p.bob.invite(&p.bob_name, &p.group, &carol, &member).unwrap_err();
+    assert_eq!(refused.hresult(), peergroup::hresult::PEER_E_NOT_AUTHORIZED, "{refused}");
+
+    // Alice's database holds Bob once they synchronised: she promotes him by peer name.
+    let bob: peergroup::PeerName = p.bob_name.parse().unwrap();
+    until("Alice holds Bob", || a.members().unwrap().iter().any(|m| m.peer_name == bob));
+    let promote = CredentialRequest { roles: vec![Role::Administrator], store: true, ..CredentialRequest::default() };
+    a.issue_credentials(CredentialSubject::Member(&bob), &promote).unwrap();
+    until("Bob invites", || p.bob.invite(&p.bob_name, &p.group, &carol, &member).is_ok());
+    assert_eq!(b.roles(), [Role::Member]);
+    let again = p.bob.open_group_blocking(&p.bob_name, &p.group, None).unwrap();
+    assert_eq!(again.roles(), [Role::Administrator]);
+    // A subject by name that the database does not hold.
+    let unknown = a.issue_credentials(CredentialSubject::Member(carol_id.peer_name()), &promote).unwrap_err();
+    assert_eq!(unknown.hresult(), peergroup::hresult::PEER_E_IDENTITY_NOT_FOUND, "{unknown}");
 }

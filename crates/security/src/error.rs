@@ -135,6 +135,16 @@ pub enum SecurityError {
         /// What is wrong.
         reason: String,
     },
+    /// Credentials asked for a subject they cannot be issued to: the issuer itself, or a
+    /// public key that is not the subject's (`E_INVALIDARG`, as `PeerGroupIssueCredentials`
+    /// for a bad subject).
+    #[error("cannot issue credentials to {subject}: {reason}")]
+    InvalidSubject {
+        /// The subject's peer name.
+        subject: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The group has not been synchronised with a member since this identity joined, so data
     /// only the group holds is not there yet (`PEER_E_GROUP_NOT_READY`, 0x80632091).
     #[error("group {group} is not ready: it has not been synchronised with a member since joining")]
@@ -178,7 +188,7 @@ impl SecurityError {
             Self::NotAuthorized { .. } => "PEER_E_NOT_AUTHORIZED",
             Self::InvalidCredentialInfo { .. } => "PEER_E_INVALID_CREDENTIAL_INFO",
             Self::GroupNotReady { .. } => "PEER_E_GROUP_NOT_READY",
-            Self::InvalidConfig { .. } | Self::InputTooLarge { .. } => "E_INVALIDARG",
+            Self::InvalidConfig { .. } | Self::InputTooLarge { .. } | Self::InvalidSubject { .. } => "E_INVALIDARG",
         }
     }
 
@@ -202,6 +212,7 @@ impl SecurityError {
             Self::UnsupportedFormatVersion { what: "x", found: 2, supported: 1 },
             Self::NotAuthorized { identity: s(), group: s(), reason: s() },
             Self::InvalidCredentialInfo { reason: s() },
+            Self::InvalidSubject { subject: s(), reason: s() },
             Self::GroupNotReady { group: s() },
             Self::InvalidConfig { reason: s() },
             Self::InputTooLarge { what: "x", len: 2, max: 1 },

@@ -32,7 +32,7 @@ use der::{Decode, Encode, Sequence};
 use peergroup_identity::x509::{single_pem, to_pem};
 use peergroup_identity::{IdentityInfo, PeerName, SigningKey, default_provider};
 
-use crate::cert::{CLOCK_SKEW_ALLOWANCE, Subject, from_unix_seconds, issue_gmc, unix_seconds};
+use crate::cert::{CLOCK_SKEW_ALLOWANCE, GroupCertificate, Subject, from_unix_seconds, issue_gmc, unix_seconds};
 use crate::chain::{MAX_CHAIN_LEN, ValidatedChain, validate_chain};
 use crate::error::{Result, SecurityError};
 use crate::membership::Membership;
@@ -111,16 +111,16 @@ fn invalid(reason: impl Into<String>) -> SecurityError {
     SecurityError::InvalidInvitation { reason: reason.into() }
 }
 
-/// Issues an invitation (`PeerGroupCreateInvitation`; `PeerGroupIssueCredentials` is the
-/// same with the roles and expiration of its credential info): the issuer, holding
-/// `membership` and its identity key `issuer_key`, grants `invitee` the requested roles.
+/// Issues an invitation (`PeerGroupCreateInvitation`; `PeerGroupIssueCredentials` is
+/// [`issue_credentials`]): the issuer, holding `membership` and its identity key
+/// `issuer_key`, grants `invitee` the requested roles.
 ///
 /// Refused with [`SecurityError::GroupNotReady`] before the issuer's first synchronisation,
 /// [`SecurityError::NotAuthorized`] unless the issuer is an administrator who may give every
 /// role asked, [`SecurityError::ChainTooLong`] when the invitee's chain would pass
 /// [`MAX_CHAIN_LEN`], [`SecurityError::InvalidCredentialInfo`] for an expiration in the past or
 /// after the issuer's own, [`SecurityError::InvalidTimePeriod`] when the issuer's membership is
-/// not valid now.
+/// not valid now, [`SecurityError::InvalidSubject`] when the invitee is the issuer.
 pub fn create(
     membership: &Membership,
     issuer_key: &dyn SigningKey,
@@ -128,6 +128,62 @@ pub fn create(
     request: &InvitationRequest,
     now: SystemTime,
 ) -> Result<String> {
+    issue(membership, issuer_key, &Subject::from(invitee), request, None, None, now).map(|(text, _)| text)
+}
+
+/// Credentials issued by [`issue_credentials`]: the invitation text that carries them (what
+/// `PeerGroupIssueCredentials` returns) and the subject's whole new chain (what
+/// `PEER_GROUP_STORE_CREDENTIALS` publishes in the group database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The invitation text, as [`create`] makes it.
+    pub invitation: String,
+    /// The issuer's chain followed by the subject's new membership certificate, validated.
+    pub chain: ValidatedChain,
+}
+
+/// Issues, renews, or changes the roles of, a membership certificate for `subject`
+/// (`PeerGroupIssueCredentials`): [`create`]'s rules, and besides
+/// - the subject may not be the issuer ([`SecurityError::InvalidSubject`]);
+/// - `current`, the subject's certificate the group holds now (if any), must be for the same
+///   key ([`SecurityError::InvalidSubject`]), and the new certificate starts strictly after it
+///   (as Windows asks of `ftValidityStart`), so that every member's store, which keeps the
+///   member entry whose certificate starts last, takes the new one;
+/// - the whole new chain validates at `now` (a subject already in the issuer's own chain is
+///   [`SecurityError::CircularChain`]).
+pub fn issue_credentials(
+    membership: &Membership,
+    issuer_key: &dyn SigningKey,
+    subject: &Subject,
+    request: &InvitationRequest,
+    current: Option<&GroupCertificate>,
+    now: SystemTime,
+) -> Result<Credentials> {
+    // After the current certificate, and after the issuer's own start, which bounds the start
+    // of every certificate it issued before (its invitations start there in a group younger
+    // than the clock skew allowance): a renewal by an issuer whose database does not hold the
+    // subject still starts after the subject's invitation from that issuer.
+    let issuer_start = membership.chain.leaf().not_before;
+    let after = current.map_or(issuer_start, |c| c.not_before.max(issuer_start));
+    let (invitation, gmc) = issue(membership, issuer_key, subject, request, current, Some(after), now)?;
+    let mut certs = membership.chain.to_der();
+    certs.push(gmc);
+    let chain = validate_chain(&certs, Some(membership.group()), Some(now))?;
+    Ok(Credentials { invitation, chain })
+}
+
+/// Issues the subject's certificate and signs the invitation that carries it; the
+/// certificate starts after `after` (Unix seconds) when given, and `current` is the subject's
+/// certificate the group holds (see [`issue_credentials`]).
+fn issue(
+    membership: &Membership,
+    issuer_key: &dyn SigningKey,
+    subject: &Subject,
+    request: &InvitationRequest,
+    current: Option<&GroupCertificate>,
+    after: Option<i64>,
+    now: SystemTime,
+) -> Result<(String, Vec<u8>)> {
     membership.ensure_ready()?;
     let issuer = membership.chain.leaf();
     let not_authorized = |reason: String| SecurityError::NotAuthorized {
@@ -148,6 +204,7 @@ pub fn create(
     for role in &roles {
         authorize(membership.group(), &actor, &Action::Issue { role: *role })?;
     }
+    check_subject(membership, subject, current)?;
     let len = membership.chain.len() + 1;
     if len > MAX_CHAIN_LEN {
         return Err(SecurityError::ChainTooLong { len, max: MAX_CHAIN_LEN });
@@ -167,8 +224,16 @@ pub fn create(
     if not_after <= now {
         return Err(SecurityError::InvalidCredentialInfo { reason: "the expiration is not in the future".into() });
     }
-    let not_before = now.checked_sub(CLOCK_SKEW_ALLOWANCE).unwrap_or(now).max(from_unix_seconds(issuer.not_before));
-    let gmc = issue_gmc(issuer, issuer_key, &Subject::from(invitee), &roles, not_before, not_after)?;
+    let mut not_before = now.checked_sub(CLOCK_SKEW_ALLOWANCE).unwrap_or(now).max(from_unix_seconds(issuer.not_before));
+    if let Some(after) = after {
+        not_before = not_before.max(from_unix_seconds(after.saturating_add(1)));
+        if not_before > now {
+            return Err(SecurityError::InvalidCredentialInfo {
+                reason: "the current credentials start too late for new ones to start after them and now".into(),
+            });
+        }
+    }
+    let gmc = issue_gmc(issuer, issuer_key, subject, &roles, not_before, not_after)?;
     let octets = |d: &[u8]| OctetString::new(d.to_vec()).map_err(|e| invalid(format!("encoding: {e}")));
     let tbs = TbsInvitation {
         version: INVITATION_VERSION,
@@ -186,7 +251,25 @@ pub fn create(
     let signature = issuer_key.sign(&tbs)?;
     let signed = SignedInvitation { tbs: octets(&tbs)?, signature: octets(&signature)? };
     let der = signed.to_der().map_err(|e| invalid(format!("encoding: {e}")))?;
-    Ok(to_pem(LABEL, &der))
+    Ok((to_pem(LABEL, &der), gmc))
+}
+
+/// [`SecurityError::InvalidSubject`] for the issuer itself, or for a key that is not the one
+/// of `current`, the subject's certificate the group holds.
+fn check_subject(membership: &Membership, subject: &Subject, current: Option<&GroupCertificate>) -> Result<()> {
+    let bad_subject = |reason: &str| SecurityError::InvalidSubject {
+        subject: subject.peer_name.to_string(),
+        reason: reason.to_owned(),
+    };
+    if subject.peer_name == membership.identity {
+        return Err(bad_subject("it is the issuer: an identity cannot issue its own credentials"));
+    }
+    match current {
+        Some(c) if c.public_key != subject.public_key || c.subject != subject.peer_name => {
+            Err(bad_subject("the key given is not the key of the member the group holds"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Reads an invitation and checks that it is intact (`PeerGroupParseInvitation`): the

@@ -108,6 +108,16 @@ pub enum StateError {
         /// The member's identity peer name.
         peer_name: String,
     },
+    /// `PeerGroupIssueCredentials` for a peer name without its public key, and the group
+    /// database holds no member of that name to take it from (`PEER_E_IDENTITY_NOT_FOUND`,
+    /// 0x80630401, as Windows for a subject unknown in the database).
+    #[error("{subject} is not a member of group {group}: give its identity info to issue it credentials")]
+    SubjectNotFound {
+        /// The subject's peer name.
+        subject: String,
+        /// The group.
+        group: String,
+    },
 
     // ---- records (record.rs, attributes.rs, search.rs) ----
     /// No live record with that id (`PEER_E_RECORD_NOT_FOUND`).
@@ -199,6 +209,7 @@ impl StateError {
             Self::Busy { .. } => "ERROR_BUSY",
             Self::Sqlite { .. } | Self::Io { .. } | Self::ApplierStopped => "E_FAIL",
             Self::GroupNotFound { .. } | Self::MemberNotFound { .. } => "PEER_E_NOT_FOUND",
+            Self::SubjectNotFound { .. } => "PEER_E_IDENTITY_NOT_FOUND",
             Self::GroupExists { .. } => "PEER_E_ALREADY_EXISTS",
             Self::GroupDeleted { .. } => "PEER_E_INVALID_GROUP",
             Self::InvalidMember { .. } => "PEER_E_INVALID_CREDENTIAL",
@@ -233,6 +244,7 @@ impl StateError {
             Self::GroupDeleted { group: s() },
             Self::InvalidMember { peer_name: s(), reason: s() },
             Self::MemberNotFound { peer_name: s() },
+            Self::SubjectNotFound { subject: s(), group: s() },
             Self::RecordNotFound { id: uuid::Uuid::nil() },
             Self::MaxRecordSizeExceeded { what: "x", size: 2, max: 1 },
             Self::InvalidAttributes { reason: s() },

@@ -55,6 +55,7 @@
 
 mod attributes;
 mod changes;
+mod credentials;
 mod db;
 mod error;
 mod export;
@@ -78,9 +79,10 @@ pub use changes::{
     Change, ChangeEvent, ChangeThread, DEFAULT_POLL_INTERVAL, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_ORIGIN_LEN, Origin,
     Watcher,
 };
+pub use credentials::{CredentialRequest, CredentialSubject};
 pub use db::{Applied, Applier, CheckedBatch, GroupDb, ImportSummary, MAX_APPLY_BATCH};
 pub use error::{Result, StateError};
-pub use membership::{GROUP_KEY_FILE, JoinOutcome, MEMBERSHIP_FILE, MembershipStore};
+pub use membership::{GROUP_KEY_FILE, JoinOutcome, MEMBERSHIP_FILE, MEMBERSHIP_LOCK_FILE, MembershipStore};
 /// The group properties this crate stores: the security layer's one model.
 pub use peergroup_security::GroupProperties;
 pub use properties::{Member, PEER_MEMBER_PRESENT};

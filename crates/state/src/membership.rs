@@ -15,6 +15,7 @@
 //! a file of mode 0600 in folders of mode 0700 owned by the user, never through a link;
 //! anything else is `PEER_E_NO_KEY_ACCESS` naming the path.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -24,7 +25,7 @@ use peergroup_identity::{Identity, IdentityInfo, Keystore, PeerName, SigningKey,
 
 use peergroup_security::config::{self, ImportedConfig, membership_from_pem, membership_to_pem};
 use peergroup_security::invitation::{self, InvitationRequest};
-use peergroup_security::{GroupProperties, Membership, NewGroup, SecurityError};
+use peergroup_security::{GroupProperties, Membership, NewGroup, SecurityError, ValidatedChain};
 
 use crate::db::GroupDb;
 use crate::error::{Result, StateError};
@@ -35,6 +36,9 @@ use crate::store::{DB_FILE, GroupStore};
 pub const MEMBERSHIP_FILE: &str = "membership";
 /// The owner's group key file in a group's folder.
 pub const GROUP_KEY_FILE: &str = "group.key";
+/// The lock file in a group's folder that serialises changes of the membership file between
+/// processes (marking it synchronised, adopting newer credentials).
+pub const MEMBERSHIP_LOCK_FILE: &str = "membership.lock";
 
 /// What `PeerGroupJoin` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,13 +68,17 @@ pub struct MembershipStore {
 /// The database member entry of a membership: the member's key, roles and chain (PEM, root
 /// first).
 fn member_entry(membership: &Membership) -> Member {
-    let leaf = membership.chain.leaf();
+    member_entry_of(&membership.chain)
+}
+
+/// The database member entry of the holder of `chain` (no presence flags).
+pub(crate) fn member_entry_of(chain: &ValidatedChain) -> Member {
+    let leaf = chain.leaf();
     Member {
         peer_name: leaf.subject.clone(),
         friendly_name: leaf.friendly_name.clone(),
         public_key: leaf.public_key.clone(),
-        certificate: membership
-            .chain
+        certificate: chain
             .certificates()
             .iter()
             .map(|c| to_pem("CERTIFICATE", &c.der))
@@ -189,12 +197,15 @@ impl MembershipStore {
     /// `PeerGroupJoin`: checks the invitation against `identity` ([`invitation::accept`]) and
     /// the identity's key-file rules, then creates the group database (provisional
     /// properties, the identity as member) with the membership, not synchronised. Joining a
-    /// group the identity is already in changes nothing ([`JoinOutcome::AlreadyMember`]).
+    /// group the identity is already in gives [`JoinOutcome::AlreadyMember`] and changes
+    /// nothing, unless the invitation carries credentials that start later than the
+    /// membership's (`PeerGroupIssueCredentials` without `PEER_GROUP_STORE_CREDENTIALS`): then
+    /// the membership takes them, and its member entry too, which replicates.
     pub fn join(&self, identity: &Identity, invitation_text: &str, now: SystemTime) -> Result<JoinOutcome> {
         let info = invitation::accept(invitation_text, identity.info(), now)?;
         secure_fs::check_private_file(identity.key_path())?;
         match self.get(identity.peer_name(), &info.group) {
-            Ok(existing) => return Ok(JoinOutcome::AlreadyMember(existing)),
+            Ok(_) => return self.renew(identity.peer_name(), &info.chain).map(JoinOutcome::AlreadyMember),
             Err(StateError::GroupNotFound { .. }) => {}
             Err(e) => return Err(e),
         }
@@ -237,10 +248,21 @@ impl MembershipStore {
     /// Records that the group has been synchronised with a member (the sync layer calls this
     /// after its first synchronisation); from then on the group is ready.
     pub fn mark_synchronized(&self, identity: &PeerName, group: &PeerName) -> Result<Membership> {
-        let mut membership = self.get(identity, group)?;
-        if !membership.synchronized {
-            membership.synchronized = true;
-            write_membership(&self.dir(identity, group), &membership)?;
+        let (membership, _) = update_membership(&self.dir(identity, group), identity, group, mark_synchronized)?;
+        Ok(membership)
+    }
+
+    /// Gives `identity`'s membership the credentials of `chain` (its own, validated) if they
+    /// start later than the membership's and are for the same key, in the membership file and
+    /// in the member entry; returns the membership kept.
+    fn renew(&self, identity: &PeerName, chain: &ValidatedChain) -> Result<Membership> {
+        let group = chain.group();
+        let dir = self.dir(identity, group);
+        let (membership, changed) = update_membership(&dir, identity, group, |m| adopt(m, chain))?;
+        if changed {
+            let db = self.groups(identity)?.open(group)?;
+            let flags = db.member(identity).map_or(0, |m| m.flags);
+            db.put_member(&Member { flags, ..member_entry_of(chain) })?;
         }
         Ok(membership)
     }
@@ -319,6 +341,64 @@ impl MembershipStore {
     }
 }
 
+/// Whether `chain` (validated, its holder `membership`'s identity) replaces the chain of
+/// `membership`: for the same key, starting strictly later (the order in which every store
+/// keeps member entries). Replaces it if so.
+pub(crate) fn adopt(membership: &mut Membership, chain: &ValidatedChain) -> bool {
+    let (held, new) = (membership.chain.leaf(), chain.leaf());
+    let newer = chain.group() == membership.group()
+        && new.subject == held.subject
+        && new.public_key == held.public_key
+        && new.not_before > held.not_before;
+    if newer {
+        membership.chain = chain.clone();
+    }
+    newer
+}
+
+/// Marks `membership` synchronised; whether it was not.
+fn mark_synchronized(membership: &mut Membership) -> bool {
+    !std::mem::replace(&mut membership.synchronized, true)
+}
+
+/// Reads, changes with `change` (which says whether it changed anything) and writes back the
+/// membership in `dir`, holding the folder's [`MEMBERSHIP_LOCK_FILE`] throughout, so that two
+/// changes from different processes or threads (a synchronisation mark and new credentials)
+/// never undo each other. The file is replaced atomically: a crash leaves the old membership
+/// or the new one. Returns the membership and whether it changed.
+pub(crate) fn update_membership(
+    dir: &Path,
+    identity: &PeerName,
+    group: &PeerName,
+    change: impl Fn(&mut Membership) -> bool,
+) -> Result<(Membership, bool)> {
+    let lock_path = dir.join(MEMBERSHIP_LOCK_FILE);
+    let io = |source| StateError::Io { path: lock_path.clone(), source };
+    // Nothing to change (the common case: marked already, nothing newer) takes no lock and
+    // writes nothing; the membership must exist before a lock file is made beside it.
+    let mut unlocked = read_membership(dir, identity, group)?;
+    if !change(&mut unlocked) {
+        return Ok((unlocked, false));
+    }
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(io)?;
+    lock.lock().map_err(io)?;
+    // Read again under the lock: another process may have changed it meanwhile.
+    let mut membership = read_membership(dir, identity, group)?;
+    let changed = change(&mut membership);
+    if changed {
+        write_membership(dir, &membership)?;
+    }
+    // Dropping the file releases the lock.
+    drop(lock);
+    Ok((membership, changed))
+}
+
 fn write_membership(dir: &Path, membership: &Membership) -> Result<()> {
     secure_fs::replace_private_file(&dir.join(MEMBERSHIP_FILE), membership_to_pem(membership)?.as_bytes())?;
     Ok(())
@@ -326,7 +406,7 @@ fn write_membership(dir: &Path, membership: &Membership) -> Result<()> {
 
 /// The membership in the folder `dir` of `identity`'s membership of `group` (see
 /// [`MembershipStore::get`]).
-fn read_membership(dir: &Path, identity: &PeerName, group: &PeerName) -> Result<Membership> {
+pub(crate) fn read_membership(dir: &Path, identity: &PeerName, group: &PeerName) -> Result<Membership> {
     let path = dir.join(MEMBERSHIP_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -355,12 +435,7 @@ impl GroupDb {
     /// (`Membership::synchronized`, what the facade reports as ready), so every process sees
     /// it; it never goes back. Marking a group marked already changes nothing.
     pub fn mark_synchronized(&self) -> Result<()> {
-        let dir = self.dir();
-        let mut membership = read_membership(dir, self.identity(), self.group_peer_name())?;
-        if !membership.synchronized {
-            membership.synchronized = true;
-            write_membership(dir, &membership)?;
-        }
+        update_membership(self.dir(), self.identity(), self.group_peer_name(), mark_synchronized)?;
         Ok(())
     }
 

@@ -124,15 +124,9 @@ pub unsafe extern "C" fn PeerGroupCreateInvitation(
         unsafe { clear_out(ppwzInvitation) }?;
         // SAFETY: per the contract.
         let invitee = unsafe { wide::required(pwzIdentityInfo, MAX_XML_UNITS) }?;
-        if cRoles > MAX_INVITATION_ROLES || (cRoles > 0 && pRoles.is_null()) {
-            return Err(E_INVALIDARG);
-        }
-        let mut request = InvitationRequest::default();
-        for i in 0..cRoles as usize {
-            // SAFETY: `cRoles` GUIDs are readable per the contract.
-            let guid = unsafe { pRoles.add(i).read_unaligned() };
-            request.roles.push(Role::from_guid(guid.into()).ok_or(PEER_E_INVALID_ROLE_PROPERTY)?);
-        }
+        // SAFETY: per the contract.
+        let roles = unsafe { read_roles(cRoles, pRoles) }?;
+        let mut request = InvitationRequest { roles, ..InvitationRequest::default() };
         if !pftExpiration.is_null() {
             // SAFETY: non-NULL and readable per the contract.
             request.expiration = Some(convert::system_time(unsafe { pftExpiration.read_unaligned() }));
@@ -146,6 +140,24 @@ pub unsafe extern "C" fn PeerGroupCreateInvitation(
         unsafe { put(ppwzInvitation, wide::hand_out(&text)) }?;
         ok()
     })
+}
+
+/// The roles of an invitation or credential info: at most [`MAX_INVITATION_ROLES`]
+/// (`E_INVALIDARG`), each a role this build knows (`PEER_E_INVALID_ROLE_PROPERTY`).
+///
+/// # Safety
+/// `roles` is NULL or points to `count` readable GUIDs.
+pub(super) unsafe fn read_roles(count: ULONG, roles: *const GUID) -> CResult<Vec<Role>> {
+    if count > MAX_INVITATION_ROLES || (count > 0 && roles.is_null()) {
+        return Err(E_INVALIDARG);
+    }
+    (0..count as usize)
+        .map(|i| {
+            // SAFETY: `count` GUIDs are readable per the contract.
+            let guid = unsafe { roles.add(i).read_unaligned() };
+            Role::from_guid(guid.into()).ok_or(PEER_E_INVALID_ROLE_PROPERTY)
+        })
+        .collect()
 }
 
 /// Reads an invitation without joining (`PeerGroupParseInvitation`).

@@ -4,6 +4,7 @@
 
 pub mod common;
 pub mod connect;
+pub mod credentials;
 pub mod events;
 pub mod group;
 pub mod identity;

@@ -72,4 +72,24 @@ static inline FILETIME filetime_in(long long seconds) {
 
 static inline int guid_eq(const GUID *a, const GUID *b) { return memcmp(a, b, sizeof(GUID)) == 0; }
 
+/* Creates and opens a group of `creator` with its defaults and `classifier`; its peer name goes
+   to `*name` (free() it). */
+static inline HGROUP create_group(PCWSTR creator, PCWSTR classifier, WCHAR **name) {
+    PEER_GROUP_PROPERTIES props;
+    memset(&props, 0, sizeof props);
+    props.dwSize = sizeof props;
+    props.pwzCreatorPeerName = (PWSTR)creator;
+    props.pwzClassifier = (PWSTR)classifier;
+    HGROUP group = NULL;
+    OK(PeerGroupCreate(&props, &group));
+    PEER_GROUP_PROPERTIES *got = NULL;
+    OK(PeerGroupGetProperties(group, &got));
+    size_t bytes = (wlen(got->pwzGroupPeerName) + 1) * sizeof(WCHAR);
+    *name = malloc(bytes);
+    CHECK(*name != NULL);
+    memcpy(*name, got->pwzGroupPeerName, bytes);
+    PeerFreeData(got);
+    return group;
+}
+
 #endif

@@ -1,5 +1,5 @@
-//! What the command-line tests of peer names share: the binary, private homes with a
-//! `config.toml`, and commands run on a home.
+//! What the command-line tests share: the binary, private homes with a `config.toml`, commands
+//! run on a home, running processes, and two homes that share a group.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // Each test file uses a part; tests fail loudly.
 
 use std::io::{BufRead, BufReader};
@@ -108,4 +108,63 @@ pub fn until(what: &str, bound: Duration, mut ok: impl FnMut() -> bool) -> Durat
         std::thread::sleep(Duration::from_millis(20));
     }
     start.elapsed()
+}
+
+/// A `config.toml` with `Global_` (the groups' cloud) off: a creator that connects without
+/// addresses registers its group there, and a test never reaches the public DHT (the
+/// registration fails, with an event; the presence listens regardless).
+pub const NO_GLOBAL: &str = "[global]\nenabled = false\n";
+
+/// `peergroup --home HOME ARGS...`, which must succeed; its standard output.
+pub fn ok(home: &Path, args: &[&str]) -> String {
+    let out = run(home, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The first line of [`ok`].
+pub fn first_line(home: &Path, args: &[&str]) -> String {
+    ok(home, args).lines().next().unwrap().to_owned()
+}
+
+/// [`ok`] with `--json`, parsed.
+pub fn json(home: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(ok(home, &all).trim()).unwrap()
+}
+
+/// The port a running `group connect` says it listens on.
+pub fn listening_port(running: &Running) -> u16 {
+    running.expect("listening", |l| l.strip_prefix("listening ").map(|p| p.parse().unwrap()))
+}
+
+/// Two homes: Alice created a group in hers, Bob joined it in his (his identity info is
+/// `bob.xml` in `tmp`).
+pub struct Pair {
+    pub tmp: tempfile::TempDir,
+    pub alice: PathBuf,
+    pub bob: PathBuf,
+    pub alice_id: String,
+    pub bob_id: String,
+    pub group: String,
+}
+
+/// Alice created a group in her home, Bob joined it in his.
+pub fn pair() -> Pair {
+    let tmp = tempfile::tempdir().unwrap();
+    let alice = home_with_config(&tmp.path().join("alice"), NO_GLOBAL);
+    let bob = home_with_config(&tmp.path().join("bob"), NO_GLOBAL);
+    let alice_id = first_line(&alice, &["identity", "create", "alice"]);
+    let bob_id = first_line(&bob, &["identity", "create", "bob"]);
+    let group = first_line(&alice, &["group", "create", "--identity", &alice_id, "chat"]);
+    let info = tmp.path().join("bob.xml");
+    let invitation = tmp.path().join("bob.invitation");
+    ok(&bob, &["identity", "info", &bob_id, "--out", info.to_str().unwrap()]);
+    let invite = ["group", "invite", "--identity", &alice_id, "--group", &group, "--invitee"];
+    let mut args = invite.to_vec();
+    args.extend([info.to_str().unwrap(), "--out", invitation.to_str().unwrap()]);
+    ok(&alice, &args);
+    ok(&bob, &["group", "join", "--identity", &bob_id, "--invitation", invitation.to_str().unwrap()]);
+    Pair { tmp, alice, bob, alice_id, bob_id, group }
 }
