@@ -77,6 +77,45 @@ pub enum NetError {
         /// What was wrong.
         reason: String,
     },
+    /// A direct connection was asked for to this member itself. Maps to `PEER_E_CONNECT_SELF`.
+    #[error("{peer} is this member: no direct connection to oneself")]
+    ConnectSelf {
+        /// The member's peer name.
+        peer: String,
+    },
+    /// A direct connection was asked for to a member this presence has no link to. Maps to
+    /// `PEER_E_CONNECTION_FAILED` (the facade reports it in the failed connection's event).
+    #[error("no link to {peer}: a direct connection runs over the link to the member")]
+    NotLinked {
+        /// The member's peer name.
+        peer: String,
+    },
+    /// No connection (direct or neighbour) has this id in the presence: never opened, or
+    /// closed. Maps to `PEER_E_CONNECTION_NOT_FOUND`.
+    #[error("no connection {id}")]
+    ConnectionNotFound {
+        /// The id asked for.
+        id: u64,
+    },
+    /// Data larger than one frame takes ([`crate::MAX_DATA_LEN`]): nothing was sent. Maps to
+    /// `E_INVALIDARG`.
+    #[error("{len} bytes of data, at most {max} in one send")]
+    DataTooLarge {
+        /// The length given.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// This presence holds as many direct connections as it takes, to this member
+    /// ([`crate::MAX_DIRECT_PER_LINK`]) or in all ([`crate::MAX_DIRECT`]). Maps to
+    /// `E_OUTOFMEMORY` (a bounded resource).
+    #[error("too many direct connections (at most {max}) to open one to {peer}")]
+    TooManyDirect {
+        /// The member asked for.
+        peer: String,
+        /// The bound reached.
+        max: usize,
+    },
 }
 
 /// `Result` with [`NetError`].
@@ -89,10 +128,16 @@ impl NetError {
         match self {
             Self::Bind { .. } => "PEER_E_SERVICE_NOT_AVAILABLE",
             Self::Identity { .. } => "PEER_E_NO_KEY_ACCESS",
-            Self::Connect { .. } | Self::Lost { .. } | Self::Protocol { .. } => "PEER_E_CONNECTION_FAILED",
+            Self::Connect { .. } | Self::Lost { .. } | Self::Protocol { .. } | Self::NotLinked { .. } => {
+                "PEER_E_CONNECTION_FAILED"
+            }
             Self::Refused { .. } => "PEER_E_CONNECTION_REFUSED",
             Self::NotMember { .. } => "PEER_E_CONNECTION_NOT_AUTHENTICATED",
             Self::Store { .. } => "E_FAIL",
+            Self::ConnectSelf { .. } => "PEER_E_CONNECT_SELF",
+            Self::ConnectionNotFound { .. } => "PEER_E_CONNECTION_NOT_FOUND",
+            Self::DataTooLarge { .. } => "E_INVALIDARG",
+            Self::TooManyDirect { .. } => "E_OUTOFMEMORY",
         }
     }
 
@@ -110,6 +155,11 @@ impl NetError {
             Self::Store { reason: s() },
             Self::Lost { addr, reason: s() },
             Self::Protocol { addr, reason: s() },
+            Self::ConnectSelf { peer: s() },
+            Self::NotLinked { peer: s() },
+            Self::ConnectionNotFound { id: 1 },
+            Self::DataTooLarge { len: 2, max: 1 },
+            Self::TooManyDirect { peer: s(), max: 1 },
         ]
     }
 }

@@ -40,7 +40,10 @@ mod tls;
 pub use error::{NetError, Result};
 pub use flooding::{FLOOD_STREAM, MAX_FLOOD_MESSAGE};
 pub use link::{Accepting, CLOSED, HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, Link, MAX_HANDSHAKES, MemberEndpoint, REFUSED};
-pub use presence::{MAX_REDIAL, Neighbor, PENALTY, Presence, PresenceConfig, PresenceEvent};
+pub use presence::{
+    ConnectionKind, DATA_QUEUE, DIRECT_STREAM, DirectConnection, IncomingData, MAX_DATA_LEN, MAX_DIRECT,
+    MAX_DIRECT_PER_LINK, MAX_REDIAL, Neighbor, PENALTY, Presence, PresenceConfig, PresenceEvent,
+};
 pub use proof::{MAX_PROOF_LEN, MembershipProof, PROOF_MAGIC, PeerMember};
 pub use replicate::{
     IncomingStream, MAX_PENDING, Role, SYNC_IDLE_TIMEOUT, SYNC_STREAM, StoreReplica, SyncSummary, accept_stream,

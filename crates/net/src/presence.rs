@@ -21,6 +21,9 @@
 //! The facade elects which process holds the presence (a lock) and publishes what this reports
 //! (status, neighbours) to every process; this module knows nothing of processes.
 
+#[path = "direct.rs"]
+mod direct;
+
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,6 +39,11 @@ use crate::error::{NetError, Result};
 use crate::flooding::{FLOOD_ORIGIN, FLOOD_STREAM, FloodHandle, Input, LINK_QUEUE, MAX_FLOOD_MESSAGE};
 use crate::link::{Link, MemberEndpoint};
 use crate::replicate::{IncomingStream, Role, SYNC_STREAM, StoreReplica, accept_stream, sync_on, sync_over};
+
+pub use direct::{
+    ConnectionKind, DATA_QUEUE, DIRECT_STREAM, DirectConnection, IncomingData, MAX_DATA_LEN, MAX_DIRECT,
+    MAX_DIRECT_PER_LINK,
+};
 
 /// How often a link reconciles again while the database changed since its last sync.
 pub const ANTI_ENTROPY: Duration = Duration::from_secs(10);
@@ -117,6 +125,21 @@ pub enum PresenceEvent {
     },
     /// The group became ready for this member: its first sync completed.
     Ready,
+    /// A direct connection with `peer` opened: the other member opened it, or it accepted the
+    /// one this side opened ([`Presence::open_direct`]).
+    DirectConnected {
+        /// The connection's id in this presence.
+        id: u64,
+        /// The member at the other end.
+        peer: PeerName,
+    },
+    /// A direct connection closed: by either side, or with its link.
+    DirectClosed {
+        /// The connection's id in this presence.
+        id: u64,
+        /// The member at the other end.
+        peer: PeerName,
+    },
 }
 
 /// A running presence. Dropping it closes it.
@@ -144,6 +167,8 @@ struct Shared {
     flood: FloodHandle,
     /// Counts the changes of the database (of any origin), for the anti-entropy syncs.
     generation: AtomicU64,
+    /// Direct connections, neighbour channels and the incoming data queue.
+    direct: direct::Directs,
 }
 
 #[derive(Debug)]
@@ -192,6 +217,7 @@ impl Presence {
                 stop: Notify::new(),
                 flood,
                 generation: AtomicU64::new(0),
+                direct: direct::Directs::new(),
             }
         });
         if let Some(e) = failed_start {
@@ -254,6 +280,48 @@ impl Presence {
     /// Whether the group is synchronised for this member.
     pub fn is_synchronized(&self) -> bool {
         self.shared.synchronized.load(Ordering::Acquire)
+    }
+
+    /// Opens a direct connection to `peer` over the link to it (one QUIC stream,
+    /// `docs/connect.md`, "Direct connections and data"); returns its id once the member
+    /// accepted it, when both sides also report [`PresenceEvent::DirectConnected`].
+    ///
+    /// Fails with [`NetError::ConnectSelf`] for this member itself, [`NetError::NotLinked`]
+    /// when no link to it is up, [`NetError::TooManyDirect`] beyond [`MAX_DIRECT_PER_LINK`] or
+    /// [`MAX_DIRECT`], [`NetError::Refused`] when the member is at its own bounds, and
+    /// [`NetError::Lost`] or [`NetError::Protocol`] when the link fails meanwhile.
+    pub async fn open_direct(&self, peer: &PeerName) -> Result<u64> {
+        direct::open(&self.shared, peer).await
+    }
+
+    /// Closes direct connection `id`: its stream is finished, the other side closes its end,
+    /// and both report [`PresenceEvent::DirectClosed`]. Data the other member sends after is not
+    /// delivered. [`NetError::ConnectionNotFound`] when no direct connection has this id.
+    pub async fn close_direct(&self, id: u64) -> Result<()> {
+        direct::close(&self.shared, id).await
+    }
+
+    /// Sends `bytes` of type `data_type` on connection `id`: a direct connection, or a
+    /// neighbour's link (its [`Neighbor::id`]). Returns once QUIC took it (not once delivered);
+    /// frames arrive in the order sent on each connection. Waits while the other side's reader
+    /// is slow (flow control). [`NetError::DataTooLarge`] beyond [`MAX_DATA_LEN`] (nothing is
+    /// sent), [`NetError::ConnectionNotFound`] for an unknown id, [`NetError::Lost`] when the
+    /// connection went.
+    pub async fn send_data(&self, id: u64, data_type: uuid::Uuid, bytes: &[u8]) -> Result<()> {
+        direct::send(&self.shared, id, data_type, bytes).await
+    }
+
+    /// The receiver of the data other members send on direct and neighbour connections, in
+    /// order per connection; `None` after the first call (one reader takes it). It holds
+    /// [`DATA_QUEUE`] frames: while it is full, the senders wait. Dropping it ends the
+    /// connections' readers.
+    pub fn incoming_data(&self) -> Option<tokio::sync::mpsc::Receiver<IncomingData>> {
+        self.shared.direct.take_receiver()
+    }
+
+    /// The open direct connections, by id.
+    pub fn direct_connections(&self) -> Vec<DirectConnection> {
+        self.shared.direct.list()
     }
 
     /// Closes every link and stops listening.
@@ -526,6 +594,10 @@ async fn run_link(shared: Arc<Shared>, link: Link, outgoing: bool) {
                     tokio::spawn(read_flood(Arc::clone(&shared), link.clone(), id, stream));
                     continue;
                 }
+                if stream.tag == *DIRECT_STREAM {
+                    tokio::spawn(direct::accept(Arc::clone(&shared), link.clone(), id, stream));
+                    continue;
+                }
                 respond(&shared, &link, stream).await?;
             }
         }
@@ -543,6 +615,7 @@ async fn run_link(shared: Arc<Shared>, link: Link, outgoing: bool) {
         link.close();
     }
     lock(&shared.links).remove(&id);
+    direct::link_down(&shared, id);
     shared.flood.give(Input::LinkDown(id)).await;
     shared.link_dropped.notify_waiters();
     shared.emit(PresenceEvent::NeighborDisconnected(neighbor));

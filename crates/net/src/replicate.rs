@@ -321,6 +321,11 @@ impl IncomingStream {
     pub(crate) fn into_recv(self) -> quinn::RecvStream {
         self.recv
     }
+
+    /// Both halves, for a protocol that answers.
+    pub(crate) fn into_parts(self) -> (quinn::SendStream, quinn::RecvStream) {
+        (self.send, self.recv)
+    }
 }
 
 /// How long the opener of a stream may take to send its tag.

@@ -8,33 +8,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{LOOPBACK, alice_and_bob, home, record};
+use common::{WAIT, alice_and_bob, home, next, presence, record};
 use peergroup_net::{Presence, PresenceConfig, PresenceEvent};
 use peergroup_state::GroupDb;
-use tokio::sync::broadcast::Receiver;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn presence(home: &common::Home, membership: peergroup_security::Membership) -> Presence {
-    Presence::start(PresenceConfig {
-        listen: LOOPBACK.parse().unwrap(),
-        identity: home.identity.clone(),
-        membership,
-        store: home.store.clone(),
-    })
-    .unwrap()
-}
-
-/// The next event that `want` picks, within [`WAIT`].
-async fn next<T>(events: &mut Receiver<PresenceEvent>, mut want: impl FnMut(&PresenceEvent) -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let event = tokio::time::timeout_at(deadline, events.recv()).await.expect("no such event in time").unwrap();
-        if let Some(found) = want(&event) {
-            return found;
-        }
-    }
-}
 
 /// Waits (bounded) until `db` holds `n` records.
 async fn holds(db: &GroupDb, n: usize) {

@@ -170,6 +170,10 @@ table! {
     PEER_E_CONNECTION_NOT_AUTHENTICATED = 0x8063_010A,
     /// The other member refused the connection.
     PEER_E_CONNECTION_REFUSED = 0x8063_010B,
+    /// No connection has this id (closed, or never opened).
+    PEER_E_CONNECTION_NOT_FOUND = 0x8063_0103,
+    /// A direct connection to oneself.
+    PEER_E_CONNECT_SELF = 0x8063_0106,
     /// No more items.
     PEER_E_NO_MORE = 0x8063_4003,
     /// Not found (`HRESULT_FROM_WIN32(ERROR_NOT_FOUND)`).

@@ -84,3 +84,31 @@ pub fn record(n: usize) -> peergroup_state::NewRecord {
         data: format!("record {n}").into_bytes(),
     }
 }
+
+/// How long a test waits for an event or a piece of data.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A presence of `home` listening on loopback.
+pub fn presence(home: &Home, membership: Membership) -> peergroup_net::Presence {
+    peergroup_net::Presence::start(peergroup_net::PresenceConfig {
+        listen: LOOPBACK.parse().unwrap(),
+        identity: home.identity.clone(),
+        membership,
+        store: home.store.clone(),
+    })
+    .unwrap()
+}
+
+/// The next event that `want` picks, within [`WAIT`].
+pub async fn next<T>(
+    events: &mut tokio::sync::broadcast::Receiver<peergroup_net::PresenceEvent>,
+    mut want: impl FnMut(&peergroup_net::PresenceEvent) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv()).await.expect("no such event in time").unwrap();
+        if let Some(found) = want(&event) {
+            return found;
+        }
+    }
+}
