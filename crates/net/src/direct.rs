@@ -315,22 +315,25 @@ async fn read_frames(
         }
     }
     if kind == ConnectionKind::Direct {
-        close_state(&shared, id).await;
+        close_state(&shared, id);
     }
 }
 
-/// Closes direct connection `id` from this side if it is still open: finishes the stream and
-/// reports it.
-async fn close_state(shared: &Shared, id: u64) -> bool {
+/// Closes direct connection `id` from this side if it is still open: reports it and finishes
+/// the stream after the frames already being sent (on a task: a send that waits on a slow
+/// reader does not hold up the close; it ends with the link at the latest).
+fn close_state(shared: &Shared, id: u64) -> bool {
     let Some(state) = shared.direct.remove(id) else { return false };
     shared.emit(PresenceEvent::DirectClosed { id, peer: state.info.peer.clone() });
-    let _ = state.send.lock().await.finish();
+    tokio::spawn(async move {
+        let _ = state.send.lock().await.finish();
+    });
     true
 }
 
 /// Closes direct connection `id` (see [`crate::Presence::close_direct`]).
 pub(super) async fn close(shared: &Shared, id: u64) -> Result<()> {
-    if close_state(shared, id).await { Ok(()) } else { Err(NetError::ConnectionNotFound { id }) }
+    if close_state(shared, id) { Ok(()) } else { Err(NetError::ConnectionNotFound { id }) }
 }
 
 /// The link `link_id` went down: its direct connections close.

@@ -295,8 +295,10 @@ impl Presence {
     }
 
     /// Closes direct connection `id`: its stream is finished, the other side closes its end,
-    /// and both report [`PresenceEvent::DirectClosed`]. Data the other member sends after is not
-    /// delivered. [`NetError::ConnectionNotFound`] when no direct connection has this id.
+    /// and both report [`PresenceEvent::DirectClosed`]. Returns at once, even while a send waits
+    /// on a slow reader: the frames already being sent go out before the end. Data the other
+    /// member sends after is not delivered. [`NetError::ConnectionNotFound`] when no direct
+    /// connection has this id.
     pub async fn close_direct(&self, id: u64) -> Result<()> {
         direct::close(&self.shared, id).await
     }

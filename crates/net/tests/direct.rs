@@ -175,6 +175,66 @@ async fn closing_a_direct_connection_tells_both_sides_and_its_id_is_gone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_while_a_send_waits_on_a_slow_reader_returns_at_once_and_the_data_before_arrives() {
+    let mut p = pair().await;
+    let mut a_in = p.a.incoming_data().unwrap();
+    let (at_b, at_a) = p.open().await;
+    // Bob sends far more than the queue and QUIC's windows hold; Alice reads nothing yet.
+    let b = std::sync::Arc::new(p.b);
+    let sender = {
+        let b = std::sync::Arc::clone(&b);
+        tokio::spawn(async move {
+            let mut sent = 0usize;
+            for n in 0..200usize {
+                if b.send_data(at_b, CHAT, &vec![(n % 251) as u8; 64 * 1024]).await.is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+            sent
+        })
+    };
+    // Wait (bounded) until the sender is held up by flow control: the queue is full.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while a_in.len() < peergroup_net::DATA_QUEUE {
+        assert!(tokio::time::Instant::now() < deadline, "the queue never filled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::timeout(Duration::from_secs(2), b.close_direct(at_b))
+        .await
+        .expect("the close waited for the slow reader")
+        .unwrap();
+    assert_eq!(next(&mut p.b_events, closed).await.0, at_b);
+    // The frames sent before the close arrive, in order, and Alice sees it closed.
+    let sent = tokio::time::timeout(WAIT, async {
+        let mut n = 0usize;
+        loop {
+            tokio::select! {
+                Some(got) = a_in.recv() => {
+                    assert_eq!(got.connection, at_a);
+                    assert!(got.bytes.iter().all(|&x| x == (n % 251) as u8), "frame {n} out of order");
+                    n += 1;
+                }
+                closed = next(&mut p.a_events, closed) => {
+                    assert_eq!(closed.0, at_a);
+                    break;
+                }
+            }
+        }
+        // The event and the data travel apart: what was read before the end is queued still.
+        while let Ok(got) = a_in.try_recv() {
+            assert!(got.bytes.iter().all(|&x| x == (n % 251) as u8), "frame {n} out of order");
+            n += 1;
+        }
+        n
+    })
+    .await
+    .expect("Alice never saw the close");
+    let bob_sent = tokio::time::timeout(WAIT, sender).await.unwrap().unwrap();
+    assert_eq!(sent, bob_sent, "{sent} frames arrived, {bob_sent} were sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_that_drops_closes_its_direct_connections() {
     let mut p = pair().await;
     let (first, _) = p.open().await;
