@@ -275,6 +275,25 @@ async fn unknown_ids_oneself_members_not_linked_and_oversized_data_are_errors() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_connections_to_one_member_are_bounded() {
+    let mut p = pair().await;
+    let mut opened = Vec::new();
+    for _ in 0..peergroup_net::MAX_DIRECT_PER_LINK {
+        opened.push(p.open().await.0);
+    }
+    let e = p.b.open_direct(p.alice.identity.peer_name()).await.unwrap_err();
+    assert!(matches!(e, NetError::TooManyDirect { max, .. } if max == peergroup_net::MAX_DIRECT_PER_LINK), "{e}");
+    assert_eq!(e.p2p_code(), "E_OUTOFMEMORY");
+    // Alice holds as many from Bob: she cannot open one either.
+    let e = p.a.open_direct(p.bob.identity.peer_name()).await.unwrap_err();
+    assert!(matches!(e, NetError::TooManyDirect { .. }), "{e}");
+    // One closed (and seen closed by Alice), one more opens.
+    p.b.close_direct(opened[0]).await.unwrap();
+    next(&mut p.a_events, closed).await;
+    p.open().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_announces_a_frame_over_the_bound_is_cut_and_penalised() {
     let (alice, alice_m, bob, bob_m) = alice_and_bob();
     let a = presence(&alice, alice_m);
