@@ -72,6 +72,18 @@ pub(crate) fn parse_name(argument: &'static str, value: &str) -> Result<PeerName
     PeerName::parse(value).map_err(|e| Error::InvalidArgument { argument, reason: e.to_string() })
 }
 
+/// [`parse_name`] of a name written exactly as its canonical form (`PeerGroupOpen`'s rule).
+fn parse_exact_name(argument: &'static str, value: &str) -> Result<PeerName> {
+    let name = parse_name(argument, value)?;
+    if name.to_string() != value {
+        return Err(Error::InvalidArgument {
+            argument,
+            reason: format!("peer names are case-sensitive: the authority is 40 lowercase hex digits (`{name}`)"),
+        });
+    }
+    Ok(name)
+}
+
 impl Context {
     /// A context on the keystore at `root` (created when missing), with the system's
     /// interfaces, the DNS settings of the system overridden by `<root>/config.toml`, and the
@@ -303,9 +315,11 @@ impl Context {
     /// Steps 1 to 3 of `PeerGroupOpen`: arguments, identity and its keys, membership and the
     /// group's keys.
     fn prepare_open(&self, identity: &str, group: &str, cloud: Option<&str>) -> Result<PreparedOpen> {
-        // 1. Arguments.
-        let identity_name = parse_name("identity", identity)?;
-        let group_name = parse_name("group", group)?;
+        // 1. Arguments: secure peer names exactly as written, 40 lowercase hex digits (names
+        // are case-sensitive in p2p.h; `PeerName::parse` would take an uppercase authority
+        // for the same name).
+        let identity_name = parse_exact_name("identity", identity)?;
+        let group_name = parse_exact_name("group", group)?;
         if let Some(cloud) = cloud {
             CloudName::parse(cloud).map_err(|e| Error::InvalidArgument { argument: "cloud", reason: e.to_string() })?;
         }

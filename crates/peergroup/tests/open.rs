@@ -74,6 +74,9 @@ fn step1_missing_or_malformed_arguments_are_invalid_arg() {
     assert_hr(w.open(&w.alice, "", None), hresult::E_INVALIDARG);
     assert_hr(w.open("no dot here", &w.group, None), hresult::E_INVALIDARG);
     assert_hr(w.open(&w.alice, "zz.chat", None), hresult::E_INVALIDARG);
+    // Peer names are case-sensitive (p2p.h): an uppercase authority is not the group's name.
+    assert_hr(w.open(&w.alice, &w.group.to_uppercase().replace(".CHAT", ".chat"), None), hresult::E_INVALIDARG);
+    assert_hr(w.open(&w.alice.to_uppercase(), &w.group, None), hresult::E_INVALIDARG);
     assert_hr(w.open(&w.alice, &format!("{}.{}", "a".repeat(40), "c".repeat(150)), None), hresult::E_INVALIDARG);
     for cloud in ["", "bad\u{1}cloud", &"x".repeat(300)] {
         let e = assert_hr(w.open(&w.alice, &w.group, Some(cloud)), hresult::E_INVALIDARG);
