@@ -33,7 +33,7 @@ use uuid::Uuid;
 use super::{PresenceEvent, Shared, lock};
 use crate::error::{NetError, Result};
 use crate::link::{Link, stream_failure};
-use crate::replicate::IncomingStream;
+use crate::replicate::{FrameEnd, IncomingStream, read_frame};
 
 /// The tag of a stream of direct connection or neighbour data.
 pub const DIRECT_STREAM: &[u8; 4] = b"PGD1";
@@ -286,23 +286,18 @@ async fn read_frames(
     let peer = link.peer().identity.clone();
     let mut recv = BufReader::with_capacity(READ_BUFFER, recv);
     loop {
-        let mut header = [0; HEADER_LEN];
-        if recv.read_exact(&mut header).await.is_err() {
-            break;
-        }
         let mut type_bytes = [0; 16];
-        type_bytes.copy_from_slice(&header[..16]);
-        let mut len = [0; 4];
-        len.copy_from_slice(&header[16..]);
-        let len = u32::from_be_bytes(len) as usize;
-        if len > MAX_DATA_LEN {
-            shared.misbehaved(link_id, format!("a data frame of {len} bytes (at most {MAX_DATA_LEN})"));
+        if recv.read_exact(&mut type_bytes).await.is_err() {
             break;
         }
-        let mut bytes = vec![0; len];
-        if recv.read_exact(&mut bytes).await.is_err() {
-            break;
-        }
+        let bytes = match read_frame(&mut recv, MAX_DATA_LEN).await {
+            Ok(bytes) => bytes,
+            Err(FrameEnd::Ended) => break,
+            Err(FrameEnd::TooLong(len)) => {
+                shared.misbehaved(link_id, format!("a data frame of {len} bytes (at most {MAX_DATA_LEN})"));
+                break;
+            }
+        };
         if kind == ConnectionKind::Direct && !shared.direct.is_open(id) {
             // Closed by this side: what the peer sent after is not delivered.
             return;

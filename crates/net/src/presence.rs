@@ -38,7 +38,9 @@ use tokio::sync::{Notify, broadcast};
 use crate::error::{NetError, Result};
 use crate::flooding::{FLOOD_ORIGIN, FLOOD_STREAM, FloodHandle, Input, LINK_QUEUE, MAX_FLOOD_MESSAGE};
 use crate::link::{Link, MemberEndpoint};
-use crate::replicate::{IncomingStream, Role, SYNC_STREAM, StoreReplica, accept_stream, sync_on, sync_over};
+use crate::replicate::{
+    FrameEnd, IncomingStream, Role, SYNC_STREAM, StoreReplica, accept_stream, read_frame, sync_on, sync_over,
+};
 
 pub use direct::{
     ConnectionKind, DATA_QUEUE, DIRECT_STREAM, DirectConnection, IncomingData, MAX_DATA_LEN, MAX_DIRECT,
@@ -643,19 +645,14 @@ async fn write_flood(link: Link, mut messages: tokio::sync::mpsc::Receiver<Vec<u
 async fn read_flood(shared: Arc<Shared>, link: Link, id: u64, stream: IncomingStream) {
     let mut recv = stream.into_recv();
     loop {
-        let mut len = [0; 4];
-        if recv.read_exact(&mut len).await.is_err() {
-            return;
-        }
-        let len = u32::from_be_bytes(len) as usize;
-        if len > MAX_FLOOD_MESSAGE {
-            shared.misbehaved(id, format!("a flood message of {len} bytes (at most {MAX_FLOOD_MESSAGE})"));
-            return;
-        }
-        let mut bytes = vec![0; len];
-        if recv.read_exact(&mut bytes).await.is_err() {
-            return;
-        }
+        let bytes = match read_frame(&mut recv, MAX_FLOOD_MESSAGE).await {
+            Ok(bytes) => bytes,
+            Err(FrameEnd::Ended) => return,
+            Err(FrameEnd::TooLong(len)) => {
+                shared.misbehaved(id, format!("a flood message of {len} bytes (at most {MAX_FLOOD_MESSAGE})"));
+                return;
+            }
+        };
         match peergroup_sync::flood::Message::decode(&bytes) {
             Ok(message) => {
                 if !shared.flood.give(Input::Message(id, message)).await {

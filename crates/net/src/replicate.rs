@@ -253,10 +253,9 @@ impl StoreReplica {
 
     /// How many items of `kind` this side holds.
     pub fn count(&self, kind: SyncKind) -> usize {
-        let others = self.others.values().filter(|(k, _)| *k == kind).count();
         match kind {
             SyncKind::Record => self.index.len() as usize - self.others.len(),
-            _ => others,
+            _ => self.others.values().filter(|(k, _)| *k == kind).count(),
         }
     }
 }
@@ -430,6 +429,32 @@ pub async fn sync_on(
         }
         e => e,
     })
+}
+
+/// Why [`read_frame`] returned no frame.
+pub(crate) enum FrameEnd {
+    /// The stream ended or failed: nothing more comes.
+    Ended,
+    /// The peer announced a frame of this many bytes, more than allowed.
+    TooLong(usize),
+}
+
+/// One frame of a stream: a 4-byte big-endian length, then that many bytes (at most `max`).
+/// The framing of every protocol on a link (sync, flood, data).
+pub(crate) async fn read_frame(
+    recv: &mut (impl tokio::io::AsyncRead + Unpin),
+    max: usize,
+) -> std::result::Result<Vec<u8>, FrameEnd> {
+    use tokio::io::AsyncReadExt;
+    let mut len = [0; 4];
+    recv.read_exact(&mut len).await.map_err(|_| FrameEnd::Ended)?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > max {
+        return Err(FrameEnd::TooLong(len));
+    }
+    let mut frame = vec![0; len];
+    recv.read_exact(&mut frame).await.map_err(|_| FrameEnd::Ended)?;
+    Ok(frame)
 }
 
 /// The first bytes of a sync stream.
