@@ -39,6 +39,13 @@ typedef uint16_t WORD;
 typedef uint32_t DWORD;
 typedef uint32_t ULONG;
 typedef uint64_t ULONGLONG;
+typedef int32_t BOOL;
+#ifndef FALSE
+#define FALSE 0
+#endif
+#ifndef TRUE
+#define TRUE 1
+#endif
 typedef void *PVOID;
 typedef const void *LPCVOID;
 typedef void *HANDLE;          /* on Linux: a file descriptor, (HANDLE)(intptr_t)fd */
@@ -68,6 +75,9 @@ typedef struct _FILETIME {
 
 /* CryptoAPI's public key structure: opaque here; peergroup hands out NULL where one is due. */
 typedef struct _CERT_PUBLIC_KEY_INFO CERT_PUBLIC_KEY_INFO, *PCERT_PUBLIC_KEY_INFO;
+
+/* peergroup: the most bytes one PeerGroupSendData sends (4 MiB). */
+#define PEERGROUP_MAX_DATA_LEN 4194304u
 
 /* ---- HRESULTs ---- */
 
@@ -488,6 +498,14 @@ HRESULT PeerGroupEnumMembers(HGROUP hGroup, DWORD dwFlags, PCWSTR pwzIdentity, H
 HRESULT PeerGroupConnect(HGROUP hGroup);
 HRESULT PeerGroupConnectByAddress(HGROUP hGroup, ULONG cAddresses, PPEER_ADDRESS pAddresses);
 HRESULT PeerGroupEnumConnections(HGROUP hGroup, DWORD dwFlags, HPEERENUM *phPeerEnum);
+/* pAddress NULL: over the link the group's presence already has to the member. The id is valid
+   once PEER_GROUP_EVENT_DIRECT_CONNECTION says PEER_CONNECTED. */
+HRESULT PeerGroupOpenDirectConnection(HGROUP hGroup, PCWSTR pwzIdentity, PPEER_ADDRESS pAddress,
+                                      ULONGLONG *pullConnectionId);
+HRESULT PeerGroupCloseDirectConnection(HGROUP hGroup, ULONGLONG ullConnectionId);
+/* cbData at most PEERGROUP_MAX_DATA_LEN, E_INVALIDARG beyond (nothing is sent). */
+HRESULT PeerGroupSendData(HGROUP hGroup, ULONGLONG ullConnectionId, const GUID *pType, ULONG cbData,
+                          PVOID pvData);
 
 /* ---- records ---- */
 
@@ -501,6 +519,12 @@ HRESULT PeerGroupEnumRecords(HGROUP hGroup, const GUID *pRecordType, HPEERENUM *
 HRESULT PeerGroupSearchRecords(HGROUP hGroup, PCWSTR pwzCriteria, HPEERENUM *phPeerEnum);
 HRESULT PeerGroupExportDatabase(HGROUP hGroup, PCWSTR pwzFilePath);
 HRESULT PeerGroupImportDatabase(HGROUP hGroup, PCWSTR pwzFilePath);
+
+/* ---- configuration: the membership moves to another machine (the identity moves with PeerIdentityExport) ---- */
+
+HRESULT PeerGroupExportConfig(HGROUP hGroup, PCWSTR pwzPassword, PWSTR *ppwzXML);
+HRESULT PeerGroupImportConfig(PCWSTR pwzXML, PCWSTR pwzPassword, BOOL fOverwrite, PWSTR *ppwzIdentity,
+                              PWSTR *ppwzGroup);
 
 /* ---- events: hEvent is a file descriptor open for writing (eventfd or pipe), see docs/capi.md ---- */
 

@@ -29,21 +29,19 @@ pub(crate) struct Interest {
     types: Vec<EventType>,
     /// Record types asked for with `PEER_GROUP_EVENT_RECORD_CHANGED`; `None`: all.
     record_types: Vec<Option<Uuid>>,
+    /// Data types asked for with `PEER_GROUP_EVENT_INCOMING_DATA`; `None`: all.
+    data_types: Vec<Option<Uuid>>,
 }
 
 impl Interest {
-    /// Reads one `PEER_GROUP_EVENT_REGISTRATION`.
-    pub(crate) fn add(&mut self, event_type: DWORD, record_type: Option<Uuid>) -> CResult<()> {
-        let Some(t) = EventType::from_raw(event_type) else {
-            return match event_type {
-                // Direct connections and their data: accepted, as Windows does, and never
-                // raised (peergroup has no direct connections yet).
-                PEER_GROUP_EVENT_DIRECT_CONNECTION | PEER_GROUP_EVENT_INCOMING_DATA => Ok(()),
-                _ => Err(E_INVALIDARG),
-            };
-        };
-        if t == EventType::RecordChanged {
-            self.record_types.push(record_type);
+    /// Reads one `PEER_GROUP_EVENT_REGISTRATION`: `pType` filters record changes by record
+    /// type and incoming data by data type (NULL: all).
+    pub(crate) fn add(&mut self, event_type: DWORD, filter: Option<Uuid>) -> CResult<()> {
+        let t = EventType::from_raw(event_type).ok_or(E_INVALIDARG)?;
+        match t {
+            EventType::RecordChanged => self.record_types.push(filter),
+            EventType::IncomingData => self.data_types.push(filter),
+            _ => {}
         }
         if !self.types.contains(&t) {
             self.types.push(t);
@@ -52,17 +50,16 @@ impl Interest {
     }
 
     fn filter(self) -> EventFilter {
-        EventFilter { types: self.types, record_types: self.record_types }
+        EventFilter { types: self.types, record_types: self.record_types, data_types: self.data_types }
     }
 }
 
-/// A registration: the facade's, or none when only events that are never raised were asked
-/// for.
+/// A registration: the facade's.
 #[derive(Debug)]
 pub(crate) struct Registration {
-    /// `None` once ended, or when only events never raised were asked for. Ending drops the stream
-    /// at once, even while another thread still holds this registration (inside
-    /// `PeerGroupGetEventData`), so no write to the caller's descriptor follows.
+    /// `None` once ended. Ending drops the stream at once, even while another thread still
+    /// holds this registration (inside `PeerGroupGetEventData`), so no write to the caller's
+    /// descriptor follows.
     stream: Mutex<Option<EventStream>>,
 }
 
@@ -95,10 +92,6 @@ pub(crate) fn signal(fd: RawFd) {
 impl Registration {
     /// Starts a registration on `group` signalling `fd`.
     pub(crate) fn start(group: &Group, fd: RawFd, interest: Interest) -> CResult<Self> {
-        if interest.types.is_empty() {
-            // Only direct-connection events: nothing raises them.
-            return Ok(Self { stream: Mutex::new(None) });
-        }
         let stream = group.events_with(interest.filter(), Some(Box::new(move || signal(fd)))).or_hr()?;
         Ok(Self { stream: Mutex::new(Some(stream)) })
     }
@@ -128,6 +121,25 @@ fn failure_code(reason: &str, default: HRESULT) -> HRESULT {
             known.or_else(|| peergroup::Hresult::from_name(name).filter(|hr| !hr.is_success()).map(|hr| hr.0))
         })
         .unwrap_or(default)
+}
+
+/// A connection's change: failed ones carry the code their reason names
+/// (`PEER_E_CONNECTION_FAILED` otherwise).
+fn connection_change(status: ConnectionStatus, id: u64, reason: Option<&str>) -> PEER_EVENT_CONNECTION_CHANGE_DATA {
+    PEER_EVENT_CONNECTION_CHANGE_DATA {
+        dwSize: std::mem::size_of::<PEER_EVENT_CONNECTION_CHANGE_DATA>() as DWORD,
+        status: status as DWORD,
+        ullConnectionId: id,
+        // No node ids (see `convert::connection_info`), no redirection to another connection
+        // (peergroup opens a direct connection over the link it has, never elsewhere).
+        ullNodeId: 0,
+        ullNextConnectionId: 0,
+        hrConnectionFailedReason: match (status, reason) {
+            (ConnectionStatus::Failed, Some(reason)) => failure_code(reason, PEER_E_CONNECTION_FAILED.0),
+            (ConnectionStatus::Failed, None) => PEER_E_CONNECTION_FAILED.0,
+            _ => S_OK.0,
+        },
+    }
 }
 
 /// An event as `PEER_GROUP_EVENT_DATA`, owned by `block`; `None` for an event kind this
@@ -164,18 +176,22 @@ pub(crate) fn event_data(block: &mut Block, event: &Event) -> Option<*mut PEER_G
             PEER_GROUP_EVENT_MEMBER_CHANGED
         }
         Event::NeighborConnection { status, connection } => {
-            let failed = *status == ConnectionStatus::Failed;
-            data.connectionChangeData = PEER_EVENT_CONNECTION_CHANGE_DATA {
-                dwSize: std::mem::size_of::<PEER_EVENT_CONNECTION_CHANGE_DATA>() as DWORD,
-                status: *status as DWORD,
-                ullConnectionId: connection.id,
-                // No node ids (see `convert::connection_info`), no redirection to another
-                // connection (Windows fills it for direct connections only).
-                ullNodeId: 0,
-                ullNextConnectionId: 0,
-                hrConnectionFailedReason: if failed { PEER_E_CONNECTION_FAILED.0 } else { S_OK.0 },
-            };
+            data.connectionChangeData = connection_change(*status, connection.id, None);
             PEER_GROUP_EVENT_NEIGHBOR_CONNECTION
+        }
+        Event::DirectConnection { status, connection, reason } => {
+            data.connectionChangeData = connection_change(*status, connection.id, reason.as_deref());
+            PEER_GROUP_EVENT_DIRECT_CONNECTION
+        }
+        Event::IncomingData { connection, data_type, data: bytes, .. } => {
+            data.incomingData = PEER_EVENT_INCOMING_DATA {
+                dwSize: std::mem::size_of::<PEER_EVENT_INCOMING_DATA>() as DWORD,
+                ullConnectionId: *connection,
+                r#type: (*data_type).into(),
+                // At most MAX_DATA_LEN (4 MiB) bytes: the facade refuses more before sending.
+                data: PEER_DATA { cbData: bytes.len() as ULONG, pbData: block.bytes(bytes) },
+            };
+            PEER_GROUP_EVENT_INCOMING_DATA
         }
         Event::ConnectionFailed { reason } => {
             data.hrConnectionFailedReason = failure_code(reason, PEER_E_CONNECTION_FAILED.0);
@@ -278,6 +294,53 @@ mod tests {
     }
 
     #[test]
+    fn direct_connections_and_data_fill_their_members() {
+        let connection = Connection {
+            id: peergroup::DIRECT_ID_BASE + 1,
+            flags: PEER_CONNECTION_DIRECT,
+            peer: name("0.alice"),
+            addr: "127.0.0.1:3587".parse().unwrap(),
+            outgoing: true,
+        };
+        for (status, reason, raw, hr) in [
+            (ConnectionStatus::Connected, None, PEER_CONNECTED, S_OK.0),
+            (ConnectionStatus::Disconnected, None, PEER_DISCONNECTED, S_OK.0),
+            (ConnectionStatus::Failed, None, PEER_CONNECTION_FAILED, PEER_E_CONNECTION_FAILED.0),
+            (
+                ConnectionStatus::Failed,
+                Some("no link to 0.alice (PEER_E_CONNECTION_REFUSED)".to_owned()),
+                PEER_CONNECTION_FAILED,
+                PEER_E_CONNECTION_REFUSED.0,
+            ),
+        ] {
+            let d = data_of(&Event::DirectConnection { status, connection: connection.clone(), reason });
+            assert_eq!(d.eventType, PEER_GROUP_EVENT_DIRECT_CONNECTION);
+            // SAFETY: the member this event type fills.
+            let c = unsafe { d.data.connectionChangeData };
+            assert_eq!((c.status, c.ullConnectionId, c.hrConnectionFailedReason), (raw, connection.id, hr));
+        }
+
+        let mut block = Block::new();
+        let data_type = Uuid::from_u128(0xfeed);
+        let event = Event::IncomingData {
+            connection: 9,
+            peer: name("0.bob"),
+            data_type,
+            data: std::sync::Arc::from(&b"hello"[..]),
+        };
+        // SAFETY: built just now, alive with `block`.
+        let d = unsafe { event_data(&mut block, &event).unwrap().read() };
+        assert_eq!(d.eventType, PEER_GROUP_EVENT_INCOMING_DATA);
+        // SAFETY: the member this event type fills.
+        let i = unsafe { d.data.incomingData };
+        assert_eq!(i.dwSize as usize, std::mem::size_of::<PEER_EVENT_INCOMING_DATA>());
+        assert_eq!((i.ullConnectionId, Uuid::from(i.r#type)), (9, data_type));
+        // SAFETY: `cbData` bytes owned by `block`.
+        let bytes = unsafe { std::slice::from_raw_parts(i.data.pbData, i.data.cbData as usize) };
+        assert_eq!(bytes, b"hello");
+    }
+
+    #[test]
     fn failures_carry_the_code_their_reason_names() {
         let failed = |reason: &str| {
             let d = data_of(&Event::ConnectionFailed { reason: reason.into() });
@@ -299,7 +362,7 @@ mod tests {
     }
 
     #[test]
-    fn network_types_register_with_the_facade_and_direct_ones_are_accepted() {
+    fn network_types_register_with_the_facade_with_their_filters() {
         let mut interest = Interest::default();
         for t in [
             PEER_GROUP_EVENT_NEIGHBOR_CONNECTION,
@@ -319,9 +382,12 @@ mod tests {
             ]
         );
         let mut direct = Interest::default();
+        let chat = Uuid::from_u128(7);
         direct.add(PEER_GROUP_EVENT_DIRECT_CONNECTION, None).unwrap();
-        direct.add(PEER_GROUP_EVENT_INCOMING_DATA, None).unwrap();
-        assert!(direct.types.is_empty(), "nothing raises them");
+        direct.add(PEER_GROUP_EVENT_INCOMING_DATA, Some(chat)).unwrap();
+        assert_eq!(direct.types, [EventType::DirectConnection, EventType::IncomingData]);
+        assert_eq!(direct.data_types, [Some(chat)]);
+        assert!(direct.record_types.is_empty(), "a data type is no record type");
         for bad in [0, 7, 9, 12, PEER_GROUP_EVENT_RESYNC] {
             assert_eq!(Interest::default().add(bad, None), Err(E_INVALIDARG), "{bad}");
         }

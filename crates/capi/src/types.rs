@@ -22,6 +22,8 @@ pub type DWORD = u32;
 pub type ULONG = u32;
 /// `ULONGLONG`.
 pub type ULONGLONG = u64;
+/// `BOOL`: 0 is false, anything else true.
+pub type BOOL = i32;
 /// `HANDLE`: on Linux, the event descriptor of `PeerGroupRegisterEvent`, as `(HANDLE)(intptr_t)fd`.
 pub type HANDLE = *mut c_void;
 /// `HGROUP`: an open group.
@@ -490,7 +492,7 @@ pub const PEER_CONNECTION_FAILED: DWORD = 3;
 
 /// `PEER_CONNECTION_NEIGHBOR`: a connection the group's presence keeps to a neighbour.
 pub const PEER_CONNECTION_NEIGHBOR: DWORD = 0x1;
-/// `PEER_CONNECTION_DIRECT`: a direct connection between two members (none exist yet).
+/// `PEER_CONNECTION_DIRECT`: a direct connection between two members.
 pub const PEER_CONNECTION_DIRECT: DWORD = 0x2;
 
 /// `PEER_CONNECTION_INFO`: one item of `PeerGroupEnumConnections`.

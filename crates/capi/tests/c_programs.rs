@@ -130,6 +130,56 @@ fn group_chat_example_links_statically_and_runs() {
     assert!(stdout.contains("event: record added"), "{stdout}");
 }
 
+/// The chat example between two hosts (network namespaces joined by a veth link, IPv6
+/// link-local): the host invites the guest's identity and goes online; the guest joins,
+/// connects by address, says a line (a record, replicated to the host) and whispers one over a
+/// direct connection; the host prints both and whispers back.
+#[test]
+fn group_chat_example_chats_between_two_hosts() {
+    let Some(a) = Netns::create("chata") else { return };
+    let Some(b) = Netns::create("chatb") else { return };
+    a.veth_to(&b, "ca", "cb");
+    a.up_with("ca", &["fe80::a/64"]);
+    b.up_with("cb", &["fe80::b/64"]);
+    let port = free_port();
+    let host_home = Home::with_global(&format!("[global]\nenabled = false\n[net]\nport = {port}\n"));
+    let guest_home = Home::new();
+    let chat = compile(&crate_dir().join("../../examples/c/group_chat.c"), &host_home.bin(), Link::Static);
+    let in_ns = |ns: &Netns, home: &Home| {
+        let mut cmd = ns.command(&chat);
+        cmd.env("PEERGROUP_HOME", home.path());
+        cmd
+    };
+    let (xml, invitation) = (guest_home.bin().join("guest.xml"), host_home.bin().join("chat.inv"));
+    run("group_chat identity", in_ns(&b, &guest_home).args(["identity", "bob"]).arg(&xml));
+    let mut host =
+        Registrar::spawn(in_ns(&a, &host_home).args(["host", "alice"]).arg(&xml).arg(&invitation).arg("120"));
+    assert_eq!(host.next_line(), "host: online");
+    let out = run(
+        "group_chat guest",
+        in_ns(&b, &guest_home).args(["guest", "bob"]).arg(&invitation).args([
+            "fe80::a%cb",
+            &port.to_string(),
+            "hi all",
+        ]),
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("whisper back: psst, welcome") && said.contains("guest: done"), "{said}");
+    let mut heard = Vec::new();
+    loop {
+        let line = host.next_line();
+        if line.is_empty() || line == "host: done" {
+            heard.push(line);
+            break;
+        }
+        heard.push(line);
+    }
+    assert!(heard.contains(&"bob says: hi all (a record)".to_owned()), "{heard:?}");
+    assert!(heard.contains(&"whisper: hi all".to_owned()), "{heard:?}");
+    assert_eq!(heard.last().map(String::as_str), Some("host: done"), "{heard:?}");
+    assert!(host.child.wait().unwrap().success());
+}
+
 // ---- hosts with chosen interfaces ----
 
 /// Runs a C program inside a namespace, on `home`.
@@ -322,7 +372,9 @@ fn free_port() -> u16 {
 /// member's identity; the creator, which invites it and goes online with `PeerGroupConnect`
 /// at the `[net] port` of its home; the member, which joins, checks the argument rules, links
 /// to the creator with `PeerGroupConnectByAddress` (IPv4-mapped loopback) and checks events,
-/// connections, status and members; a stranger, turned away at `::1` (IPv4-mapped loopback on
+/// connections, status and members, then opens a direct connection to the creator, sends on
+/// it and on the neighbour connection, reads the answer, closes it, and moves its
+/// configuration out and back in; a stranger, turned away at `::1` (IPv4-mapped loopback on
 /// a host without IPv6). The creator hears the member come and go, then the stranger fail.
 fn connect_between_processes(valgrind: bool) {
     let port = free_port();
@@ -345,6 +397,7 @@ fn connect_between_processes(valgrind: bool) {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("connect member: ok"));
     assert_eq!(creator.next_line(), "CONNECTED");
+    assert_eq!(creator.next_line(), "DATA");
     assert_eq!(creator.next_line(), "DISCONNECTED");
 
     let stranger_at = if UdpSocket::bind("[::1]:0").is_ok() { "::1" } else { "::ffff:127.0.0.1" };

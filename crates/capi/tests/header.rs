@@ -285,6 +285,9 @@ fn header_constants_are_the_rust_constants() {
         ("PEER_E_NO_MEMBER_CONNECTIONS", PEER_E_NO_MEMBER_CONNECTIONS.into()),
         ("PEER_E_UNABLE_TO_LISTEN", PEER_E_UNABLE_TO_LISTEN.into()),
         ("PEER_GROUP_STORE_CREDENTIALS", PEER_GROUP_STORE_CREDENTIALS.into()),
+        ("PEER_GROUP_EVENT_DIRECT_CONNECTION", PEER_GROUP_EVENT_DIRECT_CONNECTION.into()),
+        ("PEER_GROUP_EVENT_INCOMING_DATA", PEER_GROUP_EVENT_INCOMING_DATA.into()),
+        ("PEERGROUP_MAX_DATA_LEN", peergroup::MAX_DATA_LEN as i64),
     ];
     let mut c = String::from("#include <stdio.h>\n#include \"p2p.h\"\nint main(void) {\n");
     for (name, _) in constants {

@@ -255,6 +255,36 @@ pub enum GroupCommand {
         #[arg(long = "for", value_name = "DURATION")]
         duration: Option<String>,
     },
+    /// Sends data to a member over a direct connection: goes online unless the group is
+    /// (by `--address`, else through the group's cloud), waits for a link to the member,
+    /// opens a direct connection, sends, closes once delivered, and prints
+    /// `sent <LENGTH> <MEMBER>` (or sends on `--connection`).
+    Send {
+        #[command(flatten)]
+        group: GroupRef,
+        /// The member (its identity peer name).
+        #[arg(long, value_name = "MEMBER-PEER-NAME", required_unless_present = "connection")]
+        to: Option<String>,
+        /// Sends on this open connection instead (an id of `group connections`, a neighbour's
+        /// or a direct one), without opening or closing one.
+        #[arg(long, value_name = "ID", conflicts_with_all = ["to", "addresses"])]
+        connection: Option<u64>,
+        /// The data type (a UUID).
+        #[arg(long = "type", value_name = "UUID")]
+        data_type: String,
+        /// The data, as text.
+        #[arg(long, conflicts_with = "data_file", required_unless_present = "data_file")]
+        data: Option<String>,
+        /// The data, from a file.
+        #[arg(long, value_name = "FILE")]
+        data_file: Option<PathBuf>,
+        /// The member's address, `HOST:PORT`, when the group is not online on this host.
+        #[arg(long = "address", value_name = "HOST:PORT")]
+        addresses: Vec<String>,
+        /// How long to wait for the link, the connection and the delivery (default: 30s).
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<String>,
+    },
     /// Prints whether the group is online on this host (`listening`, `connected` or
     /// `offline`), its connections, its port and whether it is ready.
     Status(GroupRef),

@@ -281,6 +281,24 @@ fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
         GroupCommand::Connect { group: g, addresses, duration } => {
             crate::net::connect(&open(ctx, g)?, addresses, duration.as_deref(), out)?;
         }
+        GroupCommand::Send { group: g, to, connection, data_type, data, data_file, addresses, timeout } => {
+            let bytes = match (data, data_file) {
+                (Some(text), _) => text.clone().into_bytes(),
+                (None, Some(path)) => {
+                    std::fs::read(path).map_err(|source| CliError::File { path: path.clone(), source })?
+                }
+                (None, None) => return Err(CliError::Usage("give --data or --data-file".into())),
+            };
+            let send = crate::net::Send {
+                to: to.as_deref(),
+                connection: *connection,
+                data_type,
+                bytes: &bytes,
+                addresses,
+                timeout: timeout.as_deref(),
+            };
+            crate::net::send(&open(ctx, g)?, &send, out)?;
+        }
         GroupCommand::Status(g) => crate::net::status(&open(ctx, g)?, out)?,
         GroupCommand::Members { group: g, present } => crate::net::members(&open(ctx, g)?, *present, out)?,
         GroupCommand::Connections(g) => crate::net::connections(&open(ctx, g)?, out)?,
@@ -489,6 +507,11 @@ pub fn event_text(e: &Event) -> String {
         }
         Event::ConnectionFailed { reason } => format!("connection failed: {reason}"),
         Event::AuthenticationFailed { reason } => format!("authentication failed: {reason}"),
+        Event::DirectConnection { status, connection: c, reason } => match reason {
+            Some(reason) => format!("direct {} {} {}: {reason}", connection_word(*status), c.id, c.peer),
+            None => format!("direct {} {} {} {}", connection_word(*status), c.id, c.peer, c.addr),
+        },
+        Event::IncomingData { peer, data_type, data, .. } => format!("data {peer} {data_type} {}", data.len()),
         // Event is non-exhaustive: a kind this command does not know yet shows its type number.
         _ => format!("event {}", e.event_type().to_raw()),
     }
@@ -514,6 +537,15 @@ pub fn event_json(e: &Event) -> Value {
             "change": if *connected { "connected" } else { "disconnected" }, "peer_name": peer_name.to_string()}),
         Event::ConnectionFailed { reason } => json!({"event": "connection_failed", "reason": reason}),
         Event::AuthenticationFailed { reason } => json!({"event": "authentication_failed", "reason": reason}),
+        Event::DirectConnection { status, connection: c, reason } => json!({"event": "direct_connection",
+            "status": connection_word(*status), "id": c.id, "peer_name": c.peer.to_string(),
+            "address": c.addr.to_string(), "outgoing": c.outgoing, "reason": reason}),
+        Event::IncomingData { connection, peer, data_type, data } => {
+            use base64::Engine as _;
+            json!({"event": "incoming_data", "connection": connection, "peer_name": peer.to_string(),
+                   "type": data_type.to_string(), "length": data.len(),
+                   "data": base64::engine::general_purpose::STANDARD.encode(data)})
+        }
         _ => json!({"event": e.event_type().to_raw()}),
     }
 }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use peergroup::{EventType, Group, Member, PEER_MEMBER_PRESENT};
+use peergroup::{EventType, Group, Member, PEER_MEMBER_PRESENT, PeerName};
 use serde_json::{Value, json};
 
 use crate::commands::{event_json, event_text, parse_duration, status_word};
@@ -107,15 +107,98 @@ pub fn connections(group: &Group, out: &Output) -> CliResult {
     let all = group.connections()?;
     let text: Vec<String> = all
         .iter()
-        .map(|c| format!("{}  {}  {}  {}", c.id, c.peer, c.addr, if c.outgoing { "out" } else { "in" }))
+        .map(|c| {
+            let kind = if c.is_direct() { "  direct" } else { "" };
+            format!("{}  {}  {}  {}{kind}", c.id, c.peer, c.addr, if c.outgoing { "out" } else { "in" })
+        })
         .collect();
     let json: Vec<Value> = all
         .iter()
         .map(|c| {
             json!({"id": c.id, "peer_name": c.peer.to_string(), "address": c.addr.to_string(),
-                   "outgoing": c.outgoing, "flags": c.flags})
+                   "outgoing": c.outgoing, "flags": c.flags, "direct": c.is_direct()})
         })
         .collect();
     out.print(&text.join("\n"), Value::Array(json));
+    Ok(())
+}
+
+/// What `group send` sends, and where.
+pub struct Send<'a> {
+    pub to: Option<&'a str>,
+    pub connection: Option<u64>,
+    pub data_type: &'a str,
+    pub bytes: &'a [u8],
+    pub addresses: &'a [String],
+    pub timeout: Option<&'a str>,
+}
+
+/// How long `group send` waits for each step by default.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn failed(code: peergroup::Hresult, message: String) -> CliError {
+    CliError::Failed { code, message }
+}
+
+/// `group send`: online unless the group is, a link to the member, a direct connection, the
+/// data, and the close that says it was delivered (the member's side closes its end once it
+/// read everything before the end).
+pub fn send(group: &Group, send: &Send<'_>, out: &Output) -> CliResult {
+    use peergroup::{ConnectionStatus, Event, hresult};
+    let data_type: uuid::Uuid =
+        send.data_type.parse().map_err(|e| CliError::Usage(format!("--type {}: {e}", send.data_type)))?;
+    if let Some(id) = send.connection {
+        group.send_data(id, data_type, send.bytes)?;
+        let len = send.bytes.len();
+        out.print(&format!("sent {len} on {id}"), json!({"sent": len, "connection": id}));
+        return Ok(());
+    }
+    let to = send.to.ok_or_else(|| CliError::Usage("give --to or --connection".into()))?;
+    let member: PeerName = to.parse().map_err(|e| CliError::Usage(format!("--to {to}: {e}")))?;
+    if member == *group.identity().peer_name() {
+        // Before going online: the answer does not depend on the network.
+        return Err(failed(hresult::PEER_E_CONNECT_SELF, format!("{member} is this identity")));
+    }
+    let addresses = send.addresses.iter().map(|a| crate::pnrp::endpoint(a)).collect::<CliResult<Vec<SocketAddr>>>()?;
+    let timeout = send.timeout.map(parse_duration).transpose()?.unwrap_or(SEND_TIMEOUT);
+    let mut events = group.events(&[EventType::DirectConnection, EventType::StatusChanged])?;
+    if !group.status()?.is_connected() {
+        if addresses.is_empty() { group.connect()? } else { group.connect_by_address(&addresses)? }
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    let late = |what: &str| failed(hresult::PEER_E_CONNECTION_FAILED, format!("{what} within {timeout:?}"));
+    let linked = || -> CliResult<bool> { Ok(group.connections()?.iter().any(|c| !c.is_direct() && c.peer == member)) };
+    // A status change or a neighbour may be the link; the wait is bounded by the deadline.
+    while !linked()? {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(late(&format!("no link to {member}")));
+        }
+        events.recv_timeout(left.min(Duration::from_millis(50)))?;
+    }
+    let id = group.open_direct_connection(&member, addresses.first().copied())?;
+    let mut wait_for = |want: ConnectionStatus| -> CliResult<()> {
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let Some(event) = events.recv_timeout(left)? else {
+                return Err(late(&format!("direct connection {id} not {want:?}")));
+            };
+            if let Event::DirectConnection { status, connection, reason } = event
+                && connection.id == id
+            {
+                if status == want {
+                    return Ok(());
+                }
+                let why = reason.unwrap_or_else(|| format!("{status:?}"));
+                return Err(failed(hresult::PEER_E_CONNECTION_FAILED, format!("direct connection to {member}: {why}")));
+            }
+        }
+    };
+    wait_for(ConnectionStatus::Connected)?;
+    group.send_data(id, data_type, send.bytes)?;
+    group.close_direct_connection(id)?;
+    wait_for(ConnectionStatus::Disconnected)?;
+    let len = send.bytes.len();
+    out.print(&format!("sent {len} {member}"), json!({"sent": len, "to": member.to_string(), "connection": id}));
     Ok(())
 }

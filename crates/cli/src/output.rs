@@ -14,6 +14,8 @@ pub enum CliError {
     Usage(String),
     /// A file the command reads or writes (`E_FAIL`).
     File { path: std::path::PathBuf, source: std::io::Error },
+    /// Something the group reported by an event or did not do in time, with its code.
+    Failed { code: Hresult, message: String },
 }
 
 impl From<peergroup::Error> for CliError {
@@ -40,6 +42,7 @@ impl CliError {
             Self::Peergroup(e) => e.hresult(),
             Self::Usage(_) => hresult::E_INVALIDARG,
             Self::File { .. } => hresult::E_FAIL,
+            Self::Failed { code, .. } => *code,
         }
     }
 
@@ -57,6 +60,7 @@ impl fmt::Display for CliError {
             Self::Peergroup(e) => write!(f, "{e}"),
             Self::Usage(m) => f.write_str(m),
             Self::File { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::Failed { message, .. } => f.write_str(message),
         }
     }
 }

@@ -12,6 +12,12 @@
 //! (which still cross within a side), the trunk comes back, and all four converge with nothing
 //! lost.
 //!
+//! Direct connections and data, `A —(va|pa)— SW —(pb|vb)— B`: both hosts online (each in a
+//! `group connect` process), two more processes with the group open on A watching; B's
+//! `group send` (a process that does not hold B's presence) opens a direct connection to A,
+//! sends and closes: both watchers on A print the data and the connection coming and going,
+//! as does a watcher on B; sending to oneself and on an unknown connection give their codes.
+//!
 //! Flooding, `H0 … H19 — one bridge`: twenty members find each other on the link; a record
 //! added on one reaches all the others (each host's `group connect` prints it as an event, at a
 //! moment the test notes), bounded in time; the spread is printed.
@@ -23,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use common::{BIN, Running, home_with_config, until};
 use peergroup_testkit::Netns;
 use serde_json::Value;
@@ -120,6 +127,17 @@ impl Host {
         data
     }
 
+    /// Waits until a registration of `group` is heard on this host's link.
+    fn hears(&self, group: &str) {
+        until("the group's registration heard on the link", common::WAIT, || {
+            self.cmd(&["pnrp", "resolve", "--cloud", "LinkLocal_", group, "--timeout", "1s"])
+                .output()
+                .unwrap()
+                .status
+                .success()
+        });
+    }
+
     /// The members present on its host's presence.
     fn present(&self, group: &str) -> Vec<String> {
         let present = self.json(&["group", "members", "--identity", &self.id, "--group", group, "--present"]);
@@ -127,15 +145,22 @@ impl Host {
     }
 }
 
-#[test]
-fn two_hosts_find_each_other_on_the_link_and_replicate_both_ways() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(a) = Host::new("cna", tmp.path(), "alice") else { return };
-    let Some(b) = Host::new("cnb", tmp.path(), "bob") else { return };
-    let Some(switch) = Netns::create("cns") else { return };
+/// Alice and Bob on two hosts, `<prefix>a` and `<prefix>b`, joined by a switch (returned: it
+/// lives as long as the link).
+fn two_hosts(tmp: &Path, prefix: &str) -> Option<(Host, Host, Netns)> {
+    let a = Host::new(&format!("{prefix}a"), tmp, "alice")?;
+    let b = Host::new(&format!("{prefix}b"), tmp, "bob")?;
+    let switch = Netns::create(&format!("{prefix}s"))?;
     switch.bridge("sw");
     switch.attach("sw", "pa", &a.ns, "va", &["fe80::a/64"]);
     switch.attach("sw", "pb", &b.ns, "vb", &["fe80::b/64"]);
+    Some((a, b, switch))
+}
+
+#[test]
+fn two_hosts_find_each_other_on_the_link_and_replicate_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((a, b, _switch)) = two_hosts(tmp.path(), "cn") else { return };
     let group = a.create("chat");
     a.admit(&group, &b, tmp.path());
     for n in 0..5 {
@@ -145,13 +170,7 @@ fn two_hosts_find_each_other_on_the_link_and_replicate_both_ways() {
     let _on_a = a.connect(&group);
     // A's registration of the group is on the link (multicast DNS probes its names for most of
     // a second first): from now on a member that connects finds A already online.
-    until("A's registration heard on B's link", common::WAIT, || {
-        b.cmd(&["pnrp", "resolve", "--cloud", "LinkLocal_", &group, "--timeout", "1s"])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    });
+    b.hears(&group);
     let started = Instant::now();
     let on_b = Running::start(b.cmd(&["group", "connect", "--identity", &b.id, "--group", &group]));
     let ((), listening) = on_b.expect_at("B listening", |l| l.starts_with("listening ").then_some(()));
@@ -174,6 +193,85 @@ fn two_hosts_find_each_other_on_the_link_and_replicate_both_ways() {
         let status = host.json(&["group", "status", "--identity", &host.id, "--group", &group]);
         assert_eq!((status["status"].as_str(), status["ready"].as_bool()), (Some("connected"), Some(true)), "{status}");
         assert!(host.present(&group).contains(&other.id), "{} sees {:?}", host.id, host.present(&group));
+    }
+}
+
+/// The type of the data B sends.
+const DATA_TYPE: &str = "6368a7d1-5e1f-4c2b-9a11-3b7e520c4401";
+
+#[test]
+fn data_on_a_direct_connection_reaches_every_process_of_the_receiving_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((a, b, _switch)) = two_hosts(tmp.path(), "dc") else { return };
+    let group = a.create("direct");
+    a.admit(&group, &b, tmp.path());
+
+    let watch = |host: &Host| {
+        let w = Running::start(host.cmd(&["group", "watch", "--identity", &host.id, "--group", &group]));
+        w.expect("watching", |l| l.starts_with("ready ").then_some(()));
+        w
+    };
+    let (a1, a2) = (watch(&a), watch(&a));
+    let a_json = Running::start(a.cmd(&["--json", "group", "watch", "--identity", &a.id, "--group", &group]));
+    a_json.expect("watching (JSON)", |l| l.contains("\"ready\"").then_some(()));
+    let _on_a = a.connect(&group);
+    b.hears(&group);
+    let on_b = b.connect(&group);
+    on_b.expect("B links to A", |l| (l == format!("member connected {}", a.id)).then_some(()));
+    let b1 = watch(&b);
+
+    // Sending to oneself and on a connection nobody opened: refused with their codes.
+    let refused = |args: &[&str], code: &str| {
+        let out = b.cmd(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(code), "{args:?}: {stderr}");
+    };
+    let send = ["group", "send", "--identity", &b.id, "--group", &group, "--type", DATA_TYPE, "--data", "hi"];
+    refused(&[&send[..], &["--to", &b.id]].concat(), "PEER_E_CONNECT_SELF");
+    refused(&[&send[..], &["--connection", "1099511700000"]].concat(), "PEER_E_CONNECTION_NOT_FOUND");
+
+    // B sends from a process of its own; B's presence (the `group connect` process) carries it.
+    let text = "hello from B over a direct connection";
+    let out = b.ok(&[&send[..8], &["--data", text, "--to", &a.id]].concat());
+    assert_eq!(out.trim(), format!("sent {} {}", text.len(), a.id));
+
+    let data_line = format!("data {} {DATA_TYPE} {}", b.id, text.len());
+    for (name, w, peer) in
+        [("A's first watcher", &a1, &b.id), ("A's second watcher", &a2, &b.id), ("B's watcher", &b1, &a.id)]
+    {
+        let up = w.expect(&format!("{name}: connected"), |l| {
+            let words: Vec<&str> = l.split(' ').collect();
+            (words.len() == 5 && words[..2] == ["direct", "connected"] && words[3] == peer.as_str())
+                .then(|| words[2].to_owned())
+        });
+        if !std::ptr::eq(w, &b1) {
+            // Data goes to the receiving host only, on the connection that came up.
+            w.expect(&format!("{name}: the data"), |l| (l == data_line).then_some(()));
+        }
+        w.expect(&format!("{name}: closed"), |l| {
+            l.starts_with(&format!("direct disconnected {up} {peer}")).then_some(())
+        });
+    }
+    // With --json, the data itself, in base64, on the connection that came up and went.
+    let json_of = |l: &str| serde_json::from_str::<Value>(l).unwrap();
+    let up = a_json.expect("JSON: connected", |l| {
+        let e = json_of(l);
+        (e["event"] == "direct_connection" && e["status"] == "connected").then(|| e["id"].as_u64().unwrap())
+    });
+    let data = a_json.expect("JSON: the data", |l| {
+        let e = json_of(l);
+        (e["event"] == "incoming_data").then_some(e)
+    });
+    assert_eq!((data["connection"].as_u64(), data["peer_name"].as_str()), (Some(up), Some(b.id.as_str())), "{data}");
+    assert_eq!((data["type"].as_str(), data["length"].as_u64()), (Some(DATA_TYPE), Some(text.len() as u64)), "{data}");
+    let sent = base64::engine::general_purpose::STANDARD.decode(data["data"].as_str().unwrap()).unwrap();
+    assert_eq!(sent, text.as_bytes());
+
+    // Nothing direct is left on either host.
+    for host in [&a, &b] {
+        let connections = host.json(&["group", "connections", "--identity", &host.id, "--group", &group]);
+        let direct = connections.as_array().unwrap().iter().filter(|c| c["direct"].as_bool() == Some(true)).count();
+        assert_eq!(direct, 0, "{connections}");
     }
 }
 

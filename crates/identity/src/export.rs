@@ -43,6 +43,14 @@ pub fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme) -> std::result::R
     };
     match &params.kdf {
         Kdf::Scrypt(scrypt) => {
+            // scrypt needs N a power of two above 1, and r, p at least 1; pkcs5 overflows on N = 0.
+            let n = scrypt.cost_parameter;
+            if n < 2 || !n.is_power_of_two() || scrypt.block_size == 0 || scrypt.parallelization == 0 {
+                return Err(format!(
+                    "scrypt parameters invalid (N={n}, r={}, p={}: N a power of two above 1, r and p at least 1)",
+                    scrypt.block_size, scrypt.parallelization
+                ));
+            }
             let memory = 128u64.saturating_mul(u64::from(scrypt.block_size)).saturating_mul(scrypt.cost_parameter);
             if memory > MAX_KDF_MEMORY || scrypt.parallelization > MAX_SCRYPT_PARALLELISM {
                 return Err(format!(
@@ -55,7 +63,7 @@ pub fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme) -> std::result::R
             }
         }
         Kdf::Pbkdf2(pbkdf2) => {
-            if pbkdf2.iteration_count > MAX_PBKDF2_ITERATIONS {
+            if pbkdf2.iteration_count == 0 || pbkdf2.iteration_count > MAX_PBKDF2_ITERATIONS {
                 return Err(format!(
                     "PBKDF2 cost out of bounds ({} iterations, at most {MAX_PBKDF2_ITERATIONS})",
                     pbkdf2.iteration_count
@@ -136,5 +144,22 @@ mod tests {
         let err = check_kdf_cost(&scrypt(22, 8, 1)).unwrap_err(); // 4 GiB
         assert!(err.contains("scrypt cost out of bounds"), "{err}");
         assert!(check_kdf_cost(&scrypt(14, 8, 64)).is_err());
+    }
+
+    #[test]
+    fn degenerate_scrypt_parameters_are_refused_before_pkcs5_sees_them() {
+        // The fuzzer's find: N = 0 made pkcs5 0.8 subtract with overflow while converting.
+        let mut scheme = scrypt(14, 8, 1);
+        for (n, r, p) in [(0u64, 8u16, 1u16), (1, 8, 1), (3000, 8, 1), (1 << 14, 0, 1), (1 << 14, 8, 0)] {
+            if let EncryptionScheme::Pbes2(params) = &mut scheme
+                && let pbes2::Kdf::Scrypt(s) = &mut params.kdf
+            {
+                s.cost_parameter = n;
+                s.block_size = r;
+                s.parallelization = p;
+            }
+            let err = check_kdf_cost(&scheme).unwrap_err();
+            assert!(err.contains("scrypt parameters invalid"), "{n} {r} {p}: {err}");
+        }
     }
 }

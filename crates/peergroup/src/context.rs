@@ -279,6 +279,17 @@ impl Context {
         })
     }
 
+    /// Installs a group configuration written by [`Group::export_config`]
+    /// (`PeerGroupImportConfig`) for the identity it names, which must exist here already
+    /// (import it first). An existing membership is `PEER_E_ALREADY_EXISTS` unless
+    /// `overwrite`, which deletes that group first, database included. The group starts not
+    /// synchronised, as after a join. Returns the identity and group peer names to open.
+    pub fn import_config(&self, text: &str, password: &str, overwrite: bool) -> Result<(PeerName, PeerName)> {
+        let membership =
+            self.memberships.import_config_for(text, password, overwrite, |name| Ok(self.keystore.get(name)?))?;
+        Ok((membership.identity.clone(), membership.group().clone()))
+    }
+
     /// The groups `identity` created or joined (`PeerEnumGroups`).
     pub fn groups(&self, identity: &str) -> Result<Vec<GroupProperties>> {
         let identity = self.identity(identity)?;

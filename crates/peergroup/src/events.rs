@@ -29,8 +29,12 @@ pub enum EventType {
     PropertyChanged = 2,
     /// `PEER_GROUP_EVENT_RECORD_CHANGED` (3).
     RecordChanged = 3,
+    /// `PEER_GROUP_EVENT_DIRECT_CONNECTION` (4).
+    DirectConnection = 4,
     /// `PEER_GROUP_EVENT_NEIGHBOR_CONNECTION` (5).
     NeighborConnection = 5,
+    /// `PEER_GROUP_EVENT_INCOMING_DATA` (6).
+    IncomingData = 6,
     /// `PEER_GROUP_EVENT_MEMBER_CHANGED` (8).
     MemberChanged = 8,
     /// `PEER_GROUP_EVENT_CONNECTION_FAILED` (10).
@@ -44,11 +48,13 @@ pub enum EventType {
 
 impl EventType {
     /// Every type.
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 9] = [
         EventType::StatusChanged,
         EventType::PropertyChanged,
         EventType::RecordChanged,
+        EventType::DirectConnection,
         EventType::NeighborConnection,
+        EventType::IncomingData,
         EventType::MemberChanged,
         EventType::ConnectionFailed,
         EventType::AuthenticationFailed,
@@ -127,6 +133,30 @@ pub enum Event {
         /// The connection.
         connection: Connection,
     },
+    /// A direct connection opened, closed or failed to open
+    /// (`PEER_GROUP_EVENT_DIRECT_CONNECTION`): one this host asked for
+    /// ([`crate::Group::open_direct_connection`], by any process), or one another member
+    /// opened to it.
+    DirectConnection {
+        /// Connected, disconnected or failed.
+        status: ConnectionStatus,
+        /// The connection (its address is unspecified when it failed).
+        connection: Connection,
+        /// Why it failed, when it did.
+        reason: Option<String>,
+    },
+    /// Data another member sent on a neighbour or direct connection
+    /// (`PEER_GROUP_EVENT_INCOMING_DATA`), in the order sent on that connection.
+    IncomingData {
+        /// The connection's id ([`crate::Group::connections`]).
+        connection: u64,
+        /// The member who sent it.
+        peer: PeerName,
+        /// The type the sender gave.
+        data_type: Uuid,
+        /// The bytes (shared by every registration that receives them).
+        data: std::sync::Arc<[u8]>,
+    },
     /// A member connected to or disconnected from this host's presence (its first connection
     /// came up, or its last went down): `PEER_GROUP_EVENT_MEMBER_CHANGED` with
     /// `PEER_MEMBER_CONNECTED` or `PEER_MEMBER_DISCONNECTED`.
@@ -174,6 +204,8 @@ impl Event {
                 EventType::MemberChanged
             }
             Self::NeighborConnection { .. } => EventType::NeighborConnection,
+            Self::DirectConnection { .. } => EventType::DirectConnection,
+            Self::IncomingData { .. } => EventType::IncomingData,
             Self::ConnectionFailed { .. } => EventType::ConnectionFailed,
             Self::AuthenticationFailed { .. } => EventType::AuthenticationFailed,
             Self::StatusChanged { .. } => EventType::StatusChanged,
@@ -210,12 +242,14 @@ pub struct EventFilter {
     pub types: Vec<EventType>,
     /// For record events, the record types wanted (`None` in the list: any); empty: any.
     pub record_types: Vec<Option<Uuid>>,
+    /// For incoming data, the data types wanted (`None` in the list: any); empty: any.
+    pub data_types: Vec<Option<Uuid>>,
 }
 
 impl EventFilter {
-    /// Events of these types (all when empty), of any record type.
+    /// Events of these types (all when empty), of any record or data type.
     pub fn of_types(types: &[EventType]) -> Self {
-        Self { types: types.to_vec(), record_types: Vec::new() }
+        Self { types: types.to_vec(), record_types: Vec::new(), data_types: Vec::new() }
     }
 
     /// Whether the filter lets `event` through.
@@ -230,6 +264,9 @@ impl EventFilter {
         match event {
             Event::RecordChanged { record_type, .. } if !self.record_types.is_empty() => {
                 self.record_types.iter().any(|want| want.is_none_or(|w| w == *record_type))
+            }
+            Event::IncomingData { data_type, .. } if !self.data_types.is_empty() => {
+                self.data_types.iter().any(|want| want.is_none_or(|w| w == *data_type))
             }
             _ => true,
         }
@@ -421,10 +458,17 @@ mod tests {
         assert!(all.wants(&record(7)) && all.wants(&Event::PropertyChanged) && all.wants(&Event::Resync));
         let props = EventFilter::of_types(&[EventType::PropertyChanged]);
         assert!(!props.wants(&record(7)) && props.wants(&Event::PropertyChanged) && props.wants(&Event::Resync));
-        let seven = EventFilter { types: vec![EventType::RecordChanged], record_types: vec![Some(Uuid::from_u128(7))] };
+        let seven = EventFilter {
+            types: vec![EventType::RecordChanged],
+            record_types: vec![Some(Uuid::from_u128(7))],
+            data_types: vec![],
+        };
         assert!(seven.wants(&record(7)) && !seven.wants(&record(8)) && !seven.wants(&Event::PropertyChanged));
-        let any =
-            EventFilter { types: vec![EventType::RecordChanged], record_types: vec![Some(Uuid::from_u128(7)), None] };
+        let any = EventFilter {
+            types: vec![EventType::RecordChanged],
+            record_types: vec![Some(Uuid::from_u128(7)), None],
+            data_types: vec![],
+        };
         assert!(any.wants(&record(8)));
         assert_eq!(EventType::from_raw(0x1000), None, "nobody registers for resync");
     }

@@ -277,21 +277,52 @@ impl Reader {
 }
 
 /// The events between two published views: connections that came and went (and members whose
-/// first came or last went), and a new failure.
+/// first neighbour connection came or last went), direct connections that failed, and a new
+/// failure.
 fn network_events(old: &NetView, new: &NetView) -> Vec<Event> {
     let mut events = Vec::new();
-    let key = |c: &Connection| (c.id, c.peer.clone());
+    let key = |c: &Connection| (c.id, c.flags, c.peer.clone());
+    let changed = |status, connection: &Connection| {
+        let connection = connection.clone();
+        if connection.is_direct() {
+            Event::DirectConnection { status, connection, reason: None }
+        } else {
+            Event::NeighborConnection { status, connection }
+        }
+    };
     for c in &old.connections {
         if !new.connections.iter().any(|n| key(n) == key(c)) {
-            events.push(Event::NeighborConnection { status: ConnectionStatus::Disconnected, connection: c.clone() });
+            events.push(changed(ConnectionStatus::Disconnected, c));
         }
     }
     for c in &new.connections {
         if !old.connections.iter().any(|o| key(o) == key(c)) {
-            events.push(Event::NeighborConnection { status: ConnectionStatus::Connected, connection: c.clone() });
+            events.push(changed(ConnectionStatus::Connected, c));
         }
     }
-    let peers = |v: &NetView| v.connections.iter().map(|c| c.peer.clone()).collect::<std::collections::BTreeSet<_>>();
+    for f in &new.direct_failures {
+        if !old.direct_failures.iter().any(|o| o.id == f.id) {
+            let connection = Connection {
+                id: f.id,
+                flags: status::PEER_CONNECTION_DIRECT,
+                peer: f.peer.clone(),
+                addr: std::net::SocketAddr::from(([0u16; 8], 0)),
+                outgoing: true,
+            };
+            events.push(Event::DirectConnection {
+                status: ConnectionStatus::Failed,
+                connection,
+                reason: Some(f.reason.clone()),
+            });
+        }
+    }
+    let peers = |v: &NetView| {
+        v.connections
+            .iter()
+            .filter(|c| !c.is_direct())
+            .map(|c| c.peer.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
     let (before, after) = (peers(old), peers(new));
     for gone in before.difference(&after) {
         events.push(Event::MemberPresence { peer_name: gone.clone(), connected: false });
@@ -367,6 +398,19 @@ impl Run {
         for ChangeEvent { seq, change, .. } in self.watcher.poll()? {
             match change {
                 Change::StatusChanged => status_dirty = true,
+                Change::DataReceived { message } => match self.watcher.inbox_message(message)? {
+                    Some(m) => {
+                        let event = Event::IncomingData {
+                            connection: m.connection,
+                            peer: m.peer,
+                            data_type: m.data_type,
+                            data: m.body.into(),
+                        };
+                        self.core.dispatch(Some(seq), &event);
+                    }
+                    // The inbox dropped it before this reader came to it: say so.
+                    None => self.core.dispatch(None, &Event::Resync),
+                },
                 Change::GroupDeleted => {
                     // Every registration hears it, even one made after the last stored change
                     // (a folder removed by hand gives a deletion numbered like that change).

@@ -131,7 +131,7 @@ impl Group {
     /// The database, unless the group was deleted: its folder is renamed away at once by a
     /// delete in any process, so one `stat` tells, and a read on a deleted group fails as
     /// clearly as a write (`PEER_E_INVALID_GROUP`) instead of reading the unlinked file.
-    fn db(&self) -> Result<&GroupDb> {
+    pub(crate) fn db(&self) -> Result<&GroupDb> {
         if std::fs::symlink_metadata(self.db.path()).is_err() {
             return Err(peergroup_state::StateError::GroupDeleted { group: self.peer_name().to_string() }.into());
         }
@@ -149,6 +149,11 @@ impl Group {
             self.ready.store(true, Ordering::Release);
         }
         Ok(db)
+    }
+
+    /// The group's event fan-out and presence in this process.
+    pub(crate) fn hub(&self) -> &Arc<Hub> {
+        &self.hub
     }
 
     /// The group peer name.
@@ -266,8 +271,8 @@ impl Group {
         online::connect(&self.hub, self.db()?, &Intent { addresses: addresses.to_vec(), discover: false })
     }
 
-    /// The group's connections on this host (`PeerGroupEnumConnections`): neighbours, whichever
-    /// process holds the presence.
+    /// The group's connections on this host (`PeerGroupEnumConnections`): neighbours and direct
+    /// connections ([`Connection::flags`]), whichever process holds the presence.
     pub fn connections(&self) -> Result<Vec<Connection>> {
         Ok(status::read_view(self.db()?)?.connections)
     }
@@ -353,6 +358,14 @@ impl Group {
     /// Writes the whole database to one file (`PeerGroupExportDatabase`).
     pub fn export_database(&self, path: &Path) -> Result<()> {
         Ok(self.ready_db()?.export(path)?)
+    }
+
+    /// This identity's membership of the group, with the group key when it owns the group,
+    /// protected by `password` (`PeerGroupExportConfig`; at least
+    /// [`peergroup_identity::MIN_PASSWORD_LEN`] characters). The identity itself moves with
+    /// its own export; [`crate::Context::import_config`] reads this on the other machine.
+    pub fn export_config(&self, password: &str) -> Result<String> {
+        Ok(self.memberships.export_config(&self.identity, self.membership.group(), password)?)
     }
 
     /// Merges an exported database (`PeerGroupImportDatabase`): every member and record it

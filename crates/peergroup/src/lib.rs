@@ -36,6 +36,7 @@
 //! ```
 
 mod context;
+mod direct;
 mod error;
 mod events;
 mod fanout;
@@ -50,6 +51,7 @@ pub mod testing;
 mod wake;
 
 pub use context::{Context, Joined, SharedInterfaces};
+pub use direct::{DIRECT_ID_BASE, MAX_DATA_LEN};
 pub use error::{Error, Result};
 pub use events::{
     ConnectionStatus, Event, EventFilter, EventNotify, EventStream, EventType, MAX_QUEUED_EVENTS, RecordChange,
@@ -60,7 +62,7 @@ pub use net_config::NetConfig;
 pub use online::{CONNECT_TIMEOUT, INTENT_BLOB, STANDBY_POLL};
 pub use pnrp::{CertificateProofs, KeystoreProofs};
 pub use status::{
-    Connection, Failure, GroupStatus, NetView, PEER_CONNECTION_DIRECT, PEER_CONNECTION_NEIGHBOR,
+    Connection, DirectFailure, Failure, GroupStatus, NetView, PEER_CONNECTION_DIRECT, PEER_CONNECTION_NEIGHBOR,
     PEER_GROUP_STATUS_HAS_CONNECTIONS, PEER_GROUP_STATUS_LISTENING, PRESENCE_LOCK,
 };
 pub use wake::FALLBACK_POLL as EVENT_FALLBACK_POLL;

@@ -21,12 +21,16 @@ use std::time::{Duration, Instant};
 use peergroup_identity::Identity;
 use peergroup_net::{Presence as NetPresence, PresenceConfig, PresenceEvent};
 use peergroup_pnrp::Cloud;
-use peergroup_state::{Change, GroupDb, MembershipStore};
+use peergroup_state::{Change, DirectRequest, GroupDb, MembershipStore};
 
 use crate::context::Context;
+use crate::direct::Directs;
 use crate::error::{Error, Result};
 use crate::fanout::Hub;
-use crate::status::{self, Connection, Failure, GroupStatus, NetView, PEER_CONNECTION_NEIGHBOR, Presence, STATUS_BLOB};
+use crate::status::{
+    self, Connection, Failure, GroupStatus, NetView, PEER_CONNECTION_NEIGHBOR, PRESENCE_LOCK, Presence, STATUS_BLOB,
+};
+use crate::wake::{Stopper, Wake};
 
 /// The group database blob that holds the connect intent.
 pub const INTENT_BLOB: &str = "network-intent";
@@ -135,13 +139,42 @@ pub(crate) struct OnlineParts {
 pub(crate) struct Online {
     presence: Arc<NetPresence>,
     stop: Arc<AtomicBool>,
+    /// The supervisor's inbox: requests of this process's handles go straight to it.
+    reports: std::sync::mpsc::Sender<Report>,
+    /// Wakes the supervisor's watch of the group folder so that it ends.
+    wake_stopper: Option<Stopper>,
+}
+
+impl Online {
+    /// Hands a request of this process's handles to the supervisor (the holder is this
+    /// process: no need for the database's mailbox).
+    pub(crate) fn submit(&self, request: DirectRequest) {
+        // A supervisor that stopped has closed the presence: nothing to send with.
+        let _ = self.reports.send(Report::Request(request));
+    }
 }
 
 impl Drop for Online {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
+        if let Some(stopper) = &self.wake_stopper {
+            stopper.stop();
+        }
         self.presence.close();
     }
+}
+
+/// What reaches the supervisor.
+pub(crate) enum Report {
+    /// Something happened on the presence.
+    Event(PresenceEvent),
+    /// Events were missed, or a direct connection opened or failed: read the connections
+    /// again.
+    Reread,
+    /// Something was committed to the group database: read the feed.
+    Poll,
+    /// A request of this process's handles.
+    Request(DirectRequest),
 }
 
 fn connection(n: peergroup_net::Neighbor) -> Connection {
@@ -226,10 +259,15 @@ fn start(hub: &Arc<Hub>, db: &GroupDb, intent: &Intent) -> Result<Online> {
         presence.dial(*addr);
     }
     let (report, reports) = std::sync::mpsc::channel();
+    let groups = parts.memberships.groups(parts.identity.peer_name())?;
+    let directs = Directs::new(groups.open(db.group_peer_name())?, parts.identity.peer_name().clone());
+    directs.start_inbox(&presence, rt.handle(), Arc::clone(&stop)).map_err(Error::Runtime)?;
+    let wake_stopper = watch_folder(db.dir(), report.clone());
     let supervisor = Supervisor {
-        report,
+        report: report.clone(),
         presence: Arc::clone(&presence),
-        db: parts.memberships.groups(parts.identity.peer_name())?.open(db.group_peer_name())?,
+        directs,
+        db: groups.open(db.group_peer_name())?,
         view,
         intent: intent.clone(),
         stop: Arc::clone(&stop),
@@ -239,15 +277,38 @@ fn start(hub: &Arc<Hub>, db: &GroupDb, intent: &Intent) -> Result<Online> {
         creator: membership.is_owner_chain(),
     };
     supervisor.spawn(rt.handle(), reports)?;
-    Ok(Online { presence, stop })
+    Ok(Online { presence, stop, reports: report, wake_stopper })
+}
+
+/// Wakes the supervisor whenever something is committed to the group database (a request of
+/// another process among it), so that requests wait for no tick. `None` when the folder
+/// cannot be watched: the supervisor's tick reads the feed anyway.
+fn watch_folder(dir: &std::path::Path, report: std::sync::mpsc::Sender<Report>) -> Option<Stopper> {
+    let (wake, stopper) = Wake::new(dir, std::ffi::OsStr::new(PRESENCE_LOCK)).ok()?;
+    if !wake.is_notified() {
+        return None;
+    }
+    std::thread::Builder::new()
+        .name("peergroup-presence-wake".into())
+        .spawn(move || {
+            loop {
+                let woken = wake.wait(Duration::from_secs(1));
+                if woken.stop || (woken.changed && report.send(Report::Poll).is_err()) {
+                    return;
+                }
+            }
+        })
+        .ok()?;
+    Some(stopper)
 }
 
 /// Publishes what the presence reports and follows the intent.
 struct Supervisor {
-    /// Where the presence's events and discovery's failures go (`None`: read the neighbours
-    /// again).
-    report: std::sync::mpsc::Sender<Option<PresenceEvent>>,
+    /// Where the presence's events, discovery's failures and requests go.
+    report: std::sync::mpsc::Sender<Report>,
     presence: Arc<NetPresence>,
+    /// The direct connections and data of the presence.
+    directs: Arc<Directs>,
     db: GroupDb,
     view: NetView,
     intent: Intent,
@@ -260,24 +321,20 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn spawn(
-        mut self,
-        rt: &tokio::runtime::Handle,
-        rx: std::sync::mpsc::Receiver<Option<PresenceEvent>>,
-    ) -> Result<()> {
+    fn spawn(mut self, rt: &tokio::runtime::Handle, rx: std::sync::mpsc::Receiver<Report>) -> Result<()> {
         let tx = self.report.clone();
         let mut events = self.presence.subscribe();
         rt.spawn(async move {
             loop {
                 match events.recv().await {
                     Ok(e) => {
-                        if tx.send(Some(e)).is_err() {
+                        if tx.send(Report::Event(e)).is_err() {
                             return;
                         }
                     }
                     // Missed events: the supervisor reads the neighbours again.
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        if tx.send(None).is_err() {
+                        if tx.send(Report::Reread).is_err() {
                             return;
                         }
                     }
@@ -296,16 +353,22 @@ impl Supervisor {
                 while !self.stop.load(Ordering::Acquire) {
                     let mut dirty = false;
                     match rx.recv_timeout(SUPERVISOR_TICK) {
-                        Ok(event) => {
-                            dirty |= self.note(event);
-                            while let Ok(event) = rx.try_recv() {
-                                dirty |= self.note(event);
+                        Ok(report) => {
+                            dirty |= self.note(report, &rt);
+                            while let Ok(report) = rx.try_recv() {
+                                dirty |= self.note(report, &rt);
                             }
                         }
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                     }
                     if let Ok(changes) = watcher.poll() {
+                        if changes.iter().any(|c| matches!(c.change, Change::DirectRequested)) {
+                            // Taken once: whatever fails to be read is lost with the request.
+                            for request in self.db.take_direct_requests().unwrap_or_default() {
+                                self.request(request, &rt);
+                            }
+                        }
                         if changes.iter().any(|c| matches!(c.change, Change::StatusChanged)) {
                             self.follow_intent(&rt);
                         }
@@ -336,18 +399,42 @@ impl Supervisor {
             if peer_name == self.parts.identity.peer_name())
     }
 
-    /// Takes in one event; whether the view changed.
-    fn note(&mut self, event: Option<PresenceEvent>) -> bool {
-        match event {
-            Some(PresenceEvent::NeighborConnected(_) | PresenceEvent::NeighborDisconnected(_)) | None => {
-                self.view.connections = self.presence.neighbors().into_iter().map(connection).collect();
-                self.view.status.connections = u32::try_from(self.view.connections.len()).unwrap_or(u32::MAX);
-                true
+    /// Takes in one report; whether the view changed.
+    fn note(&mut self, report: Report, rt: &tokio::runtime::Handle) -> bool {
+        match report {
+            Report::Event(PresenceEvent::NeighborConnected(_) | PresenceEvent::NeighborDisconnected(_))
+            | Report::Event(PresenceEvent::DirectConnected { .. })
+            | Report::Reread => self.reread(),
+            Report::Event(PresenceEvent::DirectClosed { id, .. }) => {
+                self.directs.closed(id);
+                self.reread()
             }
-            Some(PresenceEvent::ConnectionFailed { reason, .. }) => self.failed(false, reason),
-            Some(PresenceEvent::AuthenticationFailed { reason, .. }) => self.failed(true, reason),
-            Some(_) => false,
+            Report::Event(PresenceEvent::ConnectionFailed { reason, .. }) => self.failed(false, reason),
+            Report::Event(PresenceEvent::AuthenticationFailed { reason, .. }) => self.failed(true, reason),
+            Report::Request(request) => {
+                self.request(request, rt);
+                false
+            }
+            Report::Event(_) | Report::Poll => false,
         }
+    }
+
+    /// Reads the connections again; true (the view changed).
+    fn reread(&mut self) -> bool {
+        let neighbors: Vec<Connection> = self.presence.neighbors().into_iter().map(connection).collect();
+        self.view.status.connections = u32::try_from(neighbors.len()).unwrap_or(u32::MAX);
+        self.view.connections = neighbors;
+        self.view.connections.extend(self.directs.list(&self.presence));
+        self.view.direct_failures = self.directs.failures();
+        true
+    }
+
+    /// Carries out a request of a handle of this host.
+    fn request(&self, request: DirectRequest, rt: &tokio::runtime::Handle) {
+        let report = self.report.clone();
+        self.directs.handle(request, &self.presence, rt, move || {
+            let _ = report.send(Report::Reread);
+        });
     }
 
     fn failed(&mut self, authentication: bool, reason: String) -> bool {
@@ -406,7 +493,7 @@ impl Supervisor {
         self.discovery = Some(rt.spawn(async move {
             let failed = |reason: String| {
                 let addr = local;
-                let _ = report.send(Some(PresenceEvent::ConnectionFailed { addr, reason }));
+                let _ = report.send(Report::Event(PresenceEvent::ConnectionFailed { addr, reason }));
             };
             let endpoints = match context.advertised_endpoints(&cloud, local.port()).await {
                 Ok(e) if !e.is_empty() => e,

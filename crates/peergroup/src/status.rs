@@ -103,7 +103,7 @@ pub const PEER_CONNECTION_DIRECT: u32 = 0x2;
 pub struct Connection {
     /// Its id, unique for the life of the presence that holds it.
     pub id: u64,
-    /// `PEER_CONNECTION_NEIGHBOR` (the only kind so far).
+    /// [`PEER_CONNECTION_NEIGHBOR`] or [`PEER_CONNECTION_DIRECT`].
     pub flags: u32,
     /// The member at the other end (its identity peer name).
     pub peer: PeerName,
@@ -112,6 +112,29 @@ pub struct Connection {
     /// Whether this host opened it.
     pub outgoing: bool,
 }
+
+impl Connection {
+    /// Whether it is a direct connection (else a neighbour's).
+    pub fn is_direct(&self) -> bool {
+        self.flags & PEER_CONNECTION_DIRECT != 0
+    }
+}
+
+/// A direct connection that could not be opened (`PEER_GROUP_EVENT_DIRECT_CONNECTION` with
+/// `PEER_CONNECTION_FAILED`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectFailure {
+    /// The id `open_direct_connection` gave it.
+    pub id: u64,
+    /// The member it was for.
+    pub peer: PeerName,
+    /// Why.
+    pub reason: String,
+}
+
+/// How many failed direct connections the view keeps (the newest): every process's reader
+/// reports the ones it has not seen.
+pub const DIRECT_FAILURES_KEPT: usize = 16;
 
 /// Why the presence could not connect (`PEER_GROUP_EVENT_CONNECTION_FAILED` or
 /// `PEER_GROUP_EVENT_AUTHENTICATION_FAILED`).
@@ -131,8 +154,10 @@ pub struct NetView {
     pub status: GroupStatus,
     /// The UDP port the presence listens on.
     pub port: Option<u16>,
-    /// The live connections.
+    /// The live connections: neighbours, then direct connections.
     pub connections: Vec<Connection>,
+    /// The newest direct connections that failed to open (the last 16).
+    pub direct_failures: Vec<DirectFailure>,
     /// Failures since the presence started.
     pub failures: u64,
     /// The last of them.
@@ -149,7 +174,11 @@ impl NetView {
         }
         for c in &self.connections {
             let way = if c.outgoing { "out" } else { "in" };
-            let _ = writeln!(text, "neighbor {} {way} {} {}", c.id, c.addr, c.peer);
+            let kind = if c.is_direct() { "direct" } else { "neighbor" };
+            let _ = writeln!(text, "{kind} {} {way} {} {}", c.id, c.addr, c.peer);
+        }
+        for f in &self.direct_failures {
+            let _ = writeln!(text, "directfail {} {} {}", f.id, f.peer, f.reason.replace(['\n', '\r'], " "));
         }
         if let Some(f) = &self.last_failure {
             let kind = if f.authentication { "authentication" } else { "connection" };
@@ -170,13 +199,22 @@ impl NetView {
             let (Some(key), Some(rest)) = (parts.next(), parts.next()) else { continue };
             match key {
                 "port" => view.port = rest.parse().ok(),
-                "neighbor" => {
+                "neighbor" | "direct" => {
                     let f: Vec<&str> = rest.splitn(4, ' ').collect();
                     if let [id, way, addr, peer] = f[..]
                         && let (Ok(id), Ok(addr), Ok(peer)) = (id.parse(), addr.parse(), peer.parse())
                     {
                         let outgoing = way == "out";
-                        view.connections.push(Connection { id, flags: PEER_CONNECTION_NEIGHBOR, peer, addr, outgoing });
+                        let flags = if key == "direct" { PEER_CONNECTION_DIRECT } else { PEER_CONNECTION_NEIGHBOR };
+                        view.connections.push(Connection { id, flags, peer, addr, outgoing });
+                    }
+                }
+                "directfail" => {
+                    let f: Vec<&str> = rest.splitn(3, ' ').collect();
+                    if let [id, peer, reason] = f[..]
+                        && let (Ok(id), Ok(peer)) = (id.parse(), peer.parse())
+                    {
+                        view.direct_failures.push(DirectFailure { id, peer, reason: reason.to_owned() });
                     }
                 }
                 "failure" => {
@@ -329,6 +367,26 @@ mod tests {
         assert_eq!(status.flags(), PEER_GROUP_STATUS_LISTENING | PEER_GROUP_STATUS_HAS_CONNECTIONS);
         assert_eq!(GroupStatus::OFFLINE.flags(), 0);
         assert_eq!(GroupStatus::decode(b"garbage"), None);
+    }
+
+    #[test]
+    fn a_view_with_neighbours_direct_connections_and_failures_round_trips() {
+        let peer: PeerName = format!("{}.alice", "ab".repeat(20)).parse().unwrap();
+        let addr: SocketAddr = "[::1]:4000".parse().unwrap();
+        let view = NetView {
+            status: GroupStatus { listening: true, connections: 1, presence_pid: Some(7) },
+            port: Some(4000),
+            connections: vec![
+                Connection { id: 1, flags: PEER_CONNECTION_NEIGHBOR, peer: peer.clone(), addr, outgoing: true },
+                Connection { id: 1 << 40, flags: PEER_CONNECTION_DIRECT, peer: peer.clone(), addr, outgoing: false },
+            ],
+            direct_failures: vec![DirectFailure { id: 9, peer, reason: "no link\nto it".into() }],
+            failures: 0,
+            last_failure: None,
+        };
+        let mut expected = view.clone();
+        expected.direct_failures[0].reason = "no link to it".into();
+        assert_eq!(NetView::decode(&view.encode(7)), Some(expected));
     }
 
     #[test]

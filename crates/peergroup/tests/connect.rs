@@ -219,3 +219,115 @@ fn a_member_promoted_while_online_invites_at_once() {
     let unknown = a.issue_credentials(CredentialSubject::Member(carol_id.peer_name()), &promote).unwrap_err();
     assert_eq!(unknown.hresult(), peergroup::hresult::PEER_E_IDENTITY_NOT_FOUND, "{unknown}");
 }
+
+/// The next `DIRECT_CONNECTION` event with `status`.
+fn direct_event(events: &mut EventStream, want: ConnectionStatus) -> (peergroup::Connection, Option<String>) {
+    next(events, |e| match e {
+        Event::DirectConnection { status, connection, reason } if *status == want => {
+            Some((connection.clone(), reason.clone()))
+        }
+        _ => None,
+    })
+}
+
+/// The next `INCOMING_DATA` event: connection, sender, type, bytes.
+fn data_event(events: &mut EventStream) -> (u64, String, uuid::Uuid, Vec<u8>) {
+    next(events, |e| match e {
+        Event::IncomingData { connection, peer, data_type, data } => {
+            Some((*connection, peer.to_string(), *data_type, data.to_vec()))
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn a_direct_connection_carries_data_in_order_to_every_handle_and_closes_on_both_sides() {
+    use peergroup::hresult;
+    let chat = uuid::Uuid::from_u128(0xc4a7);
+    let p = pair();
+    let a = p.alice.open_group_blocking(&p.alice_name, &p.group, None).unwrap();
+    let bob: peergroup::PeerName = p.bob_name.parse().unwrap();
+
+    // Offline, nobody can carry a direct connection; an unknown id is not found.
+    let offline = a.open_direct_connection(&bob, None).unwrap_err();
+    assert_eq!(offline.hresult(), hresult::PEER_E_CONNECTION_FAILED, "{offline}");
+    let mut a_events =
+        a.events(&[EventType::DirectConnection, EventType::IncomingData, EventType::StatusChanged]).unwrap();
+    a.connect_by_address(&[]).unwrap();
+    next(&mut a_events, |e| matches!(e, Event::StatusChanged { .. }).then_some(()));
+
+    let b = p.bob.open_group_blocking(&p.bob_name, &p.group, None).unwrap();
+    let b2 = p.bob.open_group_blocking(&p.bob_name, &p.group, None).unwrap();
+    let mut b_events = b.events(&[EventType::DirectConnection, EventType::IncomingData]).unwrap();
+    let mut b2_events = b2.events(&[EventType::IncomingData]).unwrap();
+    // A registration for another data type hears nothing of these.
+    let filter = peergroup::EventFilter {
+        types: vec![EventType::IncomingData],
+        record_types: vec![],
+        data_types: vec![Some(uuid::Uuid::from_u128(1))],
+    };
+    let mut other_type = b2.events_with(filter, None).unwrap();
+    b.connect_by_address(&[SocketAddr::from((Ipv4Addr::LOCALHOST, port(&a)))]).unwrap();
+    until("Alice linked to Bob", || a.connections().unwrap().len() == 1);
+
+    let me: peergroup::PeerName = p.alice_name.parse().unwrap();
+    let to_self = a.open_direct_connection(&me, None).unwrap_err();
+    assert_eq!(to_self.hresult(), hresult::PEER_E_CONNECT_SELF, "{to_self}");
+    for unknown in [
+        a.close_direct_connection(peergroup::DIRECT_ID_BASE + 999).unwrap_err(),
+        a.send_data(999, chat, b"x").unwrap_err(),
+    ] {
+        assert_eq!(unknown.hresult(), hresult::PEER_E_CONNECTION_NOT_FOUND, "{unknown}");
+    }
+    let neighbor = a.connections().unwrap()[0].id;
+    let too_large = a.send_data(neighbor, chat, &vec![0; peergroup::MAX_DATA_LEN + 1]).unwrap_err();
+    assert_eq!(too_large.hresult(), hresult::E_INVALIDARG, "{too_large}");
+    // A neighbour's close is not a direct connection's.
+    let not_direct = a.close_direct_connection(neighbor).unwrap_err();
+    assert_eq!(not_direct.hresult(), hresult::PEER_E_CONNECTION_NOT_FOUND, "{not_direct}");
+
+    // Open: both sides hear it, each with its own id.
+    let id = a.open_direct_connection(&bob, None).unwrap();
+    assert!(id >= peergroup::DIRECT_ID_BASE);
+    let (opened, _) = direct_event(&mut a_events, ConnectionStatus::Connected);
+    assert_eq!((opened.id, opened.peer.to_string(), opened.outgoing), (id, p.bob_name.clone(), true));
+    let (accepted, _) = direct_event(&mut b_events, ConnectionStatus::Connected);
+    assert_eq!((accepted.peer.to_string(), accepted.outgoing), (p.alice_name.clone(), false));
+    assert!(a.connections().unwrap().iter().any(|c| c.id == id && c.flags == peergroup::PEER_CONNECTION_DIRECT));
+
+    // Data, in order, to both of Bob's handles.
+    for n in 0..50u32 {
+        a.send_data(id, chat, format!("message {n}").as_bytes()).unwrap();
+    }
+    for events in [&mut b_events, &mut b2_events] {
+        for n in 0..50u32 {
+            let (connection, from, data_type, bytes) = data_event(events);
+            assert_eq!((connection, from.as_str(), data_type), (accepted.id, p.alice_name.as_str(), chat));
+            assert_eq!(bytes, format!("message {n}").into_bytes());
+        }
+    }
+    // Back on the same connection, and on the neighbour connection.
+    b.send_data(accepted.id, chat, b"reply").unwrap();
+    let (connection, from, _, bytes) = data_event(&mut a_events);
+    assert_eq!((connection, from, bytes), (id, p.bob_name.clone(), b"reply".to_vec()));
+    a.send_data(neighbor, chat, b"to my neighbour").unwrap();
+    let (connection, _, _, bytes) = data_event(&mut b_events);
+    assert_eq!(bytes, b"to my neighbour");
+    assert!(b.connections().unwrap().iter().any(|c| c.id == connection && !c.is_direct()));
+    assert!(other_type.try_recv().is_none(), "filtered by data type");
+
+    // Close: both sides hear it; the id names nothing any more.
+    a.close_direct_connection(id).unwrap();
+    assert_eq!(direct_event(&mut a_events, ConnectionStatus::Disconnected).0.id, id);
+    assert_eq!(direct_event(&mut b_events, ConnectionStatus::Disconnected).0.id, accepted.id);
+    until("the connection gone", || a.connections().unwrap().len() == 1);
+    let closed = a.send_data(id, chat, b"late").unwrap_err();
+    assert_eq!(closed.hresult(), hresult::PEER_E_CONNECTION_NOT_FOUND, "{closed}");
+
+    // A member this host has no link to: the open fails, as an event.
+    let stranger: peergroup::PeerName = format!("{}.nobody", "cd".repeat(20)).parse().unwrap();
+    let id = a.open_direct_connection(&stranger, None).unwrap();
+    let (failed, reason) = direct_event(&mut a_events, ConnectionStatus::Failed);
+    assert_eq!((failed.id, failed.peer), (id, stranger));
+    assert!(reason.is_some_and(|r| !r.is_empty()));
+}

@@ -74,6 +74,15 @@ pub enum Change {
     /// The network status that the facade keeps in a blob was written (by any process):
     /// readers read the status again.
     StatusChanged,
+    /// A process queued a request for the holder of the group's network presence
+    /// ([`crate::GroupDb::post_direct_request`]): the holder takes the pending requests.
+    DirectRequested,
+    /// Data from another member arrived: inbox message `message`
+    /// ([`Watcher::inbox_message`]).
+    DataReceived {
+        /// The inbox message's number.
+        message: u64,
+    },
     /// Never stored: a [`Watcher`] fell behind the pruned feed. `missed` changes were removed
     /// before it read them; whoever follows the feed must read the state again.
     Resync {
@@ -96,6 +105,8 @@ impl Change {
             Self::GroupDeleted => (7, None, None, None),
             Self::StatusChanged => (8, None, None, None),
             Self::MemberJoined { peer_name } => (9, None, None, Some(peer_name.to_string())),
+            Self::DirectRequested => (10, None, None, None),
+            Self::DataReceived { message } => (11, Some(message.to_be_bytes().to_vec()), None, None),
             Self::Resync { .. } => return None,
         })
     }
@@ -127,6 +138,11 @@ impl Change {
             }
             7 => Self::GroupDeleted,
             8 => Self::StatusChanged,
+            10 => Self::DirectRequested,
+            11 => {
+                let bytes: [u8; 8] = id.as_deref().and_then(|b| b.try_into().ok()).ok_or_else(|| bad("message"))?;
+                Self::DataReceived { message: u64::from_be_bytes(bytes) }
+            }
             _ => return Err(bad("unknown kind")),
         })
     }
@@ -296,6 +312,13 @@ impl Watcher {
                 .optional()
                 .map_err(|e| map_err(path, e))
         })
+    }
+
+    /// Inbox message `message` (see [`Change::DataReceived`]), read on the watcher's own
+    /// connection; `None` once the inbox dropped it (the reader fell more than
+    /// [`crate::INBOX_RETAINED`] messages or [`crate::INBOX_MAX_BYTES`] behind).
+    pub fn inbox_message(&self, message: u64) -> Result<Option<crate::InboxMessage>> {
+        retry(&self.path, || crate::db::mailbox::read_message(&self.conn, &self.path, message))
     }
 
     /// Sets how often [`Self::recv_timeout`] checks for commits (default 5 ms).

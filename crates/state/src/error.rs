@@ -184,6 +184,17 @@ pub enum StateError {
     /// panicked); what it had not written is lost to this sync, not to the group (`E_FAIL`).
     #[error("the applier's threads stopped with items in flight")]
     ApplierStopped,
+    /// Data for another member larger than one message carries
+    /// ([`crate::MAX_MAILBOX_BODY`]): nothing was queued (`E_INVALIDARG`).
+    #[error("{what} is {size} bytes; at most {max} are sent in one message")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The locally kept membership of a group (its certificate chain file) is damaged
     /// (`PEER_E_CERT_STORE_CORRUPTED`, 0x80630801).
     #[error("corrupt group membership {path}: {reason}")]
@@ -221,6 +232,7 @@ impl StateError {
             Self::InvalidRecord { .. } => "PEER_E_INVALID_RECORD",
             Self::InvalidSearch { .. } => "PEER_E_INVALID_SEARCH",
             Self::CorruptMembership { .. } => "PEER_E_CERT_STORE_CORRUPTED",
+            Self::TooLarge { .. } => "E_INVALIDARG",
         }
     }
 
@@ -254,6 +266,7 @@ impl StateError {
             Self::InvalidSearch { reason: s() },
             Self::CorruptMembership { path: p(), reason: s() },
             Self::ApplierStopped,
+            Self::TooLarge { what: "x", size: 2, max: 1 },
         ]
     }
 }

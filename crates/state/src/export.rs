@@ -53,6 +53,7 @@ pub(crate) fn export(db: &GroupDb, dest: &Path) -> Result<()> {
         conn.execute_batch(
             "PRAGMA journal_mode = DELETE;
              DELETE FROM blobs; DELETE FROM changes;
+             DELETE FROM direct_requests; DELETE FROM inbox; DELETE FROM connection_ids;
              UPDATE properties SET identity = '0.export';
              VACUUM;",
         )

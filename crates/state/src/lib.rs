@@ -80,7 +80,10 @@ pub use changes::{
     Watcher,
 };
 pub use credentials::{CredentialRequest, CredentialSubject};
-pub use db::{Applied, Applier, CheckedBatch, GroupDb, ImportSummary, MAX_APPLY_BATCH};
+pub use db::{
+    Applied, Applier, CheckedBatch, DirectRequest, GroupDb, INBOX_MAX_BYTES, INBOX_RETAINED, ImportSummary,
+    InboxMessage, MAX_APPLY_BATCH, MAX_MAILBOX_BODY,
+};
 pub use error::{Result, StateError};
 pub use membership::{GROUP_KEY_FILE, JoinOutcome, MEMBERSHIP_FILE, MEMBERSHIP_LOCK_FILE, MembershipStore};
 /// The group properties this crate stores: the security layer's one model.

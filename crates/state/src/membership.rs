@@ -306,7 +306,25 @@ impl MembershipStore {
         password: &str,
         overwrite: bool,
     ) -> Result<Membership> {
-        let ImportedConfig { mut membership, group_key } = config::import(text, password)?;
+        self.install_config(identity, config::import(text, password)?, overwrite)
+    }
+
+    /// [`Self::import_config`] for the identity the export names, which `find` loads (as
+    /// `PeerGroupImportConfig`, which is given no identity): the file is decrypted once.
+    pub fn import_config_for(
+        &self,
+        text: &str,
+        password: &str,
+        overwrite: bool,
+        find: impl FnOnce(&PeerName) -> Result<Identity>,
+    ) -> Result<Membership> {
+        let imported = config::import(text, password)?;
+        let identity = find(&imported.membership.identity)?;
+        self.install_config(&identity, imported, overwrite)
+    }
+
+    fn install_config(&self, identity: &Identity, imported: ImportedConfig, overwrite: bool) -> Result<Membership> {
+        let ImportedConfig { mut membership, group_key } = imported;
         if membership.identity != *identity.peer_name()
             || membership.chain.leaf().public_key.as_slice() != identity.public_key_der()
         {

@@ -1,11 +1,11 @@
 //! The database schema and its forward migrations (see `docs/storage.md`).
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Migrations: entry `i` takes a database from version `i` to `i + 1`. Version 0 is an empty
 /// file, so the first entry is the whole schema.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 const V1: &str = "
 CREATE TABLE properties (
@@ -106,6 +106,33 @@ CREATE INDEX records_by_type ON records (type);
 const V3: &str = "
 ALTER TABLE records ADD COLUMN digest BLOB;
 ALTER TABLE changes ADD COLUMN origin TEXT;
+";
+
+/// Version 4 (direct connections and data, issue 13): the mailbox between the processes of a
+/// host (`crate::db::mailbox`). `direct_requests` holds what a process asks of the one that
+/// holds the group's network presence (open, close, send), taken and deleted by it;
+/// `inbox` the data that arrived from other members, read by every process's feed reader
+/// (a `DataReceived` change names the row) and bounded by count and bytes; `connection_ids`
+/// hands out connection ids that no process reuses (its `AUTOINCREMENT` never goes back).
+const V4: &str = "
+CREATE TABLE direct_requests (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    op          INTEGER NOT NULL,
+    connection  INTEGER NOT NULL,
+    peer_name   TEXT,
+    data_type   BLOB,
+    body        BLOB
+);
+CREATE TABLE inbox (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection  INTEGER NOT NULL,
+    peer_name   TEXT NOT NULL,
+    data_type   BLOB NOT NULL,
+    body        BLOB NOT NULL
+);
+CREATE TABLE connection_ids (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT
+);
 ";
 
 #[cfg(test)]

@@ -1,17 +1,20 @@
 //! Going online and the connections: `PeerGroupConnect`, `PeerGroupConnectByAddress`,
-//! `PeerGroupEnumConnections`. Both connect functions return once the presence is started or
-//! asked for; what happens next arrives as events (`PEER_GROUP_EVENT_STATUS_CHANGED`,
-//! `_NEIGHBOR_CONNECTION`, `_MEMBER_CHANGED`, `_CONNECTION_FAILED`), as on Windows.
+//! `PeerGroupEnumConnections`, direct connections and data (`PeerGroupOpenDirectConnection`,
+//! `PeerGroupCloseDirectConnection`, `PeerGroupSendData`). The connect and open functions
+//! return once the presence is started or asked; what happens next arrives as events
+//! (`PEER_GROUP_EVENT_STATUS_CHANGED`, `_NEIGHBOR_CONNECTION`, `_DIRECT_CONNECTION`,
+//! `_MEMBER_CHANGED`, `_CONNECTION_FAILED`, `_INCOMING_DATA`), as on Windows.
 
-use peergroup::MAX_CONNECT_ADDRESSES;
 use peergroup::hresult::E_INVALIDARG;
+use peergroup::{MAX_CONNECT_ADDRESSES, MAX_DATA_LEN, PeerName};
 
 use super::start_enumeration;
 use crate::address;
 use crate::enumeration::Item;
-use crate::guard::{CResult, OrHresult, call, clear_out, ok};
+use crate::guard::{CResult, OrHresult, call, clear_out, ok, put};
 use crate::session;
 use crate::types::*;
+use crate::wide::{self, MAX_STRING_UNITS};
 
 /// The `PEER_CONNECTION_FLAGS` of `PeerGroupEnumConnections`: the kinds wanted (0: every
 /// kind); a bit that names no kind is `E_INVALIDARG`.
@@ -104,6 +107,94 @@ pub unsafe extern "C" fn PeerGroupEnumConnections(
             .collect();
         // SAFETY: checked non-NULL above.
         unsafe { start_enumeration(items, phPeerEnum) }?;
+        ok()
+    })
+}
+
+/// Opens a direct connection to the member `pwzIdentity` (`PeerGroupOpenDirectConnection`,
+/// asynchronous): writes its id at once; `PEER_GROUP_EVENT_DIRECT_CONNECTION` then says
+/// `PEER_CONNECTED` or `PEER_CONNECTION_FAILED`, and only from then on does the id name a
+/// connection. The group's presence on this host (whichever process holds it) opens it over
+/// its link to the member, dialling `pAddress` first when it has none (NULL: use the link it
+/// has). `PEER_E_CONNECT_SELF` for this handle's own identity; `PEER_E_CONNECTION_FAILED` when
+/// the group is not connected on this host.
+///
+/// # Safety
+/// `pwzIdentity` NULL or NUL-terminated UTF-16; `pAddress` NULL or readable;
+/// `pullConnectionId` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn PeerGroupOpenDirectConnection(
+    hGroup: HGROUP,
+    pwzIdentity: PCWSTR,
+    pAddress: *const PEER_ADDRESS,
+    pullConnectionId: *mut ULONGLONG,
+) -> HRESULT {
+    call(|| {
+        session::require()?;
+        if pullConnectionId.is_null() {
+            return Err(E_INVALIDARG);
+        }
+        // SAFETY: per the contract.
+        let member = unsafe { wide::required(pwzIdentity, MAX_STRING_UNITS) }?;
+        let member = PeerName::parse(&member).map_err(|_| E_INVALIDARG)?;
+        let address = if pAddress.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL and readable per the contract.
+            Some(address::socket_addr(&unsafe { pAddress.read_unaligned() })?)
+        };
+        let id = session::group(hGroup)?.open_direct_connection(&member, address).or_hr()?;
+        // SAFETY: checked non-NULL above, writable per the contract.
+        unsafe { put(pullConnectionId, id) }?;
+        ok()
+    })
+}
+
+/// Closes direct connection `ullConnectionId` after the data sent on it
+/// (`PeerGroupCloseDirectConnection`); both sides then get `PEER_GROUP_EVENT_DIRECT_CONNECTION`
+/// with `PEER_DISCONNECTED`. `PEER_E_CONNECTION_NOT_FOUND` for an id that names no open direct
+/// connection (a neighbour's included).
+#[unsafe(no_mangle)]
+pub extern "C" fn PeerGroupCloseDirectConnection(hGroup: HGROUP, ullConnectionId: ULONGLONG) -> HRESULT {
+    call(|| {
+        session::require()?;
+        session::group(hGroup)?.close_direct_connection(ullConnectionId).or_hr()?;
+        ok()
+    })
+}
+
+/// Sends `cbData` bytes of type `pType` on connection `ullConnectionId`, a neighbour's or a
+/// direct one (`PeerGroupSendData`); the member gets `PEER_GROUP_EVENT_INCOMING_DATA` in every
+/// handle registered for it, in the order sent on the connection. Returns once queued with
+/// the holder of the group's presence. `E_INVALIDARG` beyond `PEERGROUP_MAX_DATA_LEN` bytes
+/// (nothing is sent), or for NULL data with a count; `PEER_E_CONNECTION_NOT_FOUND` for an id
+/// that names no connection.
+///
+/// # Safety
+/// `pType` NULL or readable; `pvData` NULL or `cbData` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn PeerGroupSendData(
+    hGroup: HGROUP,
+    ullConnectionId: ULONGLONG,
+    pType: *const GUID,
+    cbData: ULONG,
+    pvData: *const std::ffi::c_void,
+) -> HRESULT {
+    call(|| {
+        session::require()?;
+        let len = cbData as usize;
+        if pType.is_null() || (len > 0 && pvData.is_null()) || len > MAX_DATA_LEN {
+            return Err(E_INVALIDARG);
+        }
+        // SAFETY: non-NULL and readable per the contract.
+        let data_type = unsafe { pType.read_unaligned() };
+        let data: &[u8] = if len == 0 {
+            &[]
+        } else {
+            // SAFETY: `cbData` readable bytes per the contract, non-NULL (checked).
+            unsafe { std::slice::from_raw_parts(pvData.cast::<u8>(), len) }
+        };
+        session::group(hGroup)?.send_data(ullConnectionId, data_type.into(), data).or_hr()?;
         ok()
     })
 }

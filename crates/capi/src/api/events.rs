@@ -42,13 +42,13 @@ pub unsafe extern "C" fn PeerGroupRegisterEvent(
         for i in 0..count {
             // SAFETY: `count` entries are readable per the contract.
             let entry = unsafe { pEventRegistrations.add(i).read_unaligned() };
-            let record_type = if entry.pType.is_null() {
+            let filter = if entry.pType.is_null() {
                 None
             } else {
                 // SAFETY: non-NULL and readable per the contract.
                 Some(unsafe { entry.pType.read_unaligned() }.into())
             };
-            interest.add(entry.eventType, record_type)?;
+            interest.add(entry.eventType, filter)?;
         }
         let group = session::group(hGroup)?;
         let registration = Registration::start(&group, fd, interest)?;

@@ -1,4 +1,4 @@
-//! Record functions.
+//! Record functions, and the database and configuration exports.
 
 use std::path::Path;
 
@@ -243,6 +243,61 @@ pub unsafe extern "C" fn PeerGroupImportDatabase(hGroup: HGROUP, pwzFilePath: PC
         // SAFETY: per the contract.
         let path = unsafe { wide::required(pwzFilePath, MAX_STRING_UNITS) }?;
         session::group(hGroup)?.import_database(Path::new(&path)).or_hr()?;
+        ok()
+    })
+}
+
+/// Writes this identity's membership of the group, with the group key when it owns the group,
+/// protected by `pwzPassword` (at least 8 characters), to `*ppwzXML` (`PeerGroupExportConfig`;
+/// free with `PeerFreeData`). peergroup's format is text, not Windows' XML (`docs/capi.md`).
+///
+/// # Safety
+/// `pwzPassword` NULL or NUL-terminated UTF-16; `ppwzXML` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn PeerGroupExportConfig(hGroup: HGROUP, pwzPassword: PCWSTR, ppwzXML: *mut PWSTR) -> HRESULT {
+    call(|| {
+        session::require()?;
+        // SAFETY: per the contract.
+        unsafe { clear_out(ppwzXML) }?;
+        // SAFETY: per the contract.
+        let password = unsafe { wide::required(pwzPassword, MAX_STRING_UNITS) }?;
+        let text = session::group(hGroup)?.export_config(&password).or_hr()?;
+        // SAFETY: checked non-NULL above.
+        unsafe { put(ppwzXML, wide::hand_out(&text)) }?;
+        ok()
+    })
+}
+
+/// Installs a configuration written by `PeerGroupExportConfig` (`PeerGroupImportConfig`) for
+/// the identity it names, which must exist here already (`PeerIdentityImport` first), and
+/// writes that identity's and the group's peer names (free each with `PeerFreeData`).
+/// `PEER_E_ALREADY_EXISTS` when the membership exists and `fOverwrite` is FALSE; TRUE deletes
+/// that group first, database included.
+///
+/// # Safety
+/// Strings NULL or NUL-terminated UTF-16; `ppwzIdentity`, `ppwzGroup` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn PeerGroupImportConfig(
+    pwzXML: PCWSTR,
+    pwzPassword: PCWSTR,
+    fOverwrite: BOOL,
+    ppwzIdentity: *mut PWSTR,
+    ppwzGroup: *mut PWSTR,
+) -> HRESULT {
+    call(|| {
+        session::require()?;
+        // SAFETY (two): per the contract.
+        unsafe { clear_out(ppwzIdentity) }?;
+        unsafe { clear_out(ppwzGroup) }?;
+        // SAFETY (two reads): per the contract.
+        let text = unsafe { wide::required(pwzXML, MAX_XML_UNITS) }?;
+        let password = unsafe { wide::required(pwzPassword, MAX_STRING_UNITS) }?;
+        let (identity, group) = session::context()?.import_config(&text, &password, fOverwrite != 0).or_hr()?;
+        let identity = wide::hand_out(&identity.to_string());
+        // SAFETY: checked non-NULL above.
+        unsafe { put(ppwzIdentity, identity) }?;
+        // SAFETY: checked non-NULL above.
+        unsafe { put(ppwzGroup, wide::hand_out(&group.to_string())) }?;
         ok()
     })
 }

@@ -3,7 +3,9 @@
  * PeerGroupConnect, PeerGroupConnectByAddress, PeerGroupEnumConnections, and the network
  * events (PEER_GROUP_EVENT_STATUS_CHANGED, _NEIGHBOR_CONNECTION, _MEMBER_CHANGED with
  * PEER_MEMBER_CONNECTED/DISCONNECTED, _CONNECTION_FAILED, _AUTHENTICATION_FAILED) with their
- * data. Every wait is bounded (a timeout fails), and every allocation is freed: valgrind
+ * data; direct connections and data (PeerGroupOpenDirectConnection, PeerGroupSendData,
+ * PeerGroupCloseDirectConnection, PEER_GROUP_EVENT_DIRECT_CONNECTION, _INCOMING_DATA) and the
+ * configuration export (PeerGroupExportConfig, PeerGroupImportConfig). Every wait is bounded (a timeout fails), and every allocation is freed: valgrind
  * checks it.
  *
  * Usage (the test runs the steps in this order, each process in its own $PEERGROUP_HOME):
@@ -13,13 +15,16 @@
  *   connect creator XMLFILE INVFILE   creates a group, invites the identity of XMLFILE (the
  *                                     invitation, UTF-16, to INVFILE), PeerGroupConnect (the
  *                                     port is [net] port of config.toml); prints LISTENING,
- *                                     CONNECTED once the member linked, DISCONNECTED once it
- *                                     left, REFUSED once a stranger was turned away, then
+ *                                     CONNECTED once the member linked, DATA once the
+ *                                     member's data came and its direct connection closed
+ *                                     (answering "ping" with "pong"), DISCONNECTED once it left, REFUSED once a stranger was turned away, then
  *                                     "connect creator: ok"
  *   connect member NAME INVFILE ADDRESS PORT
  *                                     joins as NAME, checks the argument rules, connects by
  *                                     address to ADDRESS (IPv6 text) PORT, checks the events,
- *                                     connections, status and members
+ *                                     connections, status and members; opens a direct
+ *                                     connection, sends on it and on the neighbour connection,
+ *                                     reads the answer, closes; exports and imports its config
  *   connect stranger ADDRESS PORT     a non-member with a group of its own connects by
  *                                     address and is refused
  */
@@ -84,10 +89,17 @@ static PEER_ADDRESS peer_address(const char *ip6, unsigned port) {
 
 /* ---- events ---- */
 
-static const PEER_GROUP_EVENT_REGISTRATION NETWORK_EVENTS[5] = {
+/* The type of the data the members exchange. */
+static GUID CHAT_TYPE = {0x6368a7d1, 0x5e1f, 0x4c2b, {0x9a, 0x11, 0x3b, 0x7e, 0x52, 0x0c, 0x44, 0x01}};
+/* A type nobody registered for: its data must not arrive. */
+static GUID OTHER_TYPE = {0x6368a7d1, 0x5e1f, 0x4c2b, {0x9a, 0x11, 0x3b, 0x7e, 0x52, 0x0c, 0x44, 0x02}};
+
+#define NETWORK_EVENT_COUNT 7
+static PEER_GROUP_EVENT_REGISTRATION NETWORK_EVENTS[NETWORK_EVENT_COUNT] = {
     {PEER_GROUP_EVENT_STATUS_CHANGED, NULL},      {PEER_GROUP_EVENT_NEIGHBOR_CONNECTION, NULL},
     {PEER_GROUP_EVENT_MEMBER_CHANGED, NULL},      {PEER_GROUP_EVENT_CONNECTION_FAILED, NULL},
-    {PEER_GROUP_EVENT_AUTHENTICATION_FAILED, NULL},
+    {PEER_GROUP_EVENT_AUTHENTICATION_FAILED, NULL}, {PEER_GROUP_EVENT_DIRECT_CONNECTION, NULL},
+    {PEER_GROUP_EVENT_INCOMING_DATA, &CHAT_TYPE},
 };
 
 /* What a registration has seen so far. */
@@ -101,6 +113,10 @@ typedef struct {
     int watched_connected, watched_disconnected, watched_joined;
     int connection_failures, authentication_failures;
     HRESULT authentication_reason;
+    int direct_up, direct_down, direct_failed;
+    ULONGLONG direct_id; /* of the last direct connection that came up */
+    /* The connection each message arrived on (0: not yet). */
+    ULONGLONG ping_on, hello_on, pong_on;
 } Feed;
 
 static void feed_start(Feed *f, HGROUP group, PCWSTR watched) {
@@ -108,8 +124,7 @@ static void feed_start(Feed *f, HGROUP group, PCWSTR watched) {
     f->fd = eventfd(0, EFD_CLOEXEC);
     CHECK(f->fd >= 0);
     f->watched = watched;
-    OK(PeerGroupRegisterEvent(group, (HANDLE)(intptr_t)f->fd, 5, (PEER_GROUP_EVENT_REGISTRATION *)NETWORK_EVENTS,
-                              &f->events));
+    OK(PeerGroupRegisterEvent(group, (HANDLE)(intptr_t)f->fd, NETWORK_EVENT_COUNT, NETWORK_EVENTS, &f->events));
 }
 
 static void feed_end(Feed *f) {
@@ -160,6 +175,37 @@ static void take(Feed *f, const PEER_GROUP_EVENT_DATA *e) {
         f->authentication_reason = e->hrConnectionFailedReason;
         f->authentication_failures++;
         break;
+    case PEER_GROUP_EVENT_DIRECT_CONNECTION: {
+        const PEER_EVENT_CONNECTION_CHANGE_DATA *c = &e->connectionChangeData;
+        CHECK(c->dwSize == sizeof(PEER_EVENT_CONNECTION_CHANGE_DATA) && c->ullConnectionId != 0);
+        if (c->status == PEER_CONNECTED) {
+            CHECK(c->hrConnectionFailedReason == S_OK);
+            f->direct_up++;
+            f->direct_id = c->ullConnectionId;
+        } else if (c->status == PEER_DISCONNECTED) {
+            f->direct_down++;
+        } else {
+            CHECK(c->status == PEER_CONNECTION_FAILED && FAILED(c->hrConnectionFailedReason));
+            fprintf(stderr, "direct connection failed: 0x%08X\n", (unsigned)c->hrConnectionFailedReason);
+            f->direct_failed++;
+        }
+        break;
+    }
+    case PEER_GROUP_EVENT_INCOMING_DATA: {
+        const PEER_EVENT_INCOMING_DATA *d = &e->incomingData;
+        CHECK(d->dwSize == sizeof(PEER_EVENT_INCOMING_DATA) && d->ullConnectionId != 0);
+        CHECK(memcmp(&d->type, &CHAT_TYPE, sizeof(GUID)) == 0); /* registered for this type only */
+        const char *text = (const char *)d->data.pbData;
+        size_t n = d->data.cbData;
+        if (n == 4 && memcmp(text, "ping", 4) == 0) f->ping_on = d->ullConnectionId;
+        else if (n == 15 && memcmp(text, "hello neighbour", 15) == 0) f->hello_on = d->ullConnectionId;
+        else if (n == 4 && memcmp(text, "pong", 4) == 0) f->pong_on = d->ullConnectionId;
+        else {
+            fprintf(stderr, "unexpected data of %zu bytes\n", n);
+            exit(1);
+        }
+        break;
+    }
     case PEER_GROUP_EVENT_RESYNC:
         break;
     default:
@@ -218,7 +264,9 @@ static ULONG connections(HGROUP group, DWORD flags, PEER_CONNECTION_INFO *first)
         CHECK(got == n && items != NULL);
         for (ULONG i = 0; i < got; i++) {
             CHECK(items[i]->dwSize == sizeof(PEER_CONNECTION_INFO));
-            CHECK(items[i]->dwFlags == PEER_CONNECTION_NEIGHBOR && (flags == 0 || (flags & PEER_CONNECTION_NEIGHBOR)));
+            DWORD kind = items[i]->dwFlags;
+            CHECK(kind == PEER_CONNECTION_NEIGHBOR || kind == PEER_CONNECTION_DIRECT);
+            CHECK(flags == 0 || (flags & kind));
             CHECK(items[i]->ullConnectionId != 0 && items[i]->ullNodeId == 0 && items[i]->pwzPeerId != NULL);
             CHECK(items[i]->address.dwSize == sizeof(PEER_ADDRESS));
             CHECK(items[i]->address.sin6.sin6_family == AF_INET6 && items[i]->address.sin6.sin6_port != 0);
@@ -353,6 +401,20 @@ static int creator(const char *xml_path, const char *invitation_path) {
     wait_present(&feed, group, me, member);
     say("CONNECTED");
 
+    /* The member opens a direct connection and sends "ping" on it and "hello neighbour" on
+       the neighbour connection; "ping" is answered on the direct connection. */
+    WAIT_FOR(&feed, feed.direct_up >= 1 && feed.ping_on != 0 && feed.hello_on != 0);
+    CHECK(feed.ping_on == feed.direct_id && feed.hello_on == feed.connection_id);
+    PEER_CONNECTION_INFO direct;
+    CHECK(connections(group, PEER_CONNECTION_DIRECT, &direct) == 1);
+    CHECK(direct.ullConnectionId == feed.direct_id);
+    OK(PeerGroupSendData(group, feed.direct_id, &CHAT_TYPE, 4, "pong"));
+    /* The member closes it. */
+    WAIT_FOR(&feed, feed.direct_down >= 1);
+    CHECK(connections(group, PEER_CONNECTION_DIRECT, NULL) == 0);
+    EXPECT(PeerGroupSendData(group, feed.direct_id, &CHAT_TYPE, 4, "pong"), PEER_E_CONNECTION_NOT_FOUND);
+    say("DATA");
+
     /* The member closes its group and ends: both its connection and its presence go. */
     WAIT_FOR(&feed, feed.neighbors_down >= 1 && feed.watched_disconnected >= 1);
     WAIT_FOR(&feed, connections(group, 0, NULL) == 0);
@@ -420,6 +482,48 @@ static void argument_rules(HGROUP group) {
     CHECK(connections(group, PEER_CONNECTION_NEIGHBOR, NULL) == 0);
 }
 
+/* The rules of the direct-connection functions, online, with a neighbour connection `neighbour`. */
+static void direct_rules(HGROUP group, PCWSTR me, PCWSTR other, ULONGLONG neighbour) {
+    ULONGLONG id = 0;
+    EXPECT(PeerGroupOpenDirectConnection(group, me, NULL, &id), PEER_E_CONNECT_SELF);
+    EXPECT(PeerGroupOpenDirectConnection(group, other, NULL, NULL), E_INVALIDARG);
+    EXPECT(PeerGroupOpenDirectConnection(group, NULL, NULL, &id), E_INVALIDARG);
+    EXPECT(PeerGroupOpenDirectConnection(group, u"not a peer name", NULL, &id), E_INVALIDARG);
+    EXPECT(PeerGroupOpenDirectConnection(NULL, other, NULL, &id), E_HANDLE);
+    PEER_ADDRESS bad = peer_address("::1", 0);
+    EXPECT(PeerGroupOpenDirectConnection(group, other, &bad, &id), E_INVALIDARG);
+    /* A neighbour connection is no direct one; made-up ids name nothing. */
+    EXPECT(PeerGroupCloseDirectConnection(group, neighbour), PEER_E_CONNECTION_NOT_FOUND);
+    EXPECT(PeerGroupCloseDirectConnection(group, 0x7777777777ull), PEER_E_CONNECTION_NOT_FOUND);
+    EXPECT(PeerGroupCloseDirectConnection(NULL, neighbour), E_HANDLE);
+    EXPECT(PeerGroupSendData(group, 0x7777777777ull, &CHAT_TYPE, 4, "ping"), PEER_E_CONNECTION_NOT_FOUND);
+    EXPECT(PeerGroupSendData(group, neighbour, NULL, 4, "ping"), E_INVALIDARG);
+    EXPECT(PeerGroupSendData(group, neighbour, &CHAT_TYPE, 4, NULL), E_INVALIDARG);
+    /* Beyond the bound: refused before anything is read or sent (the pointer is never read). */
+    EXPECT(PeerGroupSendData(group, neighbour, &CHAT_TYPE, PEERGROUP_MAX_DATA_LEN + 1, "x"), E_INVALIDARG);
+}
+
+/* Exports the membership, then imports it back (the group closed): an existing membership
+   needs fOverwrite; the names returned open the group again. */
+static void config_round_trip(PCWSTR me, PCWSTR group_name, PCWSTR xml) {
+    PWSTR identity = (PWSTR)0x1, group = (PWSTR)0x1;
+    EXPECT(PeerGroupImportConfig(xml, u"correct horse", FALSE, &identity, &group), PEER_E_ALREADY_EXISTS);
+    CHECK(identity == NULL && group == NULL); /* cleared on failure */
+    CHECK(FAILED(PeerGroupImportConfig(xml, u"wrong horse!", TRUE, &identity, &group)));
+    EXPECT(PeerGroupImportConfig(NULL, u"correct horse", TRUE, &identity, &group), E_INVALIDARG);
+    EXPECT(PeerGroupImportConfig(xml, u"correct horse", TRUE, NULL, &group), E_INVALIDARG);
+    OK(PeerGroupImportConfig(xml, u"correct horse", TRUE, &identity, &group));
+    CHECK(weq(identity, me) && weq(group, group_name));
+    HGROUP opened = NULL;
+    OK(PeerGroupOpen(identity, group, NULL, &opened));
+    DWORD status = 99;
+    OK(PeerGroupGetStatus(opened, &status));
+    CHECK(status == 0);
+    OK(PeerGroupClose(opened));
+    PeerFreeData(identity);
+    PeerFreeData(group);
+}
+
 static int member(const char *name, const char *invitation_path, const char *ip6, const char *port) {
     PEER_VERSION_DATA version;
     OK(PeerGroupStartup(PEER_GROUP_VERSION, &version));
@@ -428,6 +532,7 @@ static int member(const char *name, const char *invitation_path, const char *ip6
     PEER_INVITATION_INFO *info = NULL;
     OK(PeerGroupParseInvitation(invitation, &info));
     WCHAR *creator_name = wdup(info->pwzIssuerPeerName);
+    WCHAR *group_name = wdup(info->pwzGroupPeerName);
     PeerFreeData(info);
     HGROUP group = NULL;
     OK(PeerGroupJoin(me, invitation, NULL, &group));
@@ -459,8 +564,43 @@ static int member(const char *name, const char *invitation_path, const char *ip6
     /* Once synchronised, both members are present. */
     wait_present(&feed, group, me, creator_name);
 
+    /* A direct connection to the creator over the link this presence has. */
+    direct_rules(group, me, creator_name, seen.ullConnectionId);
+    ULONGLONG direct = 0;
+    OK(PeerGroupOpenDirectConnection(group, creator_name, NULL, &direct));
+    CHECK(direct != 0 && direct != seen.ullConnectionId);
+    WAIT_FOR(&feed, feed.direct_up >= 1 || feed.direct_failed >= 1);
+    CHECK(feed.direct_failed == 0 && feed.direct_id == direct);
+    PEER_CONNECTION_INFO d;
+    CHECK(connections(group, PEER_CONNECTION_DIRECT, &d) == 1);
+    CHECK(d.ullConnectionId == direct && d.dwFlags == PEER_CONNECTION_DIRECT);
+    CHECK(connections(group, 0, NULL) == 2);
+    /* Data of a type the creator did not register for first: it must not reach it. */
+    OK(PeerGroupSendData(group, direct, &OTHER_TYPE, 5, "noise"));
+    OK(PeerGroupSendData(group, direct, &CHAT_TYPE, 4, "ping"));
+    OK(PeerGroupSendData(group, seen.ullConnectionId, &CHAT_TYPE, 15, "hello neighbour"));
+    WAIT_FOR(&feed, feed.pong_on != 0);
+    CHECK(feed.pong_on == direct);
+    OK(PeerGroupCloseDirectConnection(group, direct));
+    WAIT_FOR(&feed, feed.direct_down >= 1);
+    CHECK(connections(group, PEER_CONNECTION_DIRECT, NULL) == 0);
+    EXPECT(PeerGroupCloseDirectConnection(group, direct), PEER_E_CONNECTION_NOT_FOUND);
+
+    /* The configuration: a password of at least 8 characters. */
+    PWSTR xml = (PWSTR)0x1;
+    EXPECT(PeerGroupExportConfig(group, u"short", &xml), E_INVALIDARG);
+    CHECK(xml == NULL);
+    EXPECT(PeerGroupExportConfig(group, NULL, &xml), E_INVALIDARG);
+    EXPECT(PeerGroupExportConfig(group, u"correct horse", NULL), E_INVALIDARG);
+    EXPECT(PeerGroupExportConfig(NULL, u"correct horse", &xml), E_HANDLE);
+    OK(PeerGroupExportConfig(group, u"correct horse", &xml));
+    CHECK(xml != NULL && wlen(xml) > 0);
+
     feed_end(&feed);
     OK(PeerGroupClose(group));
+    config_round_trip(me, group_name, xml);
+    PeerFreeData(xml);
+    free(group_name);
     free(creator_name);
     free(me);
     OK(PeerGroupShutdown());

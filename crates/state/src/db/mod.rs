@@ -281,6 +281,7 @@ pub(super) fn collect<T: rusqlite::types::FromSql, P: rusqlite::Params>(
 
 mod applier;
 mod feed;
+pub(crate) mod mailbox;
 mod members;
 mod properties;
 mod records;
@@ -289,6 +290,7 @@ mod transfer;
 
 pub use applier::{Applied, Applier, MAX_APPLY_BATCH};
 pub(crate) use feed::{purge_expired, push_change, write_unless_deleted};
+pub use mailbox::{DirectRequest, INBOX_MAX_BYTES, INBOX_RETAINED, InboxMessage, MAX_MAILBOX_BODY};
 pub(crate) use members::read_members;
 pub(crate) use properties::read_properties;
 pub(crate) use records::record_stamp;
