@@ -169,6 +169,8 @@ fn check_one(target: &str, file: &str, bytes: &[u8]) -> Result {
             peergroup_state::decode_signed_properties(&properties_frame(bytes)?).ctx("signed properties").map(drop)
         }
         "signed_properties" => peergroup_state::decode_signed_properties(bytes).ctx("signed properties").map(drop),
+        // Seeds recorded from a real exchange (`crates/security/src/password.rs` tests).
+        "password_pake" => peergroup_security::password::PakeMessage::decode(bytes).ctx("password message").map(drop),
         other => Err(format!("no check for the target {other}")),
     }
 }

@@ -116,6 +116,16 @@ pub enum NetError {
         /// The bound reached.
         max: usize,
     },
+    /// A password exchange failed its key confirmation: on the joiner's side the password is
+    /// wrong; on the member's side a joiner did not prove it (counted against its address).
+    /// Maps to `PEER_E_NOT_AUTHORIZED`, Windows' code for a wrong group password.
+    #[error("password join with {addr} refused: {reason}")]
+    PasswordRejected {
+        /// The other side.
+        addr: SocketAddr,
+        /// What failed.
+        reason: String,
+    },
 }
 
 /// `Result` with [`NetError`].
@@ -138,6 +148,7 @@ impl NetError {
             Self::ConnectionNotFound { .. } => "PEER_E_CONNECTION_NOT_FOUND",
             Self::DataTooLarge { .. } => "E_INVALIDARG",
             Self::TooManyDirect { .. } => "E_OUTOFMEMORY",
+            Self::PasswordRejected { .. } => "PEER_E_NOT_AUTHORIZED",
         }
     }
 
@@ -160,6 +171,7 @@ impl NetError {
             Self::ConnectionNotFound { id: 1 },
             Self::DataTooLarge { len: 2, max: 1 },
             Self::TooManyDirect { peer: s(), max: 1 },
+            Self::PasswordRejected { addr, reason: s() },
         ]
     }
 }

@@ -32,6 +32,7 @@
 mod error;
 mod flooding;
 mod link;
+pub mod password;
 mod presence;
 mod proof;
 mod replicate;
@@ -39,7 +40,9 @@ mod tls;
 
 pub use error::{NetError, Result};
 pub use flooding::{FLOOD_STREAM, MAX_FLOOD_MESSAGE};
-pub use link::{Accepting, CLOSED, HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, Link, MAX_HANDSHAKES, MemberEndpoint, REFUSED};
+pub use link::{
+    Accepted, Accepting, CLOSED, HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, Link, MAX_HANDSHAKES, MemberEndpoint, REFUSED,
+};
 pub use presence::{
     ConnectionKind, DATA_QUEUE, DIRECT_STREAM, DirectConnection, IncomingData, MAX_DATA_LEN, MAX_DIRECT,
     MAX_DIRECT_PER_LINK, MAX_REDIAL, Neighbor, PENALTY, Presence, PresenceConfig, PresenceEvent,

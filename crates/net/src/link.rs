@@ -17,8 +17,10 @@ use peergroup_security::Membership;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 
 use crate::error::{NetError, Result};
+use crate::password::{self, Attempts, PasswordVerifier, Serving};
 use crate::proof::{MAX_PROOF_LEN, MembershipProof, PeerMember};
 use crate::tls::{SERVER_NAME, client_config, server_config};
+use peergroup_security::password::PAKE_MAGIC;
 
 /// The application close code of a link refused by its membership check.
 pub const REFUSED: quinn::VarInt = quinn::VarInt::from_u32(1);
@@ -63,6 +65,8 @@ pub struct MemberEndpoint {
 struct Own {
     membership: Membership,
     proof: Vec<u8>,
+    /// Set at administrators' hosts of password groups: password joiners are served.
+    password: Option<Serving>,
 }
 
 /// An incoming link whose handshake has not run yet ([`MemberEndpoint::incoming`]). Complete
@@ -85,13 +89,38 @@ impl Accepting {
         self.incoming.refuse();
     }
 
-    /// Runs the handshake (QUIC, TLS, both proofs), bounded by [`HANDSHAKE_TIMEOUT`].
+    /// Runs the handshake (QUIC, TLS, both proofs), bounded by [`HANDSHAKE_TIMEOUT`]. A
+    /// password join served on it ends as [`NetError::Lost`]: the joiner links again as a
+    /// member ([`Self::complete_any`] tells it apart).
     pub async fn complete(self) -> Result<Link> {
+        let addr = self.incoming.remote_address();
+        match self.complete_any().await? {
+            Accepted::Link(link) => Ok(link),
+            Accepted::PasswordJoin { joiner } => {
+                Err(NetError::Lost { addr, reason: format!("{joiner} joined by password and links again") })
+            }
+        }
+    }
+
+    /// [`Self::complete`], telling a link from a password join served (`docs/security.md`).
+    pub async fn complete_any(self) -> Result<Accepted> {
         let addr = self.incoming.remote_address();
         tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_inner(self.incoming, &self.own)).await.unwrap_or_else(|_| {
             Err(NetError::Protocol { addr, reason: format!("no link within {} s", HANDSHAKE_TIMEOUT.as_secs()) })
         })
     }
+}
+
+/// What an incoming connection became.
+#[derive(Debug)]
+pub enum Accepted {
+    /// An authenticated link to a member.
+    Link(Link),
+    /// A password joiner who proved the password and received its membership.
+    PasswordJoin {
+        /// Its identity.
+        joiner: peergroup_identity::PeerName,
+    },
 }
 
 /// An authenticated link to another member.
@@ -137,6 +166,17 @@ impl MemberEndpoint {
     /// Binds a UDP socket at `addr` (port 0: a free one) for `identity`, a member of the group
     /// of `membership`. Runs in a Tokio runtime.
     pub fn bind(addr: SocketAddr, identity: &Identity, membership: Membership) -> Result<Self> {
+        Self::bind_with_password(addr, identity, membership, None)
+    }
+
+    /// [`Self::bind`], serving password joiners with `password` (the password's stretch and
+    /// role, kept at administrators' hosts of password groups).
+    pub fn bind_with_password(
+        addr: SocketAddr,
+        identity: &Identity,
+        membership: Membership,
+        password: Option<PasswordVerifier>,
+    ) -> Result<Self> {
         let identity_error = |reason: String| NetError::Identity { identity: identity.peer_name().to_string(), reason };
         if membership.identity != *identity.peer_name() {
             return Err(identity_error(format!("the membership is {}'s", membership.identity)));
@@ -156,7 +196,15 @@ impl MemberEndpoint {
         Ok(Self {
             endpoint,
             client,
-            own: Arc::new(Own { membership, proof }),
+            own: Arc::new(Own {
+                membership,
+                proof,
+                password: password.map(|verifier| Serving {
+                    verifier,
+                    identity: identity.clone(),
+                    attempts: Attempts::default(),
+                }),
+            }),
             handshakes: Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES)),
         })
     }
@@ -212,23 +260,34 @@ impl MemberEndpoint {
     }
 }
 
-/// The accepting side of a handshake: TLS, then the connector's proof checked, then ours sent.
-async fn accept_inner(incoming: quinn::Incoming, own: &Own) -> Result<Link> {
+/// The accepting side of a handshake: TLS, then the connector's proof checked, then ours sent;
+/// or, when the stream starts with the password tag, a password join served.
+async fn accept_inner(incoming: quinn::Incoming, own: &Own) -> Result<Accepted> {
     let addr = incoming.remote_address();
     let connection = incoming.await.map_err(|e| NetError::Connect { addr, reason: e.to_string() })?;
     let failure = |reason: String| stream_failure(&connection, addr, reason);
     let (mut send, mut recv) = connection.accept_bi().await.map_err(|e| failure(e.to_string()))?;
-    let hello = recv.read_to_end(MAX_PROOF_LEN).await.map_err(|e| {
+    let mut tag = [0; 4];
+    recv.read_exact(&mut tag).await.map_err(|e| {
+        connection.close(REFUSED, b"a malformed or oversized proof");
+        failure(e.to_string())
+    })?;
+    if &tag == PAKE_MAGIC {
+        let joiner = password::serve(own.password.as_ref(), &own.membership, &connection, send, recv).await?;
+        return Ok(Accepted::PasswordJoin { joiner });
+    }
+    let rest = recv.read_to_end(MAX_PROOF_LEN - tag.len()).await.map_err(|e| {
         let failure = failure(e.to_string());
         if matches!(failure, NetError::Protocol { .. }) {
             connection.close(REFUSED, b"a malformed or oversized proof");
         }
         failure
     })?;
+    let hello = [tag.as_slice(), &rest].concat();
     let peer = check(own, &connection, addr, &hello)?;
     send.write_all(&own.proof).await.map_err(|e| failure(e.to_string()))?;
     send.finish().map_err(|e| failure(e.to_string()))?;
-    Ok(Link { connection, peer: Arc::new(peer) })
+    Ok(Accepted::Link(Link { connection, peer: Arc::new(peer) }))
 }
 
 /// Checks the other side's proof; on failure closes the connection with the reason.
@@ -252,7 +311,7 @@ fn check(own: &Own, connection: &quinn::Connection, addr: SocketAddr, bytes: &[u
 }
 
 /// The other side's TLS end-entity certificate (DER).
-fn peer_certificate(connection: &quinn::Connection) -> Option<Vec<u8>> {
+pub(crate) fn peer_certificate(connection: &quinn::Connection) -> Option<Vec<u8>> {
     let identity = connection.peer_identity()?;
     let certs = identity.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok()?;
     certs.first().map(|c| c.to_vec())

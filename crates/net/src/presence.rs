@@ -184,10 +184,19 @@ impl Presence {
     /// Binds the endpoint and starts listening, following the group database. Runs in a Tokio
     /// runtime with the time and I/O drivers.
     pub fn start(config: PresenceConfig) -> Result<Self> {
+        Self::start_with_password(config, None)
+    }
+
+    /// [`Self::start`], serving password joiners with `password` (an administrator's host of
+    /// a password group: the password's stretch and role; `docs/security.md`).
+    pub fn start_with_password(
+        config: PresenceConfig,
+        password: Option<crate::password::PasswordVerifier>,
+    ) -> Result<Self> {
         let PresenceConfig { listen, identity, membership, store } = config;
         let group = membership.group().clone();
         let synchronized = membership.synchronized;
-        let endpoint = MemberEndpoint::bind(listen, &identity, membership)?;
+        let endpoint = MemberEndpoint::bind_with_password(listen, &identity, membership, password)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let open = |store: &MembershipStore| store.groups(identity.peer_name()).and_then(|g| g.open(&group));
         let (checker, writer) = (open(&store).map_err(store_error)?, open(&store).map_err(store_error)?);
@@ -418,7 +427,9 @@ impl Shared {
                 self.penalise(addr);
                 self.emit(PresenceEvent::AuthenticationFailed { addr, reason: error.to_string() });
             }
-            NetError::Refused { .. } => {
+            // A wrong password is counted per address by the endpoint, which refuses the
+            // address as a non-member (penalised above) once it has failed too often.
+            NetError::Refused { .. } | NetError::PasswordRejected { .. } => {
                 self.emit(PresenceEvent::AuthenticationFailed { addr, reason: error.to_string() })
             }
             NetError::Protocol { .. } => {

@@ -159,6 +159,36 @@ pub enum SecurityError {
         /// What is wrong.
         reason: String,
     },
+    /// A password exchange whose key confirmation failed: the password (or the password key a
+    /// member holds) is wrong, or a message was altered on the way (`PEER_E_NOT_AUTHORIZED`,
+    /// 0x80632020, what Windows reported for a wrong group password).
+    #[error("password not accepted: {reason}")]
+    PasswordNotAccepted {
+        /// What failed.
+        reason: String,
+    },
+    /// A message of the password exchange that does not decode or comes out of order
+    /// (`PEER_E_INVALID_CREDENTIAL`, 0x80632082: the peer's credentials exchange is unusable).
+    #[error("invalid password exchange message: {reason}")]
+    InvalidPakeMessage {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A group password that the password policy refuses: too short, too long, or holding a
+    /// NUL (`PEER_E_PASSWORD_DOES_NOT_MEET_POLICY`, 0x80632021).
+    #[error("the group password does not meet the policy: {reason}")]
+    PasswordPolicy {
+        /// What the policy asks.
+        reason: String,
+    },
+    /// A password operation on a group created without a password, such as
+    /// `PeerGroupCreatePasswordInvitation` (`PEER_E_NOT_AUTHORIZED`, 0x80632020: the group
+    /// admits nobody by password).
+    #[error("group {group} has no password: it admits members by invitation only")]
+    NoGroupPassword {
+        /// The group peer name.
+        group: String,
+    },
     /// Input from outside larger than its documented bound (`E_INVALIDARG`).
     #[error("{what} is {len} bytes; at most {max} are accepted")]
     InputTooLarge {
@@ -185,7 +215,11 @@ impl SecurityError {
             Self::InvalidGroupProperties { .. } => "PEER_E_INVALID_GROUP_PROPERTIES",
             Self::InvalidInvitation { .. } | Self::InvitationNotForIdentity { .. } => "PEER_E_INVITATION_NOT_TRUSTED",
             Self::UnsupportedFormatVersion { .. } => "PEER_E_UNSUPPORTED_VERSION",
-            Self::NotAuthorized { .. } => "PEER_E_NOT_AUTHORIZED",
+            Self::NotAuthorized { .. } | Self::PasswordNotAccepted { .. } | Self::NoGroupPassword { .. } => {
+                "PEER_E_NOT_AUTHORIZED"
+            }
+            Self::InvalidPakeMessage { .. } => "PEER_E_INVALID_CREDENTIAL",
+            Self::PasswordPolicy { .. } => "PEER_E_PASSWORD_DOES_NOT_MEET_POLICY",
             Self::InvalidCredentialInfo { .. } => "PEER_E_INVALID_CREDENTIAL_INFO",
             Self::GroupNotReady { .. } => "PEER_E_GROUP_NOT_READY",
             Self::InvalidConfig { .. } | Self::InputTooLarge { .. } | Self::InvalidSubject { .. } => "E_INVALIDARG",
@@ -216,6 +250,10 @@ impl SecurityError {
             Self::GroupNotReady { group: s() },
             Self::InvalidConfig { reason: s() },
             Self::InputTooLarge { what: "x", len: 2, max: 1 },
+            Self::PasswordNotAccepted { reason: s() },
+            Self::InvalidPakeMessage { reason: s() },
+            Self::NoGroupPassword { group: s() },
+            Self::PasswordPolicy { reason: s() },
         ]
     }
 }

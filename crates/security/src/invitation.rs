@@ -47,9 +47,9 @@ pub const INVITATION_VERSION: u8 = 1;
 const LABEL: &str = "PEERGROUP INVITATION";
 
 #[derive(Sequence)]
-struct SignedInvitation {
-    tbs: OctetString,
-    signature: OctetString,
+pub(crate) struct SignedInvitation {
+    pub(crate) tbs: OctetString,
+    pub(crate) signature: OctetString,
 }
 
 #[derive(Sequence)]
@@ -107,7 +107,7 @@ pub struct InvitationInfo {
     pub chain: ValidatedChain,
 }
 
-fn invalid(reason: impl Into<String>) -> SecurityError {
+pub(crate) fn invalid(reason: impl Into<String>) -> SecurityError {
     SecurityError::InvalidInvitation { reason: reason.into() }
 }
 
@@ -247,11 +247,26 @@ fn issue(
         issuer_chain: membership.chain.certificates().iter().map(|c| octets(&c.der)).collect::<Result<_>>()?,
         subject_certificate: octets(&gmc)?,
     };
+    Ok((seal(LABEL, issuer_key, &tbs)?, gmc))
+}
+
+/// DER-encodes `tbs`, signs it with `issuer_key` and armors the signed form under `label`:
+/// the one way invitations of either kind are made.
+pub(crate) fn seal(label: &str, issuer_key: &dyn SigningKey, tbs: &impl Encode) -> Result<String> {
+    let octets = |d: Vec<u8>| OctetString::new(d).map_err(|e| invalid(format!("encoding: {e}")));
     let tbs = tbs.to_der().map_err(|e| invalid(format!("encoding: {e}")))?;
     let signature = issuer_key.sign(&tbs)?;
-    let signed = SignedInvitation { tbs: octets(&tbs)?, signature: octets(&signature)? };
+    let signed = SignedInvitation { tbs: octets(tbs)?, signature: octets(signature)? };
     let der = signed.to_der().map_err(|e| invalid(format!("encoding: {e}")))?;
-    Ok((to_pem(LABEL, &der), gmc))
+    Ok(to_pem(label, &der))
+}
+
+/// Checks the issuer's signature over the exact `tbs` bytes of `signed`.
+pub(crate) fn verify_issuer(issuer: &GroupCertificate, signed: &SignedInvitation) -> Result<()> {
+    default_provider()
+        .verifying_key(&issuer.public_key)?
+        .verify(signed.tbs.as_bytes(), signed.signature.as_bytes())
+        .map_err(|_| invalid("the issuer's signature does not verify: the invitation was altered"))
 }
 
 /// [`SecurityError::InvalidSubject`] for the issuer itself, or for a key that is not the one
@@ -304,10 +319,7 @@ pub fn parse_der(der: &[u8]) -> Result<InvitationInfo> {
         return Err(invalid("the issuer's chain is empty"));
     }
     let issuer = &chain.certificates()[chain.len() - 2];
-    default_provider()
-        .verifying_key(&issuer.public_key)?
-        .verify(tbs_bytes, signed.signature.as_bytes())
-        .map_err(|_| invalid("the issuer's signature does not verify: the invitation was altered"))?;
+    verify_issuer(issuer, &signed)?;
     check_cloud_fields(tbs.cloud_scope, tbs.cloud_flags).map_err(invalid)?;
     validate_cloud_name(&tbs.cloud_name).map_err(invalid)?;
     let cloud = tbs.cloud_name;

@@ -57,6 +57,8 @@ pub mod config;
 mod error;
 pub mod invitation;
 mod membership;
+pub mod password;
+pub mod password_invitation;
 pub mod policy;
 mod properties;
 mod role;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::cert::{CLOCK_SKEW_ALLOWANCE, GroupCertificate, Subject, issue_gmc, issue_grc};
 use crate::chain::{ValidatedChain, validate_chain};
 use crate::error::{Result, SecurityError};
+use crate::password::GroupPassword;
 use crate::role::Role;
 
 /// The longest friendly name and comment, in UTF-16 code units (Windows: 255 plus the NUL).
@@ -35,8 +36,8 @@ pub const PEER_DISABLE_PRESENCE: u32 = 0x2;
 pub const PEER_DEFER_EXPIRATION: u32 = 0x4;
 /// `PEER_GROUP_AUTHENTICATION_SCHEME`: membership certificates (the only scheme so far).
 pub const PEER_GROUP_GMC_AUTHENTICATION: u32 = 0x1;
-/// `PEER_GROUP_AUTHENTICATION_SCHEME`: group password (reserved for password groups, a later
-/// issue; refused until then).
+/// `PEER_GROUP_AUTHENTICATION_SCHEME`: group password (`PeerGroupPasswordJoin`; a group with
+/// it has a password, given at creation, and a password role).
 pub const PEER_GROUP_PASSWORD_AUTHENTICATION: u32 = 0x2;
 
 /// The shortest member-data lifetime, in seconds (Windows' API documentation: 8 hours).
@@ -105,12 +106,11 @@ impl Settable<'_> {
                 "presence lifetime {life} s is outside {MIN_PRESENCE_LIFETIME}..={MAX_PRESENCE_LIFETIME} s"
             )));
         }
+        let known = PEER_GROUP_GMC_AUTHENTICATION | PEER_GROUP_PASSWORD_AUTHENTICATION;
         match self.authentication_schemes {
-            PEER_GROUP_GMC_AUTHENTICATION => Ok(()),
-            s if s & PEER_GROUP_PASSWORD_AUTHENTICATION != 0 => {
-                Err(invalid("password authentication is not supported yet".into()))
-            }
-            s => Err(invalid(format!("authentication schemes {s:#x} hold unknown bits"))),
+            0 => Err(invalid("no authentication scheme".into())),
+            s if s & !known != 0 => Err(invalid(format!("authentication schemes {s:#x} hold unknown bits"))),
+            _ => Ok(()),
         }
     }
 }
@@ -240,9 +240,16 @@ pub struct NewGroup {
     /// How long presence lives, in seconds, from [`MIN_PRESENCE_LIFETIME`] to
     /// [`MAX_PRESENCE_LIFETIME`]; zero means the default.
     pub presence_lifetime: u32,
-    /// `PEER_GROUP_AUTHENTICATION_SCHEME` bits; only [`PEER_GROUP_GMC_AUTHENTICATION`] is
-    /// accepted so far (zero means it).
+    /// `PEER_GROUP_AUTHENTICATION_SCHEME` bits ([`PEER_GROUP_GMC_AUTHENTICATION`],
+    /// [`PEER_GROUP_PASSWORD_AUTHENTICATION`]); zero means GMC; a password adds the password
+    /// scheme, and the password scheme without a password is refused. Links always authenticate members by their GMC: the password scheme
+    /// only adds a way to obtain one.
     pub authentication_schemes: u32,
+    /// The group password (`pwzGroupPassword`): a group with one admits joiners who know it
+    /// (`PeerGroupPasswordJoin`). Kept only as its stretch, at administrators' hosts.
+    pub password: Option<GroupPassword>,
+    /// The role a password joiner receives (`groupPasswordRole`): member by default.
+    pub password_role: Role,
 }
 
 impl NewGroup {
@@ -258,6 +265,8 @@ impl NewGroup {
             member_data_lifetime: DEFAULT_MEMBER_DATA_LIFETIME,
             presence_lifetime: DEFAULT_PRESENCE_LIFETIME,
             authentication_schemes: PEER_GROUP_GMC_AUTHENTICATION,
+            password: None,
+            password_role: Role::Member,
         }
     }
 
@@ -266,6 +275,12 @@ impl NewGroup {
     /// on the properties the group would keep.
     pub fn validate(&self) -> Result<()> {
         validate_classifier(&self.classifier).map_err(|e| invalid(format!("classifier: {e}")))?;
+        let wants_password = self.effective_authentication_schemes() & PEER_GROUP_PASSWORD_AUTHENTICATION != 0;
+        match &self.password {
+            Some(password) => password.check_policy()?,
+            None if wants_password => return Err(invalid("password authentication without a password".into())),
+            None => {}
+        }
         Settable {
             friendly_name: self.effective_friendly_name(),
             comment: &self.comment,
@@ -299,7 +314,10 @@ impl NewGroup {
     }
 
     fn effective_authentication_schemes(&self) -> u32 {
-        if self.authentication_schemes == 0 { PEER_GROUP_GMC_AUTHENTICATION } else { self.authentication_schemes }
+        let given =
+            if self.authentication_schemes == 0 { PEER_GROUP_GMC_AUTHENTICATION } else { self.authentication_schemes };
+        // A password is a way in: giving one turns its scheme on.
+        if self.password.is_some() { given | PEER_GROUP_PASSWORD_AUTHENTICATION } else { given }
     }
 
     /// The properties the group created from these keeps.
@@ -311,6 +329,7 @@ impl NewGroup {
         props.member_data_lifetime = self.effective_member_data_lifetime();
         props.presence_lifetime = self.effective_presence_lifetime();
         props.authentication_schemes = self.effective_authentication_schemes();
+        props.password_role = self.password.as_ref().map(|_| self.password_role.guid());
         props
     }
 
@@ -384,6 +403,29 @@ mod tests {
         let password = PEER_GROUP_PASSWORD_AUTHENTICATION;
         expect_invalid(&NewGroup { authentication_schemes: password, ..ok.clone() }, "password");
         expect_invalid(&NewGroup { authentication_schemes: 0x10, ..ok.clone() }, "authentication");
+    }
+
+    #[test]
+    fn a_password_group_needs_its_password_and_keeps_only_its_role() {
+        use crate::password::GroupPassword;
+        let with = |pw: &str| NewGroup {
+            password: Some(GroupPassword::new(pw.into())),
+            password_role: Role::Administrator,
+            ..NewGroup::new("chat", "Chat")
+        };
+        let good = with("correct horse");
+        good.validate().unwrap();
+        let group: PeerName = format!("{}.chat", "ab".repeat(20)).parse().unwrap();
+        let props = good.to_properties(&group, &group);
+        assert_eq!(props.authentication_schemes, PEER_GROUP_GMC_AUTHENTICATION | PEER_GROUP_PASSWORD_AUTHENTICATION);
+        assert_eq!(props.password_role, Some(Role::Administrator.guid()));
+        assert!(!format!("{good:?} {props:?}").contains("correct horse"), "the password is shown");
+        let short = with("short").validate().unwrap_err();
+        assert!(matches!(short, SecurityError::PasswordPolicy { .. }), "{short:?}");
+        let gmc_only = NewGroup { authentication_schemes: PEER_GROUP_GMC_AUTHENTICATION, ..good.clone() };
+        let schemes = gmc_only.to_properties(&group, &group).authentication_schemes;
+        assert_eq!(schemes, PEER_GROUP_GMC_AUTHENTICATION | PEER_GROUP_PASSWORD_AUTHENTICATION);
+        assert_eq!(NewGroup::new("chat", "Chat").to_properties(&group, &group).password_role, None);
     }
 
     fn props() -> GroupProperties {

@@ -60,6 +60,7 @@ mod db;
 mod error;
 mod export;
 mod membership;
+mod password;
 mod properties;
 mod record;
 mod replication;
@@ -86,6 +87,7 @@ pub use db::{
 };
 pub use error::{Result, StateError};
 pub use membership::{GROUP_KEY_FILE, JoinOutcome, MEMBERSHIP_FILE, MEMBERSHIP_LOCK_FILE, MembershipStore};
+pub use password::PASSWORD_KEY_FILE;
 /// The group properties this crate stores: the security layer's one model.
 pub use peergroup_security::GroupProperties;
 pub use properties::{Member, PEER_MEMBER_PRESENT};

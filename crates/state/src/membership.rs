@@ -92,7 +92,7 @@ pub(crate) fn member_entry_of(chain: &ValidatedChain) -> Member {
 /// Properties for a group joined or imported before any synchronisation: what the chain and the
 /// invitation tell (names, cloud), Windows' defaults for the rest. They stand in until the
 /// first synchronisation brings the group's own (`GroupNotReady` until then).
-fn provisional_properties(membership: &Membership) -> GroupProperties {
+pub(crate) fn provisional_properties(membership: &Membership) -> GroupProperties {
     let group = membership.group().clone();
     let creator = membership.chain.certificates().get(1).map(|c| c.subject.clone()).unwrap_or_else(|| group.clone());
     let mut props = GroupProperties::new(group.clone(), creator, &membership.group_friendly_name);
@@ -152,7 +152,10 @@ impl MembershipStore {
             synchronized: true,
         };
         let props = properties.to_properties(&created.group, creator.peer_name());
-        self.install(&props, &membership, Some(&created.group_key), Some(creator))
+        // A password group's creator (its first administrator) keeps the password's stretch,
+        // written with the group's other files, so the group appears whole or not at all.
+        let password_key = properties.password.as_ref().map(|p| p.key(&created.group)).transpose()?;
+        self.install_with_password(&props, &membership, Some(&created.group_key), Some(creator), password_key.as_ref())
     }
 
     /// The membership of `identity` in `group` ([`StateError::GroupNotFound`] if none,
@@ -226,16 +229,30 @@ impl MembershipStore {
     /// (`creator`, at `PeerGroupCreate` only) also signs the properties the group starts with,
     /// so that they replicate (version 1) and every member that synchronises holds the group's
     /// own properties instead of the provisional ones it joined or imported with.
-    fn install(
+    pub(crate) fn install(
         &self,
         props: &GroupProperties,
         membership: &Membership,
         group_key: Option<&[u8]>,
         creator: Option<&Identity>,
     ) -> Result<GroupDb> {
+        self.install_with_password(props, membership, group_key, creator, None)
+    }
+
+    fn install_with_password(
+        &self,
+        props: &GroupProperties,
+        membership: &Membership,
+        group_key: Option<&[u8]>,
+        creator: Option<&Identity>,
+        password_key: Option<&peergroup_security::password::PasswordKey>,
+    ) -> Result<GroupDb> {
         self.groups(&membership.identity)?.create(props, |db| {
             if let Some(key) = group_key {
                 secure_fs::write_private_file(&db.dir().join(GROUP_KEY_FILE), key)?;
+            }
+            if let Some(key) = password_key {
+                secure_fs::write_private_file(&db.dir().join(crate::PASSWORD_KEY_FILE), key.as_bytes())?;
             }
             if let Some(creator) = creator {
                 db.sign_initial_properties(creator)?;
