@@ -484,6 +484,11 @@ HRESULT PeerGroupParseInvitation(PCWSTR pwzInvitation, PPEER_INVITATION_INFO *pp
 HRESULT PeerGroupIssueCredentials(HGROUP hGroup, PCWSTR pwzSubjectIdentity, PEER_CREDENTIAL_INFO *pCredentialInfo,
                                   DWORD dwFlags, PWSTR *ppwzInvitation);
 HRESULT PeerGroupJoin(PCWSTR pwzIdentity, PCWSTR pwzInvitation, PCWSTR pwzCloud, HGROUP *phGroup);
+HRESULT PeerGroupCreatePasswordInvitation(HGROUP hGroup, PWSTR *ppwzInvitation);
+/* The password is checked at the join (a member found in the group's cloud), not at the
+   first PeerGroupConnect: a wrong one is PEER_E_NOT_AUTHORIZED (see docs/capi.md). */
+HRESULT PeerGroupPasswordJoin(PCWSTR pwzIdentity, PCWSTR pwzInvitation, PCWSTR pwzPassword, PCWSTR pwzCloud,
+                              HGROUP *phGroup);
 HRESULT PeerGroupOpen(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName, PCWSTR pwzCloud, HGROUP *phGroup);
 HRESULT PeerGroupClose(HGROUP hGroup);
 HRESULT PeerGroupDelete(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName);

@@ -180,6 +180,76 @@ fn group_chat_example_chats_between_two_hosts() {
     assert!(host.child.wait().unwrap().success());
 }
 
+/// `password.c` on two hosts (namespaces on one veth link), natively or with the guests (and
+/// the host's offline part) under valgrind: the host creates a link-local password group and connects; a guest with a wrong password is
+/// refused and stores nothing (the host hears the failure); a guest with the right one finds
+/// the host in the cloud, joins, connects and becomes ready.
+fn password_between_two_hosts(valgrind: bool, label: &str) {
+    let Some(a) = Netns::create(&format!("{label}a")) else { return };
+    let Some(b) = Netns::create(&format!("{label}b")) else { return };
+    a.veth_to(&b, "pa", "pb");
+    a.up_with("pa", &["fe80::a/64"]);
+    b.up_with("pb", &["fe80::b/64"]);
+    let (host_home, wrong_home, right_home) = (Home::new(), Home::new(), Home::new());
+    let password = program("password", &host_home);
+    let in_ns = |ns: &Netns, home: &Home| {
+        let mut cmd = if valgrind {
+            let mut c = ns.command("valgrind");
+            c.args(common::VALGRIND_ARGS).arg(&password);
+            c
+        } else {
+            ns.command(&password)
+        };
+        cmd.env("PEERGROUP_HOME", home.path());
+        cmd
+    };
+    let invitation = host_home.bin().join("secret.inv");
+    // The member's side of the exchange under valgrind outlasts the 10 s bound of a join
+    // (links' handshake bound): under valgrind the host's offline part runs alone, and the
+    // host that serves runs natively.
+    let mut host_cmd = if valgrind {
+        let offline = Home::new();
+        let out = run(
+            "password invite",
+            offline.valgrind(&password).args(["invite", "correct horse battery"]).arg(offline.bin().join("x.inv")),
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("password invite: ok"));
+        let mut c = a.command(&password);
+        c.env("PEERGROUP_HOME", host_home.path());
+        c
+    } else {
+        in_ns(&a, &host_home)
+    };
+    let mut host = Registrar::spawn(host_cmd.args(["host", "correct horse battery"]).arg(&invitation));
+    assert_eq!(host.next_line(), "LISTENING");
+    let out = run(
+        "password guest (wrong)",
+        in_ns(&b, &wrong_home).arg("guest").arg(&invitation).args(["wrong horse battery", "refused"]),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("password guest: refused"));
+    assert_eq!(host.next_line(), "REFUSED");
+    let out = run(
+        "password guest (right)",
+        in_ns(&b, &right_home).arg("guest").arg(&invitation).args(["correct horse battery", "joined"]),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("password guest: joined"));
+    assert_eq!(host.next_line(), "JOINED");
+    assert_eq!(host.finish(), "password host: ok");
+}
+
+#[test]
+fn password_join_between_two_hosts() {
+    password_between_two_hosts(false, "pwn");
+}
+
+#[test]
+fn password_join_between_two_hosts_under_valgrind() {
+    if !valgrind_available("password_join_between_two_hosts_under_valgrind") {
+        return;
+    }
+    password_between_two_hosts(true, "pwv");
+}
+
 // ---- hosts with chosen interfaces ----
 
 /// Runs a C program inside a namespace, on `home`.

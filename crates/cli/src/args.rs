@@ -174,6 +174,13 @@ pub enum GroupCommand {
         /// The cloud (default: Global_).
         #[arg(long)]
         cloud: Option<String>,
+        /// A group password (at least 8 characters): whoever holds a password invitation and
+        /// knows it may join (`group join --password`). Only its stretch is kept, here.
+        #[arg(long)]
+        password: Option<String>,
+        /// The role a password joiner receives.
+        #[arg(long, value_enum, default_value = "member", requires = "password")]
+        password_role: RoleArg,
     },
     /// Lists the groups of an identity.
     List {
@@ -187,8 +194,12 @@ pub enum GroupCommand {
         #[arg(long)]
         group: String,
         /// The invitee's identity info (`peergroup identity info`).
-        #[arg(long, value_name = "IDENTITY-INFO-FILE")]
-        invitee: PathBuf,
+        #[arg(long, value_name = "IDENTITY-INFO-FILE", required_unless_present = "password_invitation")]
+        invitee: Option<PathBuf>,
+        /// A password invitation instead: for anyone who knows the group's password (the role
+        /// is the group's password role).
+        #[arg(long, conflicts_with_all = ["invitee", "expires"])]
+        password_invitation: bool,
         #[arg(long, value_enum, default_value = "member")]
         role: RoleArg,
         /// How long the membership lasts (`30d`, `12h`, `90m`, `45s`); default: the issuer's.
@@ -231,6 +242,13 @@ pub enum GroupCommand {
         /// Open the group in this cloud once joined, to check it resolves.
         #[arg(long)]
         cloud: Option<String>,
+        /// The group's password, for a password invitation: the join then links to a member
+        /// (at --address, else found in the group's cloud) and proves it.
+        #[arg(long)]
+        password: Option<String>,
+        /// A member's address, `HOST:PORT`, for a password join.
+        #[arg(long = "address", value_name = "HOST:PORT", requires = "password")]
+        addresses: Vec<String>,
     },
     /// Opens a group, prints its properties and status, and closes it.
     Open(GroupRef),

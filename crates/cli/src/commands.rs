@@ -164,10 +164,12 @@ fn identity(ctx: &Context, command: &IdentityCommand, out: &Output) -> CliResult
 
 fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
     match command {
-        GroupCommand::Create { identity, classifier, friendly_name, cloud } => {
+        GroupCommand::Create { identity, classifier, friendly_name, cloud, password, password_role } => {
             let mut new = NewGroup::new(classifier.clone(), friendly_name.clone().unwrap_or_default());
             // The facade resolves it and keeps it as given, as for the C ABI.
             new.cloud = cloud.clone();
+            new.password = password.clone().map(peergroup::GroupPassword::new);
+            new.password_role = role_of(*password_role);
             if !out.json {
                 eprintln!("generating the group key...");
             }
@@ -180,9 +182,14 @@ fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
                 groups.iter().map(|g| format!("{}  {}", g.group_peer_name, g.friendly_name)).collect();
             out.print(&text.join("\n"), Value::Array(groups.iter().map(properties_json).collect()));
         }
-        GroupCommand::Invite { identity, group, invitee, role, expires, out: file } => {
-            let request = InvitationRequest { roles: vec![role_of(*role)], expiration: expiration(expires)? };
-            let text = ctx.invite(identity, group, &read_file(invitee)?, &request)?;
+        GroupCommand::Invite { identity, group, invitee, password_invitation, role, expires, out: file } => {
+            let text = match invitee {
+                Some(invitee) if !password_invitation => {
+                    let request = InvitationRequest { roles: vec![role_of(*role)], expiration: expiration(expires)? };
+                    ctx.invite(identity, group, &read_file(invitee)?, &request)?
+                }
+                _ => ctx.open_group_blocking(identity, group, None)?.create_password_invitation()?,
+            };
             match file {
                 Some(path) => {
                     write_file(path, &text)?;
@@ -211,8 +218,16 @@ fn group(ctx: &Context, command: &GroupCommand, out: &Output) -> CliResult {
                 None => out.print(&text, json!({"invitation": text, "credentials": stored})),
             }
         }
-        GroupCommand::Join { identity, invitation, cloud } => {
-            let joined = ctx.join(identity, &read_file(invitation)?)?;
+        GroupCommand::Join { identity, invitation, cloud, password, addresses } => {
+            let text = read_file(invitation)?;
+            let joined = match password {
+                Some(password) => {
+                    let addresses =
+                        addresses.iter().map(|a| crate::pnrp::endpoint(a)).collect::<CliResult<Vec<_>>>()?;
+                    ctx.password_join_blocking(identity, &text, password, cloud.as_deref(), &addresses)?
+                }
+                None => ctx.join(identity, &text)?,
+            };
             let already = matches!(joined, Joined::AlreadyMember(_));
             if cloud.is_some() {
                 ctx.open_group_blocking(identity, &joined.group().to_string(), cloud.as_deref())?;

@@ -118,7 +118,9 @@ pub fn run(out: &Output) -> CliResult {
     println!("  search text = \"h*\": {} record(s)", found.len());
     handle.close();
 
-    step("5. online: alice's group connected by another process, bob's by this one, over loopback");
+    step(
+        "5. online: alice's group connected by another process, bob's by this one, over loopback; records and a direct connection",
+    );
     online(&exe, &home, &alice_name, &bob_ctx, &bob_name, &ctx, &group)?;
 
     step("6. the documented errors of PeerGroupOpen, with their codes");
@@ -148,6 +150,9 @@ pub fn run(out: &Output) -> CliResult {
     println!("  deleted the group; the temporary home is removed on exit");
     Ok(())
 }
+
+/// The data type of the demo's direct message.
+const DEMO_DATA_TYPE: uuid::Uuid = uuid::Uuid::from_u128(0x6368_a7d1_5e1f_4c2b_9a11_3b7e_520c_4401);
 
 /// Step 5: `group connect` in a process of alice's home listens; this process connects bob's
 /// group to it by address, becomes ready, and records cross both ways as events.
@@ -235,6 +240,33 @@ fn online(
             }
             Some(_) => {}
             None => return Err(CliError::Usage("alice's record did not reach bob within 10 s".into())),
+        }
+    }
+    // A direct connection from this process of alice's home, carried by her holder process.
+    let bob_peer: peergroup::PeerName = bob_name.parse().map_err(|e| CliError::Usage(format!("{bob_name}: {e}")))?;
+    let mut alice_events = alices.events(&[peergroup::EventType::DirectConnection])?;
+    let direct = alices.open_direct_connection(&bob_peer, None)?;
+    println!("  another process of alice's home opens direct connection {direct} to bob");
+    match alice_events.recv_timeout(WAIT)? {
+        Some(peergroup::Event::DirectConnection { status: peergroup::ConnectionStatus::Connected, .. }) => {}
+        other => return Err(CliError::Usage(format!("the direct connection did not open: {other:?}"))),
+    }
+    alices.send_data(direct, DEMO_DATA_TYPE, b"a whisper for bob")?;
+    alices.close_direct_connection(direct)?;
+    println!("  it sends 17 bytes on it and closes it");
+    loop {
+        match events.recv_timeout(WAIT)? {
+            Some(event @ peergroup::Event::IncomingData { .. }) => {
+                println!("  bob's event: {}", crate::commands::event_text(&event));
+            }
+            Some(event @ peergroup::Event::DirectConnection { status, .. }) => {
+                println!("  bob's event: {}", crate::commands::event_text(&event));
+                if status == peergroup::ConnectionStatus::Disconnected {
+                    break;
+                }
+            }
+            Some(_) => {}
+            None => return Err(CliError::Usage("the direct connection did not close within 10 s".into())),
         }
     }
     let status = alices.status()?;

@@ -196,6 +196,11 @@ impl Context {
         Ok(self.keystore.get(&parse_name("identity", name)?)?)
     }
 
+    /// The memberships of this keystore's identities.
+    pub(crate) fn memberships(&self) -> &MembershipStore {
+        &self.memberships
+    }
+
     /// The interface list this context reads.
     pub(crate) fn interfaces(&self) -> &SharedInterfaces {
         &self.interfaces

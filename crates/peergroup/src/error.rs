@@ -73,6 +73,17 @@ pub enum Error {
         /// Its name.
         name: String,
     },
+    /// No member of the group could be reached (`PEER_E_NO_MEMBERS_FOUND`): a password join
+    /// found none at the addresses given or in the group's cloud.
+    #[error("no member of {group} reachable in {cloud}{}", last.as_deref().map(|l| format!(" (last: {l})")).unwrap_or_default())]
+    NoMembersFound {
+        /// The group.
+        group: String,
+        /// Where it looked (a cloud name, or the addresses given).
+        cloud: String,
+        /// The last failure, when an address was tried.
+        last: Option<String>,
+    },
 }
 
 impl From<SecurityError> for Error {
@@ -107,6 +118,7 @@ impl Error {
             Self::State(e) => e.p2p_code(),
             Self::TooManyHandles { .. } | Self::Runtime(_) => "E_OUTOFMEMORY",
             Self::NotFound { .. } => "PEER_E_NOT_FOUND",
+            Self::NoMembersFound { .. } => "PEER_E_NO_MEMBERS_FOUND",
             Self::Net(e) => e.p2p_code(),
             Self::Config { .. } => "ERROR_BAD_CONFIGURATION",
         }
@@ -128,6 +140,7 @@ impl Error {
             Self::Runtime(std::io::Error::other("x")),
             Self::NotFound { what: "peer name", name: String::new() },
             Self::Config { path: PathBuf::new(), reason: String::new() },
+            Self::NoMembersFound { group: String::new(), cloud: String::new(), last: None },
         ];
         all.extend(NetError::all_variants_for_tests().into_iter().map(Self::Net));
         all.extend(IdentityError::all_variants_for_tests().into_iter().map(Self::Identity));

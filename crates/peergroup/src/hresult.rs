@@ -174,6 +174,8 @@ table! {
     PEER_E_CONNECTION_NOT_FOUND = 0x8063_0103,
     /// A direct connection to oneself.
     PEER_E_CONNECT_SELF = 0x8063_0106,
+    /// No member of the group could be reached.
+    PEER_E_NO_MEMBERS_FOUND = 0x8063_2094,
     /// No more items.
     PEER_E_NO_MORE = 0x8063_4003,
     /// Not found (`HRESULT_FROM_WIN32(ERROR_NOT_FOUND)`).

@@ -44,6 +44,7 @@ mod group;
 pub mod hresult;
 mod net_config;
 mod online;
+mod password;
 mod pnrp;
 mod status;
 #[doc(hidden)]
@@ -60,6 +61,7 @@ pub use group::{Group, MAX_CONNECT_ADDRESSES, MAX_OPEN_GROUPS, PEER_MEMBER_PRESE
 pub use hresult::Hresult;
 pub use net_config::NetConfig;
 pub use online::{CONNECT_TIMEOUT, INTENT_BLOB, STANDBY_POLL};
+pub use password::PASSWORD_JOIN_RESOLVE;
 pub use pnrp::{CertificateProofs, KeystoreProofs};
 pub use status::{
     Connection, DirectFailure, Failure, GroupStatus, NetView, PEER_CONNECTION_DIRECT, PEER_CONNECTION_NEIGHBOR,
@@ -75,6 +77,7 @@ pub use peergroup_pnrp::{
     InterfaceSource, KeyAlgorithm, MdnsMedium, Medium, PnrpError, Registration, Scope, SystemInterfaces, UpdateAnswer,
     UpdateKey, WatchedInterfaces, validate_peer_name,
 };
+pub use peergroup_security::password::GroupPassword;
 pub use peergroup_security::{
     GLOBAL_CLOUD, GroupProperties, InvitationInfo, InvitationRequest, Membership, NewGroup, Role, SecurityError,
 };

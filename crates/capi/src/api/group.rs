@@ -37,6 +37,26 @@ unsafe fn open_and_hand_out(
     unsafe { put(out, handle) }
 }
 
+/// Opens a group just joined and writes its handle; `PEER_S_ALREADY_A_MEMBER` when the
+/// identity was a member already.
+///
+/// # Safety
+/// `out` is valid for writing a handle.
+unsafe fn open_joined(
+    context: &peergroup::Context,
+    identity: &str,
+    joined: &Joined,
+    cloud: Option<&str>,
+    out: *mut HGROUP,
+) -> CResult<peergroup::Hresult> {
+    // SAFETY: forwarded contract.
+    unsafe { open_and_hand_out(context, identity, &joined.group().to_string(), cloud, out) }?;
+    Ok(match joined {
+        Joined::Joined(_) => S_OK,
+        Joined::AlreadyMember(_) => PEER_S_ALREADY_A_MEMBER,
+    })
+}
+
 /// Reads a caller's `PEER_GROUP_PROPERTIES`, of the Vista size or the XP size.
 ///
 /// # Safety
@@ -94,6 +114,16 @@ pub unsafe extern "C" fn PeerGroupCreate(pProperties: *const PEER_GROUP_PROPERTI
         group.presence_lifetime = p.ulPresenceLifetime;
         if vista {
             group.authentication_schemes = p.dwAuthenticationSchemes;
+            // SAFETY: NULL or NUL-terminated per the contract.
+            let password = unsafe { wide::optional(p.pwzGroupPassword, MAX_STRING_UNITS) }?;
+            if let Some(password) = password {
+                group.password = Some(peergroup::GroupPassword::new(password));
+                let role: uuid::Uuid = p.groupPasswordRole.into();
+                // A zero GUID: the default, member.
+                if !role.is_nil() {
+                    group.password_role = Role::from_guid(role).ok_or(PEER_E_INVALID_ROLE_PROPERTY)?;
+                }
+            }
         }
         let name = context.create_group(&creator, &group).or_hr()?;
         // SAFETY: checked non-NULL above.
@@ -208,13 +238,64 @@ pub unsafe extern "C" fn PeerGroupJoin(
         let context = session::context()?;
         let identity = identity_or_default(&context, identity)?;
         let joined = context.join(&identity, &invitation).or_hr()?;
-        let code = match joined {
-            Joined::Joined(_) => S_OK,
-            Joined::AlreadyMember(_) => PEER_S_ALREADY_A_MEMBER,
-        };
         // SAFETY: checked non-NULL above.
-        unsafe { open_and_hand_out(&context, &identity, &joined.group().to_string(), cloud.as_deref(), phGroup) }?;
-        Ok(code)
+        unsafe { open_joined(&context, &identity, &joined, cloud.as_deref(), phGroup) }
+    })
+}
+
+/// A password invitation to the group (`PeerGroupCreatePasswordInvitation`; free it with
+/// `PeerFreeData`): whoever holds it and knows the password joins with `PeerGroupPasswordJoin`.
+/// Administrators only (`PEER_E_NOT_AUTHORIZED`, also for a group without a password).
+///
+/// # Safety
+/// `ppwzInvitation` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn PeerGroupCreatePasswordInvitation(hGroup: HGROUP, ppwzInvitation: *mut PWSTR) -> HRESULT {
+    call(|| {
+        session::require()?;
+        // SAFETY: per the contract.
+        unsafe { clear_out(ppwzInvitation) }?;
+        let text = session::group(hGroup)?.create_password_invitation().or_hr()?;
+        // SAFETY: checked non-NULL above.
+        unsafe { put(ppwzInvitation, wide::hand_out(&text)) }?;
+        ok()
+    })
+}
+
+/// Joins a password group and opens it (`PeerGroupPasswordJoin`): finds a member in the
+/// group's cloud (`pwzCloud`, NULL: the invitation's), proves the password to it and keeps
+/// the membership it issues, then opens the group (not synchronised until it connects).
+/// peergroup checks the password here, at the join, rather than at the first
+/// `PeerGroupConnect` (`docs/capi.md`): a wrong password is `PEER_E_NOT_AUTHORIZED` and
+/// stores nothing; no member reachable is `PEER_E_NO_MEMBERS_FOUND`; joining again is
+/// `PEER_S_ALREADY_A_MEMBER` with a handle.
+///
+/// # Safety
+/// Strings NULL or NUL-terminated UTF-16; `phGroup` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn PeerGroupPasswordJoin(
+    pwzIdentity: PCWSTR,
+    pwzInvitation: PCWSTR,
+    pwzPassword: PCWSTR,
+    pwzCloud: PCWSTR,
+    phGroup: *mut HGROUP,
+) -> HRESULT {
+    call(|| {
+        session::require()?;
+        // SAFETY: per the contract.
+        unsafe { clear_out(phGroup) }?;
+        // SAFETY (four reads): per the contract.
+        let identity = unsafe { wide::optional_nonempty(pwzIdentity, MAX_STRING_UNITS) }?;
+        let invitation = unsafe { wide::required(pwzInvitation, MAX_XML_UNITS) }?;
+        let password = unsafe { wide::required(pwzPassword, MAX_STRING_UNITS) }?;
+        let cloud = unsafe { wide::optional(pwzCloud, MAX_STRING_UNITS) }?;
+        let context = session::context()?;
+        let identity = identity_or_default(&context, identity)?;
+        let joined = session::runtime()?
+            .block_on(context.password_join(&identity, &invitation, &password, cloud.as_deref(), &[]))
+            .or_hr()?;
+        // SAFETY: checked non-NULL above.
+        unsafe { open_joined(&context, &identity, &joined, cloud.as_deref(), phGroup) }
     })
 }
 

@@ -40,32 +40,6 @@
 /* How long any one wait may take (valgrind makes everything slower). */
 #define WAIT_SECONDS 120
 
-/* ---- files of UTF-16 text ---- */
-
-static void write_wide(const char *path, PCWSTR text) {
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    CHECK(fwrite(text, sizeof(WCHAR), wlen(text), f) == wlen(text));
-    CHECK(fclose(f) == 0);
-}
-
-/* The text of a file written by write_wide, NUL-terminated; free() it. */
-static WCHAR *read_wide(const char *path) {
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    CHECK(fseek(f, 0, SEEK_END) == 0);
-    long size = ftell(f);
-    CHECK(size >= 0 && size % (long)sizeof(WCHAR) == 0);
-    rewind(f);
-    size_t units = (size_t)size / sizeof(WCHAR);
-    WCHAR *text = malloc((units + 1) * sizeof(WCHAR));
-    CHECK(text != NULL);
-    CHECK(fread(text, sizeof(WCHAR), units, f) == units);
-    text[units] = 0;
-    fclose(f);
-    return text;
-}
-
 /* A copy of a string the library returned; free() it. */
 static WCHAR *wdup(PCWSTR s) {
     size_t n = wlen(s) + 1;
@@ -233,19 +207,6 @@ static void pump(Feed *f, int ms) {
     CHECK(e == NULL);
 }
 
-/* Takes events until `cond` holds; failing after WAIT_SECONDS. */
-#define WAIT_FOR(feed, cond)                                                                        \
-    do {                                                                                            \
-        time_t deadline_ = time(NULL) + WAIT_SECONDS;                                               \
-        while (!(cond)) {                                                                           \
-            if (time(NULL) > deadline_) {                                                           \
-                fprintf(stderr, "%s:%d: not within %d s: %s\n", __FILE__, __LINE__, WAIT_SECONDS,   \
-                        #cond);                                                                     \
-                exit(1);                                                                            \
-            }                                                                                       \
-            pump(feed, 250);                                                                        \
-        }                                                                                           \
-    } while (0)
 
 /* ---- enumerations ---- */
 

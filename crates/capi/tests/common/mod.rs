@@ -94,15 +94,19 @@ pub fn valgrind_available(test: &str) -> bool {
 /// The valgrind command line: memcheck errors and definite leaks fail the run (exit 99).
 pub fn valgrind() -> Command {
     let mut cmd = Command::new("valgrind");
-    cmd.args([
-        "--quiet",
-        "--error-exitcode=99",
-        "--leak-check=full",
-        "--errors-for-leak-kinds=definite",
-        "--show-leak-kinds=definite",
-    ]);
+    cmd.args(VALGRIND_ARGS);
     cmd
 }
+
+/// How the C tests run valgrind: definite leaks and memory errors fail with status 99.
+#[allow(dead_code)] // Not every test binary that shares this module runs valgrind itself.
+pub const VALGRIND_ARGS: [&str; 5] = [
+    "--quiet",
+    "--error-exitcode=99",
+    "--leak-check=full",
+    "--errors-for-leak-kinds=definite",
+    "--show-leak-kinds=definite",
+];
 
 /// A NUL-terminated UTF-16 copy of `s`, as the C ABI takes strings.
 pub fn wide(s: &str) -> Vec<u16> {
