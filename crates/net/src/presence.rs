@@ -470,6 +470,15 @@ async fn keep_dialled(shared: Arc<Shared>, addrs: Vec<SocketAddr>) {
     // (or from its side: after a takeover it dials from a new endpoint), they are not dialled.
     let mut member: Option<PeerName> = None;
     while !shared.is_closed() {
+        if member.is_none() {
+            // A member linked already from one of these addresses (it dialled first, or both
+            // found each other at once): dialling it too would only have the two links
+            // settle on one, dropping what the other carried (direct connections).
+            member = lock(&shared.links)
+                .values()
+                .find(|l| addrs.contains(&l.neighbor.addr))
+                .map(|l| l.neighbor.peer.clone());
+        }
         if let Some(member) = &member {
             shared.while_linked(member).await;
         }

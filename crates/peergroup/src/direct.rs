@@ -68,6 +68,16 @@ pub(crate) struct Directs {
     /// One ordered queue per presence connection id (direct or neighbour), with its task.
     queues: Mutex<HashMap<u64, mpsc::UnboundedSender<Outgoing>>>,
     failures: Mutex<VecDeque<DirectFailure>>,
+    /// Presence direct connections that closed, forgotten (and the view read again) once the
+    /// inbox has stored the data read on them before their end.
+    closing: Mutex<Vec<u64>>,
+    /// The direct connections last listed, by presence id: a connection that closed stays in
+    /// the view from here until it is forgotten.
+    listed: Mutex<HashMap<u64, Connection>>,
+    /// Wakes the inbox thread for `closing`.
+    close_notice: tokio::sync::Notify,
+    /// Whether the inbox thread runs (else a close is forgotten at once).
+    inbox_running: std::sync::atomic::AtomicBool,
     /// A handle of its own, for connection ids.
     db: GroupDb,
     own: PeerName,
@@ -85,6 +95,10 @@ impl Directs {
             ids: Mutex::new(Ids::default()),
             queues: Mutex::new(HashMap::new()),
             failures: Mutex::new(VecDeque::new()),
+            closing: Mutex::new(Vec::new()),
+            listed: Mutex::new(HashMap::new()),
+            close_notice: tokio::sync::Notify::new(),
+            inbox_running: std::sync::atomic::AtomicBool::new(false),
             db,
             own,
         })
@@ -122,21 +136,46 @@ impl Directs {
 
     /// The presence's direct connections with their ids here, for the view. One this host
     /// opened appears once its opener mapped it; one another member opened gets its id now.
+    /// One that closed stays listed until it is forgotten ([`Self::close`]).
     pub(crate) fn list(&self, presence: &NetPresence) -> Vec<Connection> {
         let neighbors = presence.neighbors();
-        presence
+        let open: Vec<(u64, Connection)> = presence
             .direct_connections()
             .into_iter()
             .filter_map(|d| {
                 let id = if d.outgoing { lock(&self.ids).by_net.get(&d.id).copied()? } else { self.id_of(d.id)? };
                 let addr = neighbors.iter().find(|n| n.id == d.link).map(|n| n.addr)?;
-                Some(Connection { id, flags: PEER_CONNECTION_DIRECT, peer: d.peer, addr, outgoing: d.outgoing })
+                Some((d.id, Connection { id, flags: PEER_CONNECTION_DIRECT, peer: d.peer, addr, outgoing: d.outgoing }))
             })
-            .collect()
+            .collect();
+        let mut listed = lock(&self.listed);
+        let closing: Vec<(u64, Connection)> = lock(&self.closing)
+            .iter()
+            .filter(|net| !open.iter().any(|(n, _)| n == *net))
+            .filter_map(|net| listed.get(net).map(|c| (*net, c.clone())))
+            .collect();
+        listed.retain(|net, _| closing.iter().any(|(n, _)| n == net));
+        listed.extend(open.iter().cloned());
+        open.into_iter().chain(closing).map(|(_, c)| c).collect()
+    }
+
+    /// Presence direct connection `net` closed: whether it is forgotten now (true: read the
+    /// view again). With the inbox running, it is forgotten once the inbox stored what was read
+    /// on it before its end (the presence queues every frame before it reports the close), so
+    /// that every process sees the data before the close; then `reread` of the inbox runs.
+    pub(crate) fn close(&self, net: u64) -> bool {
+        if !self.inbox_running.load(std::sync::atomic::Ordering::Acquire) {
+            self.closed(net);
+            return true;
+        }
+        lock(&self.closing).push(net);
+        self.close_notice.notify_one();
+        false
     }
 
     /// Forgets presence direct connection `net`, which closed.
-    pub(crate) fn closed(&self, net: u64) {
+    fn closed(&self, net: u64) {
+        lock(&self.listed).remove(&net);
         let mut ids = lock(&self.ids);
         if let Some(id) = ids.by_net.remove(&net) {
             ids.by_id.remove(&id);
@@ -220,36 +259,60 @@ impl Directs {
         let _ = sender.send(what);
     }
 
-    /// Stores what other members send, until `stop` says the presence closed.
+    /// Stores what other members send, until `stop` says the presence closed; `reread` is
+    /// called once connections that closed are forgotten ([`Self::close`]).
     pub(crate) fn start_inbox(
         self: &Arc<Self>,
         presence: &Arc<NetPresence>,
         rt: &tokio::runtime::Handle,
         stop: Arc<std::sync::atomic::AtomicBool>,
+        reread: impl Fn() + Send + 'static,
     ) -> std::io::Result<()> {
         let Some(mut rx) = presence.incoming_data() else { return Ok(()) };
         let me = Arc::clone(self);
         let weak = Arc::downgrade(presence);
         let rt = rt.clone();
-        std::thread::Builder::new().name("peergroup-inbox".into()).spawn(move || {
+        self.inbox_running.store(true, std::sync::atomic::Ordering::Release);
+        let spawned = std::thread::Builder::new().name("peergroup-inbox".into()).spawn(move || {
             let mut waiting: VecDeque<(IncomingData, Instant)> = VecDeque::new();
             while !stop.load(std::sync::atomic::Ordering::Acquire) {
                 let wait = if waiting.is_empty() { Duration::from_millis(100) } else { Duration::from_millis(2) };
-                match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
-                    Ok(Some(first)) => {
-                        waiting.push_back((first, Instant::now()));
-                        while waiting.len() < INBOX_BATCH
-                            && let Ok(more) = rx.try_recv()
-                        {
-                            waiting.push_back((more, Instant::now()));
-                        }
+                let received = rt.block_on(async {
+                    tokio::select! {
+                        r = tokio::time::timeout(wait, rx.recv()) => r.map(|m| m.map(Some)),
+                        () = me.close_notice.notified() => Ok(Some(None)),
                     }
-                    Ok(None) => return,
-                    Err(_) => {}
+                });
+                match received {
+                    Ok(Some(Some(first))) => waiting.push_back((first, Instant::now())),
+                    Ok(None) => break,
+                    Ok(Some(None)) | Err(_) => {}
+                }
+                // The closes noted before this drain: their frames are all in the queue.
+                let closing = lock(&me.closing).clone();
+                while (!closing.is_empty() || waiting.len() < INBOX_BATCH)
+                    && let Ok(more) = rx.try_recv()
+                {
+                    waiting.push_back((more, Instant::now()));
                 }
                 me.store(&mut waiting, &weak);
+                if !closing.is_empty() {
+                    for net in &closing {
+                        me.closed(*net);
+                    }
+                    lock(&me.closing).retain(|net| !closing.contains(net));
+                    reread();
+                }
             }
-        })?;
+            me.inbox_running.store(false, std::sync::atomic::Ordering::Release);
+            for net in std::mem::take(&mut *lock(&me.closing)) {
+                me.closed(net);
+            }
+        });
+        if let Err(e) = spawned {
+            self.inbox_running.store(false, std::sync::atomic::Ordering::Release);
+            return Err(e);
+        }
         Ok(())
     }
 

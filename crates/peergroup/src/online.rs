@@ -264,7 +264,12 @@ fn start(hub: &Arc<Hub>, db: &GroupDb, intent: &Intent) -> Result<Online> {
     let (report, reports) = std::sync::mpsc::channel();
     let groups = parts.memberships.groups(parts.identity.peer_name())?;
     let directs = Directs::new(groups.open(db.group_peer_name())?, parts.identity.peer_name().clone());
-    directs.start_inbox(&presence, rt.handle(), Arc::clone(&stop)).map_err(Error::Runtime)?;
+    let inbox_report = report.clone();
+    directs
+        .start_inbox(&presence, rt.handle(), Arc::clone(&stop), move || {
+            let _ = inbox_report.send(Report::Reread);
+        })
+        .map_err(Error::Runtime)?;
     let wake_stopper = watch_folder(db.dir(), report.clone());
     let supervisor = Supervisor {
         report: report.clone(),
@@ -408,10 +413,9 @@ impl Supervisor {
             Report::Event(PresenceEvent::NeighborConnected(_) | PresenceEvent::NeighborDisconnected(_))
             | Report::Event(PresenceEvent::DirectConnected { .. })
             | Report::Reread => self.reread(),
-            Report::Event(PresenceEvent::DirectClosed { id, .. }) => {
-                self.directs.closed(id);
-                self.reread()
-            }
+            // The view drops it once the inbox stored its data (every process sees the data
+            // before the close).
+            Report::Event(PresenceEvent::DirectClosed { id, .. }) => self.directs.close(id) && self.reread(),
             Report::Event(PresenceEvent::ConnectionFailed { reason, .. }) => self.failed(false, reason),
             Report::Event(PresenceEvent::AuthenticationFailed { reason, .. }) => self.failed(true, reason),
             Report::Request(request) => {
