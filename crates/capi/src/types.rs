@@ -513,11 +513,13 @@ pub struct PEER_CONNECTION_INFO {
     pub address: PEER_ADDRESS,
 }
 
+/// `PEER_E_NO_MEMBERS_FOUND`: no member answered within the connect timeout (a facade code
+/// too, since a password join can fail with it).
+pub const PEER_E_NO_MEMBERS_FOUND: HRESULT = peergroup::hresult::PEER_E_NO_MEMBERS_FOUND.0;
+
 // The reasons `hrConnectionFailedReason` carries that Windows' p2p.h defines for it alone: no
 // layer of peergroup fails with them, so they are not codes of the facade's table.
 
-/// `PEER_E_NO_MEMBERS_FOUND`: no member answered within the connect timeout.
-pub const PEER_E_NO_MEMBERS_FOUND: HRESULT = 0x8063_2094_u32 as HRESULT;
 /// `PEER_E_NO_MEMBER_CONNECTIONS`: members were found, none could be connected.
 pub const PEER_E_NO_MEMBER_CONNECTIONS: HRESULT = 0x8063_2095_u32 as HRESULT;
 /// `PEER_E_UNABLE_TO_LISTEN`: the presence could not listen (or has no address to offer).
@@ -525,7 +527,6 @@ pub const PEER_E_UNABLE_TO_LISTEN: HRESULT = 0x8063_2096_u32 as HRESULT;
 
 /// The codes above, by name: what a failure's reason may name besides the facade's codes.
 pub const CONNECTION_FAILURE_CODES: &[(&str, HRESULT)] = &[
-    ("PEER_E_NO_MEMBERS_FOUND", PEER_E_NO_MEMBERS_FOUND),
     ("PEER_E_NO_MEMBER_CONNECTIONS", PEER_E_NO_MEMBER_CONNECTIONS),
     ("PEER_E_UNABLE_TO_LISTEN", PEER_E_UNABLE_TO_LISTEN),
 ];
