@@ -386,7 +386,10 @@ static int guest(const char *name, const char *invitation_path, const char *ip6,
     while (!answered && (event = next_event(&feed, deadline)) != NULL) {
         if (event->eventType == PEER_GROUP_EVENT_DIRECT_CONNECTION &&
             event->connectionChangeData.ullConnectionId == direct) {
-            if (event->connectionChangeData.status != PEER_CONNECTED) return fail("direct connection", -1);
+            if (event->connectionChangeData.status != PEER_CONNECTED) {
+                fprintf(stderr, "direct connection: status %u\n", (unsigned)event->connectionChangeData.status);
+                return fail("direct connection", event->connectionChangeData.hrConnectionFailedReason);
+            }
             TRY(PeerGroupSendData(group, direct, &WHISPER_TYPE, (ULONG)strlen(text), (PVOID)text));
         } else if (event->eventType == PEER_GROUP_EVENT_INCOMING_DATA && event->incomingData.ullConnectionId == direct) {
             const PEER_DATA *d = &event->incomingData.data;
