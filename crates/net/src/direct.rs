@@ -27,12 +27,12 @@ use std::time::Duration;
 
 use peergroup_identity::PeerName;
 use tokio::io::{AsyncReadExt, BufReader};
-use tokio::sync::{Mutex as AsyncMutex, mpsc};
+use tokio::sync::{Mutex as AsyncMutex, broadcast, mpsc};
 use uuid::Uuid;
 
 use super::{PresenceEvent, Shared, lock};
 use crate::error::{NetError, Result};
-use crate::link::{Link, stream_failure};
+use crate::link::{HANDSHAKE_TIMEOUT, Link, stream_failure};
 use crate::replicate::{FrameEnd, IncomingStream, read_frame};
 
 /// The tag of a stream of direct connection or neighbour data.
@@ -176,16 +176,55 @@ fn refused_error(link: &Link, counts: (usize, usize)) -> Option<NetError> {
     }
 }
 
+/// How many links to one member an open tries, one after the other, when the link it went over
+/// closed for another one (settled) meanwhile.
+const OPEN_ATTEMPTS: usize = 3;
+
 /// Opens a direct connection to `peer` over its link (see [`crate::Presence::open_direct`]).
+///
+/// Two links to the member that came up at once settle on one (`presence.rs`): an open that
+/// went over the link that closed is made again over the one that stayed, so the caller never
+/// sees the settling.
 pub(super) async fn open(shared: &Arc<Shared>, peer: &PeerName) -> Result<u64> {
     if *peer == shared.me {
         return Err(NetError::ConnectSelf { peer: peer.to_string() });
     }
-    let (link_id, link) = lock(&shared.links)
-        .values()
-        .find(|l| l.neighbor.peer == *peer)
-        .map(|l| (l.neighbor.id, l.link.clone()))
-        .ok_or_else(|| NetError::NotLinked { peer: peer.to_string() })?;
+    // A link closed a moment ago stays listed until its task ends: the open goes over a live one.
+    let link_to = || {
+        lock(&shared.links)
+            .values()
+            .filter(|l| l.neighbor.peer == *peer)
+            .min_by_key(|l| l.link.connection().close_reason().is_some())
+            .map(|l| (l.neighbor.id, l.link.clone()))
+    };
+    let mut attempt = 1;
+    loop {
+        let (link_id, link) = link_to().ok_or_else(|| NetError::NotLinked { peer: peer.to_string() })?;
+        // Subscribed before the open: the link that stays may come up while it runs.
+        let mut events = shared.events.subscribe();
+        match open_on(shared, peer, link_id, link.clone()).await {
+            Err(e) if attempt < OPEN_ATTEMPTS && link.is_settled() => {
+                // The link that stays is up, or comes up within a handshake.
+                let other = async {
+                    while link_to().is_none_or(|(now, _)| now == link_id) {
+                        if let Err(broadcast::error::RecvError::Closed) = events.recv().await {
+                            return false;
+                        }
+                    }
+                    true
+                };
+                if !tokio::time::timeout(HANDSHAKE_TIMEOUT, other).await.unwrap_or(false) {
+                    return Err(e);
+                }
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Opens a direct connection to `peer` over link `link_id`.
+async fn open_on(shared: &Arc<Shared>, peer: &PeerName, link_id: u64, link: Link) -> Result<u64> {
     if let Some(e) = refused_error(&link, shared.direct.count(link_id)) {
         return Err(e);
     }

@@ -42,6 +42,7 @@ pub use error::{NetError, Result};
 pub use flooding::{FLOOD_STREAM, MAX_FLOOD_MESSAGE};
 pub use link::{
     Accepted, Accepting, CLOSED, HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, Link, MAX_HANDSHAKES, MemberEndpoint, REFUSED,
+    SETTLED,
 };
 pub use presence::{
     ConnectionKind, DATA_QUEUE, DIRECT_STREAM, DirectConnection, IncomingData, MAX_DATA_LEN, MAX_DIRECT,

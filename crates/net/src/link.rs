@@ -28,6 +28,10 @@ pub const REFUSED: quinn::VarInt = quinn::VarInt::from_u32(1);
 /// The application close code of a link closed on purpose.
 pub const CLOSED: quinn::VarInt = quinn::VarInt::from_u32(0);
 
+/// The application close code of a link closed because another link to the same member stays
+/// (two that came up at once settle on one, `presence.rs`).
+pub const SETTLED: quinn::VarInt = quinn::VarInt::from_u32(2);
+
 /// How long the whole handshake of one link may take: the QUIC and TLS handshake and both
 /// proofs.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,6 +43,10 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often a quiet link sends a keep-alive: three chances before [`IDLE_TIMEOUT`].
 const KEEP_ALIVE: Duration = Duration::from_secs(3);
+
+/// The reason of a refusal before the handshake (QUIC `CONNECTION_REFUSED`, no reason sent).
+const REFUSED_AT_ONCE: &str =
+    "refused before the handshake: this address is penalised there, or too many handshakes run at once";
 
 /// The longest refusal reason sent in a close frame.
 const MAX_REASON: usize = 200;
@@ -128,6 +136,8 @@ pub enum Accepted {
 pub struct Link {
     connection: quinn::Connection,
     peer: Arc<PeerMember>,
+    /// Closed by this side for another link to the member ([`Self::close_settled`]).
+    settled: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Link {
@@ -149,6 +159,22 @@ impl Link {
     /// Closes the link, telling the other side.
     pub fn close(&self) {
         self.connection.close(CLOSED, b"closed");
+    }
+
+    /// Closes the link because another link to the same member stays, telling the other side.
+    pub fn close_settled(&self) {
+        self.settled.store(true, std::sync::atomic::Ordering::Release);
+        self.connection.close(SETTLED, b"another link to the member stays");
+    }
+
+    /// Whether the link was closed, by either side, because another link to the same member
+    /// stays: what went over it can go over that one.
+    pub fn is_settled(&self) -> bool {
+        match self.connection.close_reason() {
+            Some(quinn::ConnectionError::ApplicationClosed(close)) => close.error_code == SETTLED,
+            Some(_) => self.settled.load(std::sync::atomic::Ordering::Acquire),
+            None => false,
+        }
     }
 }
 
@@ -225,14 +251,23 @@ impl MemberEndpoint {
         let failed = |reason: String| NetError::Connect { addr, reason };
         let connecting =
             self.endpoint.connect_with(self.client.clone(), addr, SERVER_NAME).map_err(|e| failed(e.to_string()))?;
-        let connection = connecting.await.map_err(|e| failed(e.to_string()))?;
+        let connection = connecting.await.map_err(|e| match e {
+            // Refused before any handshake: the member penalised this address (it failed the
+            // membership check or broke the protocol there) or has too many handshakes at once.
+            quinn::ConnectionError::ConnectionClosed(close)
+                if close.error_code == quinn::TransportErrorCode::CONNECTION_REFUSED =>
+            {
+                NetError::Refused { addr, reason: REFUSED_AT_ONCE.into() }
+            }
+            e => failed(e.to_string()),
+        })?;
         let lost = |e: String| stream_failure(&connection, addr, e);
         let (mut send, mut recv) = connection.open_bi().await.map_err(|e| lost(e.to_string()))?;
         send.write_all(&self.own.proof).await.map_err(|e| lost(e.to_string()))?;
         send.finish().map_err(|e| lost(e.to_string()))?;
         let answer = recv.read_to_end(MAX_PROOF_LEN).await.map_err(|e| lost(e.to_string()))?;
         let peer = check(&self.own, &connection, addr, &answer)?;
-        Ok(Link { connection, peer: Arc::new(peer) })
+        Ok(Link { connection, peer: Arc::new(peer), settled: Arc::default() })
     }
 
     /// The next incoming link, its handshake not run yet; `None` once the endpoint is closed.
@@ -287,7 +322,7 @@ async fn accept_inner(incoming: quinn::Incoming, own: &Own) -> Result<Accepted> 
     let peer = check(own, &connection, addr, &hello)?;
     send.write_all(&own.proof).await.map_err(|e| failure(e.to_string()))?;
     send.finish().map_err(|e| failure(e.to_string()))?;
-    Ok(Accepted::Link(Link { connection, peer: Arc::new(peer) }))
+    Ok(Accepted::Link(Link { connection, peer: Arc::new(peer), settled: Arc::default() }))
 }
 
 /// Checks the other side's proof; on failure closes the connection with the reason.

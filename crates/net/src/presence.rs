@@ -564,7 +564,7 @@ async fn run_link(shared: Arc<Shared>, link: Link, outgoing: bool) {
         let replaced = match admit(&shared.me, &neighbor.peer, outgoing, neighbor.addr.port(), existing) {
             Admission::Refuse => {
                 drop(links);
-                link.close();
+                link.close_settled();
                 return;
             }
             Admission::Replace(old) => links.get(&old).map(|l| l.link.clone()),
@@ -574,7 +574,7 @@ async fn run_link(shared: Arc<Shared>, link: Link, outgoing: bool) {
         replaced
     };
     if let Some(old) = replaced {
-        old.close();
+        old.close_settled();
     }
     if shared.is_closed() {
         link.close();

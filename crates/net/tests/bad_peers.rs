@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use common::{Home, alice_and_bob, home, record};
 use peergroup_identity::PeerName;
-use peergroup_net::{Link, MemberEndpoint, Presence, PresenceConfig, PresenceEvent, Role, StoreReplica, sync_over};
+use peergroup_net::{
+    Link, MemberEndpoint, NetError, Presence, PresenceConfig, PresenceEvent, Role, StoreReplica, sync_over,
+};
 use peergroup_security::Membership;
 use tokio::sync::broadcast::Receiver;
 
@@ -84,7 +86,10 @@ impl Scene {
         // Nothing stored.
         assert_eq!(self.alice.db(&self.group).records(None).unwrap().len(), RECORDS);
         // Penalised: its address is refused before any handshake.
-        assert!(bad.connect(self.addr()).await.is_err(), "a penalised address was linked again");
+        match bad.connect(self.addr()).await {
+            Err(NetError::Refused { reason, .. }) => assert!(reason.contains("penalised"), "{reason}"),
+            other => panic!("a penalised address is refused as such, not {other:?}"),
+        }
         // The presence serves the same member from another address.
         let good = Presence::start(PresenceConfig {
             listen: common::LOOPBACK.parse().unwrap(),

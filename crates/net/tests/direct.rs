@@ -331,3 +331,31 @@ async fn a_member_that_announces_a_frame_over_the_bound_is_cut_and_penalised() {
     assert!(a_in.try_recv().is_err(), "nothing of the frame was delivered");
     assert!(bad.connect(a.local_addr().unwrap()).await.is_err(), "a penalised address was linked again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_while_two_links_settle_goes_over_the_one_that_stays() {
+    // Each round: the member with the larger name dials first; the smaller one dials back while
+    // the larger opens a direct connection, so the open races the settling (the smaller name's
+    // dial stays, the first link closes). The open succeeds all the same.
+    for round in 0..ROUNDS {
+        let (alice, alice_m, bob, bob_m) = alice_and_bob();
+        let (small, small_m, large, large_m) =
+            if alice.identity.peer_name().to_string() < bob.identity.peer_name().to_string() {
+                (alice, alice_m, bob, bob_m)
+            } else {
+                (bob, bob_m, alice, alice_m)
+            };
+        let (s, l) = (presence(&small, small_m), presence(&large, large_m));
+        let (mut s_events, mut l_events) = (s.subscribe(), l.subscribe());
+        l.dial(s.local_addr().unwrap());
+        for events in [&mut s_events, &mut l_events] {
+            next(events, |e| matches!(e, PresenceEvent::NeighborConnected(_)).then_some(())).await;
+        }
+        s.dial(l.local_addr().unwrap());
+        let opened = l.open_direct(small.identity.peer_name()).await;
+        opened.unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+}
+
+/// Rounds of [`an_open_while_two_links_settle_goes_over_the_one_that_stays`].
+const ROUNDS: usize = 20;

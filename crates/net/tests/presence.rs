@@ -109,6 +109,15 @@ async fn a_non_member_is_refused_and_penalised_and_the_presence_stays_up() {
     assert!(reason.contains("not an accepted member"), "{reason}");
     next(&mut m_events, |e| matches!(e, PresenceEvent::AuthenticationFailed { .. }).then_some(())).await;
     assert!(a.neighbors().is_empty());
+    // Dialled again from its penalised address: refused before any handshake, and told so (an
+    // authentication failure, not a connection that failed).
+    let again = next(&mut m_events, |e| match e {
+        PresenceEvent::AuthenticationFailed { reason, .. } => Some(reason.clone()),
+        PresenceEvent::ConnectionFailed { reason, .. } => panic!("the redial failed to connect: {reason}"),
+        _ => None,
+    })
+    .await;
+    assert!(again.contains("penalised"), "{again}");
     // The presence still serves members.
     let b = presence(&bob, bob_m);
     let mut b_events = b.subscribe();

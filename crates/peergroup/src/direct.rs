@@ -14,7 +14,7 @@
 //! [`DIRECT_ID_BASE`] plus a number from the group database, so that the process that asks
 //! knows the id before the holder acts, and no two processes ever hand out the same.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -74,6 +74,9 @@ pub(crate) struct Directs {
     /// The direct connections last listed, by presence id: a connection that closed stays in
     /// the view from here until it is forgotten.
     listed: Mutex<HashMap<u64, Connection>>,
+    /// The ids here of the direct connections in the view last written: data on one is stored
+    /// only once it is (every process hears of a connection before its data).
+    published: Mutex<HashSet<u64>>,
     /// Wakes the inbox thread for `closing`.
     close_notice: tokio::sync::Notify,
     /// Whether the inbox thread runs (else a close is forgotten at once).
@@ -97,6 +100,7 @@ impl Directs {
             failures: Mutex::new(VecDeque::new()),
             closing: Mutex::new(Vec::new()),
             listed: Mutex::new(HashMap::new()),
+            published: Mutex::new(HashSet::new()),
             close_notice: tokio::sync::Notify::new(),
             inbox_running: std::sync::atomic::AtomicBool::new(false),
             db,
@@ -157,6 +161,11 @@ impl Directs {
         listed.retain(|net, _| closing.iter().any(|(n, _)| n == net));
         listed.extend(open.iter().cloned());
         open.into_iter().chain(closing).map(|(_, c)| c).collect()
+    }
+
+    /// The view with `connections` was written: data on its direct connections may be stored.
+    pub(crate) fn published(&self, connections: &[Connection]) {
+        *lock(&self.published) = connections.iter().filter(|c| c.is_direct()).map(|c| c.id).collect();
     }
 
     /// Presence direct connection `net` closed: whether it is forgotten now (true: read the
@@ -296,11 +305,18 @@ impl Directs {
                     waiting.push_back((more, Instant::now()));
                 }
                 me.store(&mut waiting, &weak);
-                if !closing.is_empty() {
-                    for net in &closing {
+                // A closed connection with data still waiting (for its view) is forgotten later.
+                let done: Vec<u64> = closing
+                    .into_iter()
+                    .filter(|net| {
+                        !waiting.iter().any(|(d, _)| matches!(d.kind, ConnectionKind::Direct) && d.connection == *net)
+                    })
+                    .collect();
+                if !done.is_empty() {
+                    for net in &done {
                         me.closed(*net);
                     }
-                    lock(&me.closing).retain(|net| !closing.contains(net));
+                    lock(&me.closing).retain(|net| !done.contains(net));
                     reread();
                 }
             }
@@ -317,7 +333,8 @@ impl Directs {
     }
 
     /// Stores the waiting messages, in order, up to the first on a direct connection that its
-    /// opener has not mapped yet.
+    /// opener has not mapped yet or that no written view showed yet (each waits at most
+    /// [`MAP_PATIENCE`]).
     fn store(&self, waiting: &mut VecDeque<(IncomingData, Instant)>, presence: &Weak<NetPresence>) {
         let mut batch = Vec::new();
         while let Some((data, since)) = waiting.front() {
@@ -325,7 +342,7 @@ impl Directs {
                 ConnectionKind::Neighbor => data.connection,
                 ConnectionKind::Direct => {
                     let mapped = lock(&self.ids).by_net.get(&data.connection).copied();
-                    match mapped {
+                    let id = match mapped {
                         Some(id) => id,
                         None => {
                             let opened_here = presence.upgrade().is_some_and(|p| {
@@ -339,7 +356,11 @@ impl Directs {
                                 None => break,
                             }
                         }
+                    };
+                    if !lock(&self.published).contains(&id) && since.elapsed() < MAP_PATIENCE {
+                        break;
                     }
+                    id
                 }
             };
             let Some((data, _)) = waiting.pop_front() else { break };

@@ -397,7 +397,18 @@ impl Run {
         }
         for ChangeEvent { seq, change, .. } in self.watcher.poll()? {
             match change {
-                Change::StatusChanged => status_dirty = true,
+                // Each write in turn: a reader that comes to several at once still reports
+                // what came and went between them (a direct connection opened and closed).
+                Change::StatusChanged => match self.watcher.status_written(seq)? {
+                    Some((name, value)) if name == STATUS_BLOB => {
+                        let view = status::effective_view(Some(&value), &self.lock_file);
+                        self.apply_view(view, false);
+                    }
+                    // The intent: no event.
+                    Some(_) => {}
+                    // Too old to be kept: the current value will do.
+                    None => status_dirty = true,
+                },
                 Change::DataReceived { message } => match self.watcher.inbox_message(message)? {
                     Some(m) => {
                         let event = Event::IncomingData {
@@ -438,6 +449,12 @@ impl Run {
     fn read_status(&mut self, lock_closed: bool) -> peergroup_state::Result<()> {
         let blob = self.watcher.blob(STATUS_BLOB)?;
         let view = status::effective_view(blob.as_deref(), &self.lock_file);
+        self.apply_view(view, lock_closed);
+        Ok(())
+    }
+
+    /// Reports what changed from the view last reported to `view`.
+    fn apply_view(&mut self, view: NetView, lock_closed: bool) {
         let flags = view.status.flags();
         let old = std::mem::replace(&mut self.view, view);
         for event in network_events(&old, &self.view) {
@@ -456,6 +473,5 @@ impl Run {
         } else {
             self.recheck = None;
         }
-        Ok(())
     }
 }

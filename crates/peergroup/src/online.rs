@@ -390,7 +390,9 @@ impl Supervisor {
                     dirty |= self.check_lonely();
                     if dirty && !self.stop.load(Ordering::Acquire) {
                         // A failed write is published with the next change.
-                        let _ = self.db.put_status_blob(STATUS_BLOB, &self.view.encode(std::process::id()));
+                        if self.db.put_status_blob(STATUS_BLOB, &self.view.encode(std::process::id())).is_ok() {
+                            self.directs.published(&self.view.connections);
+                        }
                     }
                 }
                 if let Some(task) = self.discovery.take() {

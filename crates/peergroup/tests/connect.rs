@@ -1,9 +1,12 @@
 //! `Group::connect_by_address` between two homes on loopback: the creator listens, a member
 //! who just joined links to it, becomes ready with every record, and records added on either
 //! side afterwards appear on the other; both see the connection, the events and the members
-//! present. A non-member is refused and the creator's presence stays up.
+//! present. A non-member is refused and the creator's presence stays up. Direct connections
+//! and data reach every handle, also in another process (this test binary run again on
+//! `child_process`, ignored in a normal run: it is no test of its own).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on any unexpected error.
 
+use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
@@ -14,6 +17,8 @@ use peergroup::{
 };
 
 const WAIT: Duration = Duration::from_secs(10);
+
+const CHILD_ENV: &str = "PEERGROUP_TEST_CONNECT_CHILD";
 
 fn home(dir: &std::path::Path) -> Context {
     std::fs::create_dir(dir).unwrap();
@@ -56,7 +61,7 @@ fn next<T>(events: &mut EventStream, mut want: impl FnMut(&Event) -> Option<T>) 
 }
 
 struct Pair {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     alice: Context,
     bob: Context,
     alice_name: String,
@@ -74,7 +79,7 @@ fn pair() -> Pair {
     let request = InvitationRequest { roles: vec![Role::Member], expiration: None };
     let invitation = alice.invite(&alice_name, &group, &bob_id.info().to_xml(), &request).unwrap();
     bob.join(&bob_id.peer_name().to_string(), &invitation).unwrap();
-    Pair { _dir: dir, alice, bob, alice_name, bob_name: bob_id.peer_name().to_string(), group }
+    Pair { dir, alice, bob, alice_name, bob_name: bob_id.peer_name().to_string(), group }
 }
 
 fn port(g: &Group) -> u16 {
@@ -330,4 +335,76 @@ fn a_direct_connection_carries_data_in_order_to_every_handle_and_closes_on_both_
     let (failed, reason) = direct_event(&mut a_events, ConnectionStatus::Failed);
     assert_eq!((failed.id, failed.peer), (id, stranger));
     assert!(reason.is_some_and(|r| !r.is_empty()));
+}
+
+fn signal(child: &std::process::Child, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: sends a signal to our own child.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
+#[test]
+fn a_process_that_reads_late_still_hears_a_direct_connection_that_came_and_went() {
+    let p = pair();
+    let a = p.alice.open_group_blocking(&p.alice_name, &p.group, None).unwrap();
+    a.connect_by_address(&[]).unwrap();
+    until("Alice listening", || a.network().unwrap().port.is_some());
+    let b = p.bob.open_group_blocking(&p.bob_name, &p.group, None).unwrap();
+    let mut b_events = b.events(&[EventType::DirectConnection]).unwrap();
+    b.connect_by_address(&[SocketAddr::from((Ipv4Addr::LOCALHOST, port(&a)))]).unwrap();
+    until("Alice linked to Bob", || a.connections().unwrap().len() == 1);
+
+    // Another process of Bob's host, stopped while the connection opens and closes: it reads
+    // both status changes at once when it goes on.
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_process", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, format!("{}|{}|{}", p.dir.path().join("bob").display(), p.bob_name, p.group))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_line = move || {
+        for line in lines.by_ref() {
+            if let Some((_, mine)) = line.unwrap().split_once("child: ") {
+                return mine.to_owned();
+            }
+        }
+        panic!("the child ended without saying more");
+    };
+    assert_eq!(next_line(), "ready");
+    signal(&child, libc::SIGSTOP);
+    let bob: peergroup::PeerName = p.bob_name.parse().unwrap();
+    let id = a.open_direct_connection(&bob, None).unwrap();
+    let (accepted, _) = direct_event(&mut b_events, ConnectionStatus::Connected);
+    a.close_direct_connection(id).unwrap();
+    direct_event(&mut b_events, ConnectionStatus::Disconnected);
+    signal(&child, libc::SIGCONT);
+    assert_eq!(next_line(), format!("connected {}", accepted.id));
+    assert_eq!(next_line(), format!("disconnected {}", accepted.id));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Not a test: the other process of the test above, started by it with [`CHILD_ENV`] set:
+/// opens the group in the home given and prints each direct connection event.
+#[test]
+#[ignore = "the child process of a test in this file, run by it"]
+fn child_process() {
+    let spec = std::env::var(CHILD_ENV).expect("run by a test of this file only, with PEERGROUP_TEST_CONNECT_CHILD");
+    let parts: Vec<&str> = spec.split('|').collect();
+    let [root, identity, group] = parts[..] else { panic!("bad spec {spec}") };
+    let ctx = Context::open(std::path::Path::new(root)).unwrap();
+    let g = ctx.open_group_blocking(identity, group, None).unwrap();
+    let mut events = g.events(&[EventType::DirectConnection]).unwrap();
+    println!("child: ready");
+    while let Some(event) = events.recv_timeout(Duration::from_secs(60)).unwrap() {
+        if let Event::DirectConnection { status, connection, .. } = event {
+            let status = match status {
+                ConnectionStatus::Connected => "connected",
+                ConnectionStatus::Disconnected => "disconnected",
+                _ => "failed",
+            };
+            println!("child: {status} {}", connection.id);
+        }
+    }
 }

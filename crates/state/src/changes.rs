@@ -236,6 +236,10 @@ pub(crate) fn prune(tx: &Connection, path: &Path, newest: u64, keep: u64) -> Res
         .map_err(|e| map_err(path, e))
 }
 
+/// How many of the newest status writes keep their value for readers that come to them late
+/// ([`Watcher::status_written`]): a reader further behind reads the current value.
+pub const STATUS_WRITES_RETAINED: u64 = 256;
+
 /// How often a watcher checks for commits by default.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// How often a watcher checks whether the database file was removed.
@@ -310,6 +314,22 @@ impl Watcher {
             self.conn
                 .query_row("SELECT value FROM blobs WHERE name = ?1", [name], |r| r.get(0))
                 .optional()
+                .map_err(|e| map_err(path, e))
+        })
+    }
+
+    /// The name and value that the [`Change::StatusChanged`] numbered `seq` wrote
+    /// ([`crate::GroupDb::put_status_blob`]), read on the watcher's own connection; `None` when
+    /// that change is older than the newest [`crate::STATUS_WRITES_RETAINED`] status writes
+    /// (then [`Self::blob`] has the current value) or was written before schema version 5.
+    pub fn status_written(&self, seq: u64) -> Result<Option<(String, Vec<u8>)>> {
+        use rusqlite::OptionalExtension;
+        let path = &self.path;
+        let Ok(seq) = i64::try_from(seq) else { return Ok(None) };
+        retry(path, || {
+            self.conn
+                .prepare_cached("SELECT name, value FROM status_writes WHERE seq = ?1")
+                .and_then(|mut s| s.query_row([seq], |r| Ok((r.get(0)?, r.get(1)?))).optional())
                 .map_err(|e| map_err(path, e))
         })
     }

@@ -52,7 +52,7 @@ pub(crate) fn export(db: &GroupDb, dest: &Path) -> Result<()> {
             Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| map_err(dest, e))?;
         conn.execute_batch(
             "PRAGMA journal_mode = DELETE;
-             DELETE FROM blobs; DELETE FROM changes;
+             DELETE FROM blobs; DELETE FROM changes; DELETE FROM status_writes;
              DELETE FROM direct_requests; DELETE FROM inbox; DELETE FROM connection_ids;
              UPDATE properties SET identity = '0.export';
              VACUUM;",

@@ -78,7 +78,7 @@ pub use attributes::{
 };
 pub use changes::{
     Change, ChangeEvent, ChangeThread, DEFAULT_POLL_INTERVAL, FEED_PRUNE_EVERY, FEED_RETAINED, MAX_ORIGIN_LEN, Origin,
-    Watcher,
+    STATUS_WRITES_RETAINED, Watcher,
 };
 pub use credentials::{CredentialRequest, CredentialSubject};
 pub use db::{

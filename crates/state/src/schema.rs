@@ -1,11 +1,11 @@
 //! The database schema and its forward migrations (see `docs/storage.md`).
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Migrations: entry `i` takes a database from version `i` to `i + 1`. Version 0 is an empty
 /// file, so the first entry is the whole schema.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 const V1: &str = "
 CREATE TABLE properties (
@@ -132,6 +132,19 @@ CREATE TABLE inbox (
 );
 CREATE TABLE connection_ids (
     id          INTEGER PRIMARY KEY AUTOINCREMENT
+);
+";
+
+/// Version 5: each status write keeps the value it wrote, by the sequence number of its
+/// `StatusChanged` change (`crate::GroupDb::put_status_blob`), so that a reader that comes to
+/// several status changes at once sees each value in turn (a direct connection that opened and
+/// closed between two of its reads) instead of only the last. The newest
+/// [`crate::STATUS_WRITES_RETAINED`] are kept.
+const V5: &str = "
+CREATE TABLE status_writes (
+    seq         INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    value       BLOB NOT NULL
 );
 ";
 

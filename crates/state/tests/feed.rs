@@ -6,7 +6,7 @@
 mod common;
 
 use common::setup;
-use peergroup_state::{Change, FEED_PRUNE_EVERY, FEED_RETAINED};
+use peergroup_state::{Change, FEED_PRUNE_EVERY, FEED_RETAINED, STATUS_WRITES_RETAINED};
 
 fn feed_rows(db: &peergroup_state::GroupDb) -> (u64, u64, u64) {
     db.with_connection(|c| {
@@ -80,4 +80,51 @@ fn a_watcher_in_step_never_reports_a_resync() {
         }
     }
     assert_eq!(db.get_blob("network-status").unwrap().unwrap(), format!("{}", 3 * FEED_PRUNE_EVERY - 1).as_bytes());
+}
+
+#[test]
+fn a_watcher_that_comes_to_several_status_writes_at_once_reads_each_value() {
+    let s = setup();
+    let writer = s.store.open(&s.group).unwrap();
+    let reader = s.store.open(&s.group).unwrap();
+    let mut watcher = reader.watch().unwrap();
+    // A connection that came and went between two reads of the current value.
+    writer.put_status_blob("network-status", b"connected").unwrap();
+    writer.put_status_blob("intent", b"online").unwrap();
+    writer.put_status_blob("network-status", b"disconnected").unwrap();
+    let seen: Vec<(String, Vec<u8>)> = watcher
+        .poll()
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            assert_eq!(e.change, Change::StatusChanged);
+            watcher.status_written(e.seq).unwrap().unwrap()
+        })
+        .collect();
+    let written = |name: &str, value: &[u8]| (name.to_owned(), value.to_vec());
+    assert_eq!(
+        seen,
+        [
+            written("network-status", b"connected"),
+            written("intent", b"online"),
+            written("network-status", b"disconnected")
+        ]
+    );
+    assert_eq!(watcher.blob("network-status").unwrap().as_deref(), Some(&b"disconnected"[..]));
+
+    // Only the newest are kept: a reader further behind reads the current value instead.
+    let first = watcher.last_seq() + 1;
+    for i in 0..STATUS_WRITES_RETAINED + 10 {
+        writer.put_status_blob("network-status", format!("{i}").as_bytes()).unwrap();
+    }
+    let events = watcher.poll().unwrap();
+    assert_eq!(watcher.status_written(first).unwrap(), None);
+    let kept = events.iter().filter(|e| watcher.status_written(e.seq).unwrap().is_some()).count();
+    assert_eq!(kept as u64, STATUS_WRITES_RETAINED);
+    let last = events.last().unwrap().seq;
+    let newest = format!("{}", STATUS_WRITES_RETAINED + 9);
+    assert_eq!(watcher.status_written(last).unwrap(), Some(written("network-status", newest.as_bytes())));
+    let rows: i64 =
+        writer.with_connection(|c| c.query_row("SELECT count(*) FROM status_writes", [], |r| r.get(0)).unwrap());
+    assert_eq!(rows.unsigned_abs(), STATUS_WRITES_RETAINED);
 }

@@ -130,13 +130,29 @@ impl GroupDb {
     }
 
     /// Sets a named value and appends [`Change::StatusChanged`] in the same transaction, so
-    /// that every watcher, in every process, learns that the status it holds changed.
+    /// that every watcher, in every process, learns that the status it holds changed. The value
+    /// is also kept by the change's sequence number ([`crate::Watcher::status_written`]): a
+    /// reader that comes to several of these changes at once sees every value in turn.
     pub fn put_status_blob(&self, name: &str, value: &[u8]) -> Result<()> {
         let path = &self.path;
         self.write(|tx| {
-            tx.execute("INSERT OR REPLACE INTO blobs (name, value) VALUES (?1, ?2)", params![name, value])
-                .map_err(|e| map_err(path, e))?;
-            push_change(tx, path, &Change::StatusChanged)
+            let e = |e| map_err(path, e);
+            tx.execute("INSERT OR REPLACE INTO blobs (name, value) VALUES (?1, ?2)", params![name, value]).map_err(e)?;
+            push_change(tx, path, &Change::StatusChanged)?;
+            let seq = tx.last_insert_rowid();
+            tx.prepare_cached("INSERT INTO status_writes (seq, name, value) VALUES (?1, ?2, ?3)")
+                .map_err(e)?
+                .execute(params![seq, name, value])
+                .map_err(e)?;
+            // One range delete on the primary key keeps the newest only.
+            let keep = i64::try_from(crate::STATUS_WRITES_RETAINED).unwrap_or(i64::MAX);
+            tx.prepare_cached(
+                "DELETE FROM status_writes WHERE seq <= (SELECT seq FROM status_writes ORDER BY seq DESC LIMIT 1 OFFSET ?1)",
+            )
+            .map_err(e)?
+            .execute([keep])
+            .map_err(e)?;
+            Ok(())
         })
     }
 }
