@@ -489,6 +489,9 @@ HRESULT PeerGroupCreatePasswordInvitation(HGROUP hGroup, PWSTR *ppwzInvitation);
    first PeerGroupConnect: a wrong one is PEER_E_NOT_AUTHORIZED (see docs/capi.md). */
 HRESULT PeerGroupPasswordJoin(PCWSTR pwzIdentity, PCWSTR pwzInvitation, PCWSTR pwzPassword, PCWSTR pwzCloud,
                               HGROUP *phGroup);
+/* Nothing waits to be resumed in peergroup (the password is proved inside PeerGroupPasswordJoin):
+   S_OK for an open group and registration, E_HANDLE otherwise. */
+HRESULT PeerGroupResumePasswordAuthentication(HGROUP hGroup, HPEEREVENT hPeerEventHandle);
 HRESULT PeerGroupOpen(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName, PCWSTR pwzCloud, HGROUP *phGroup);
 HRESULT PeerGroupClose(HGROUP hGroup);
 HRESULT PeerGroupDelete(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName);

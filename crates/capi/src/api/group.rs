@@ -299,6 +299,21 @@ pub unsafe extern "C" fn PeerGroupPasswordJoin(
     })
 }
 
+/// Resumes a password authentication that `PEER_GROUP_EVENT_AUTHENTICATION_FAILED` held up
+/// (`PeerGroupResumePasswordAuthentication`, Windows 7). peergroup proves a password once,
+/// inside `PeerGroupPasswordJoin`, before any handle of the group exists, so no handle ever has
+/// an authentication waiting: this checks both handles and returns `S_OK` (`docs/capi.md`,
+/// difference 3). `E_HANDLE` for a group or a registration that is not open.
+#[unsafe(no_mangle)]
+pub extern "C" fn PeerGroupResumePasswordAuthentication(hGroup: HGROUP, hPeerEventHandle: HPEEREVENT) -> HRESULT {
+    call(|| {
+        session::require()?;
+        session::group(hGroup)?;
+        session::registration(hPeerEventHandle)?;
+        ok()
+    })
+}
+
 /// Opens a group the identity created or joined (`PeerGroupOpen`): in `pwzCloud`, or when it
 /// is NULL in the group's own cloud. The handle starts offline.
 ///
