@@ -238,13 +238,13 @@ fn start(hub: &Arc<Hub>, db: &GroupDb, intent: &Intent) -> Result<Online> {
         store: parts.memberships.clone(),
     };
     // A host that keeps a password group's stretch serves password joiners.
-    let verifier = || crate::password::verifier(&parts.memberships, parts.identity.peer_name(), db);
+    let verifier = crate::password::verifier(&parts.memberships, parts.identity.peer_name(), db)?;
     let _entered = rt.enter();
     // Dual-stack where the host has IPv6; IPv4 alone where it has not.
-    let presence = match NetPresence::start_with_password(config(listen), verifier()?) {
+    let presence = match NetPresence::start_with_password(config(listen), verifier.clone()) {
         Ok(p) => p,
         Err(peergroup_net::NetError::Bind { .. }) => {
-            NetPresence::start_with_password(config(SocketAddr::from(([0, 0, 0, 0], port))), verifier()?)
+            NetPresence::start_with_password(config(SocketAddr::from(([0, 0, 0, 0], port))), verifier)
                 .map_err(Error::from)?
         }
         Err(e) => return Err(e.into()),

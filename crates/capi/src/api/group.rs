@@ -37,6 +37,29 @@ unsafe fn open_and_hand_out(
     unsafe { put(out, handle) }
 }
 
+/// What `PeerGroupJoin` and `PeerGroupPasswordJoin` read alike.
+struct JoinArguments {
+    context: peergroup::Context,
+    /// The default identity when the caller passed NULL.
+    identity: String,
+    invitation: String,
+    cloud: Option<String>,
+}
+
+/// Reads the identity, the invitation and the cloud of a join.
+///
+/// # Safety
+/// Strings NULL or NUL-terminated UTF-16.
+unsafe fn join_arguments(identity: PCWSTR, invitation: PCWSTR, cloud: PCWSTR) -> CResult<JoinArguments> {
+    // SAFETY (three reads): forwarded contract.
+    let identity = unsafe { wide::optional_nonempty(identity, MAX_STRING_UNITS) }?;
+    let invitation = unsafe { wide::required(invitation, MAX_XML_UNITS) }?;
+    let cloud = unsafe { wide::optional(cloud, MAX_STRING_UNITS) }?;
+    let context = session::context()?;
+    let identity = identity_or_default(&context, identity)?;
+    Ok(JoinArguments { context, identity, invitation, cloud })
+}
+
 /// Opens a group just joined and writes its handle; `PEER_S_ALREADY_A_MEMBER` when the
 /// identity was a member already.
 ///
@@ -231,12 +254,9 @@ pub unsafe extern "C" fn PeerGroupJoin(
         session::require()?;
         // SAFETY: per the contract.
         unsafe { clear_out(phGroup) }?;
-        // SAFETY (three reads): per the contract.
-        let identity = unsafe { wide::optional_nonempty(pwzIdentity, MAX_STRING_UNITS) }?;
-        let invitation = unsafe { wide::required(pwzInvitation, MAX_XML_UNITS) }?;
-        let cloud = unsafe { wide::optional(pwzCloud, MAX_STRING_UNITS) }?;
-        let context = session::context()?;
-        let identity = identity_or_default(&context, identity)?;
+        // SAFETY: per the contract.
+        let JoinArguments { context, identity, invitation, cloud } =
+            unsafe { join_arguments(pwzIdentity, pwzInvitation, pwzCloud) }?;
         let joined = context.join(&identity, &invitation).or_hr()?;
         // SAFETY: checked non-NULL above.
         unsafe { open_joined(&context, &identity, &joined, cloud.as_deref(), phGroup) }
@@ -284,13 +304,11 @@ pub unsafe extern "C" fn PeerGroupPasswordJoin(
         session::require()?;
         // SAFETY: per the contract.
         unsafe { clear_out(phGroup) }?;
-        // SAFETY (four reads): per the contract.
-        let identity = unsafe { wide::optional_nonempty(pwzIdentity, MAX_STRING_UNITS) }?;
-        let invitation = unsafe { wide::required(pwzInvitation, MAX_XML_UNITS) }?;
+        // SAFETY (both): per the contract. Every argument is read before the default identity
+        // is looked up.
         let password = unsafe { wide::required(pwzPassword, MAX_STRING_UNITS) }?;
-        let cloud = unsafe { wide::optional(pwzCloud, MAX_STRING_UNITS) }?;
-        let context = session::context()?;
-        let identity = identity_or_default(&context, identity)?;
+        let JoinArguments { context, identity, invitation, cloud } =
+            unsafe { join_arguments(pwzIdentity, pwzInvitation, pwzCloud) }?;
         let joined = session::runtime()?
             .block_on(context.password_join(&identity, &invitation, &password, cloud.as_deref(), &[]))
             .or_hr()?;
